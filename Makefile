@@ -1,0 +1,53 @@
+# copyseal: `make demo` runs the main job end to end; `make test` runs every check.
+# Both set everything up first on a fresh Debian/Ubuntu machine with Python >= 3.11.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CS     := $(VENV)/bin/copyseal
+STAMP  := $(VENV)/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: setup venv chromium demo test lint typecheck pytest bench clean-demo
+
+setup: venv chromium
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "copyseal needs Python >= 3.11"'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "installing Debian's chromium (apt-get)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@test -x $(CHROMIUM) || { echo "chromium is missing at $(CHROMIUM)"; exit 1; }
+
+demo: setup
+	$(PY) -m copyseal.demo --config config.yaml
+
+clean-demo:
+	rm -rf evidence/copyseal.db* evidence/keys evidence/logs evidence/demo evidence/bundles
+
+lint: venv
+	$(VENV)/bin/ruff check src tests spiders benchmarks
+	$(VENV)/bin/ruff format --check src tests spiders benchmarks
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+pytest: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

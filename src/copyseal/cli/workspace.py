@@ -1,0 +1,90 @@
+"""``copyseal init`` and ``copyseal db``: create a workspace, manage its database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from copyseal.cli._common import App, emit, json_option, pass_app
+from copyseal.db import session as db
+from copyseal.keys import public_key_path
+from copyseal.workspace import init_workspace
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@json_option
+@pass_app
+def init(app: App, directory: Path | None, as_json: bool) -> None:
+    """Create a workspace in DIRECTORY (config.yaml, evidence/, keys/, database).
+
+    Without DIRECTORY, initialise the workspace that --config describes (the repository's
+    config.yaml is the demo workspace). Never overwrites an existing workspace.
+    """
+    settings = init_workspace(directory, config=None if directory else app.config_path)
+    data = {
+        "config": str(settings.source),
+        "evidence_dir": str(settings.workspace.evidence_dir),
+        "signing_key": str(settings.workspace.signing_key),
+        "public_key": str(public_key_path(settings.workspace.signing_key)),
+        "database": db.redact(settings.database.url),
+    }
+
+    def human(console: Console) -> None:
+        console.print(f"[bold]workspace created[/bold]: {settings.base_dir}")
+        for key, value in data.items():
+            console.print(f"  {key:13} {value}")
+        console.print(f"next: copyseal --config {settings.source} register PATH...")
+
+    emit(app, data, as_json=as_json, human=human)
+
+
+@click.group(name="db")
+def db_group() -> None:
+    """Inspect and migrate the workspace database."""
+
+
+@db_group.command(name="status")
+@json_option
+@pass_app
+def db_status(app: App, as_json: bool) -> None:
+    """Show the database URL and its migration revision."""
+    settings = app.settings()
+    engine = db.create_engine(settings.database.url)
+    try:
+        current = db.current_revision(engine)
+    finally:
+        engine.dispose()
+    data = {
+        "url": db.redact(settings.database.url),
+        "revision": current,
+        "head": db.head_revision(),
+    }
+    emit(
+        app,
+        data,
+        as_json=as_json,
+        human=lambda c: c.print(
+            f"{data['url']}: revision {current} (newest {data['head']})"
+            + ("" if current == data["head"] else " - run 'copyseal db upgrade'")
+        ),
+    )
+
+
+@db_group.command(name="upgrade")
+@json_option
+@pass_app
+def db_upgrade(app: App, as_json: bool) -> None:
+    """Apply pending migrations."""
+    settings = app.settings()
+    engine = db.create_engine(settings.database.url)
+    try:
+        before = db.current_revision(engine)
+        db.upgrade(engine)
+        after = db.current_revision(engine)
+    finally:
+        engine.dispose()
+    data = {"url": db.redact(settings.database.url), "from": before, "to": after}
+    emit(app, data, as_json=as_json, human=lambda c: c.print(f"{data['url']}: {before} -> {after}"))

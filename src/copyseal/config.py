@@ -1,0 +1,256 @@
+"""Settings: one model, one merge order, validated once.
+
+Merge order (later wins): built-in defaults < the YAML file < ``COPYSEAL_*`` environment
+variables < command-line overrides. The result is a frozen :class:`Settings`. Relative
+paths in the file (and in a ``sqlite:///`` URL) are resolved against the file's folder, so
+a workspace works from any current directory.
+
+Environment variables name a key with ``__`` between levels:
+``COPYSEAL_DATABASE__URL=postgresql+psycopg://...`` sets ``database.url``. Values are
+parsed as YAML scalars (``COPYSEAL_MATCH__MAX_PIXELS=5000000`` is an integer).
+Command-line overrides use the dotted form: ``--set database.url=...``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from copyseal.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "Settings", "load_settings"]
+
+ENV_PREFIX = "COPYSEAL_"
+#: Environment variables with this prefix that are not configuration keys.
+_ENV_NOT_KEYS = frozenset({"COPYSEAL_CONFIG", "COPYSEAL_REQUIRE_POSTGRES", "COPYSEAL_DEBUG"})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkspaceSettings(_Section):
+    """Where the workspace keeps its files."""
+
+    #: Evidence bundles, exports and other artefacts.
+    evidence_dir: Path = Path("evidence")
+    #: The workspace's Ed25519 signing key (mode 0600); the public key sits beside it (.pub).
+    signing_key: Path = Path("keys/signing.key")
+
+
+class DatabaseSettings(_Section):
+    """The database: SQLite in the workspace by default, PostgreSQL by URL."""
+
+    url: str = "sqlite:///copyseal.db"
+    #: Apply pending Alembic migrations when a command opens the database.
+    auto_migrate: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, v: str) -> str:
+        if not v.startswith(("sqlite://", "postgresql")):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return v
+
+
+class LedgerSettings(_Section):
+    """The append-only Merkle ledger."""
+
+    #: The log's origin line in checkpoints and the key name of its signed notes.
+    origin: str = "copyseal.local/ledger"
+
+    @field_validator("origin")
+    @classmethod
+    def _origin_ok(cls, v: str) -> str:
+        if not v or any(c.isspace() for c in v) or "+" in v:
+            raise ValueError("must be non-empty, without spaces or '+'")
+        return v
+
+
+class MatchSettings(_Section):
+    """Image decoding limits and matcher thresholds."""
+
+    #: Refuse images with more pixels than this (decompression bombs).
+    max_pixels: int = Field(default=100_000_000, gt=0)
+    #: Refuse image files larger than this many bytes.
+    max_bytes: int = Field(default=50_000_000, gt=0)
+
+
+class CrawlSettings(_Section):
+    """How copyseal crawls other people's sites."""
+
+    #: The User-Agent names copyseal and where to reach its operator.
+    user_agent: str = "copyseal/{version} (+{contact_url})"
+    contact_url: str = "https://example.invalid/copyseal-contact"
+    obey_robots_txt: bool = True
+    #: Chromium used for rendering and capture (Debian's package by default).
+    browser_executable: Path = Path("/usr/bin/chromium")
+
+
+class LoggingSettings(_Section):
+    """Logs go to stderr and to a rotating JSON-lines file in the workspace."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: Path | None = Path("logs/copyseal.log")
+    max_bytes: int = Field(default=5_000_000, gt=0)
+    backups: int = Field(default=5, ge=0)
+
+
+class Settings(_Section):
+    """The whole validated configuration (frozen)."""
+
+    workspace: WorkspaceSettings = WorkspaceSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    ledger: LedgerSettings = LedgerSettings()
+    match: MatchSettings = MatchSettings()
+    crawl: CrawlSettings = CrawlSettings()
+    logging: LoggingSettings = LoggingSettings()
+    #: The file the settings were read from (None: defaults only). Not a YAML key.
+    source: Path | None = Field(default=None, exclude=True)
+    #: The folder relative paths were resolved against. Not a YAML key.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def digest(self) -> str:
+        """SHA-256 of the effective settings, for the capture environment record."""
+        data = self.model_dump(mode="json")
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(canonical).hexdigest()
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any, origin: str) -> None:
+    parts = dotted.split(".")
+    if not all(parts):
+        raise ConfigError(f"{origin}: '{dotted}' is not a valid key")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{origin}: '{dotted}': '{part}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(
+            f"{path}: configuration file not found (run 'copyseal init DIR' or pass --config)"
+        ) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read configuration file ({e})") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of sections, not {type(data).__name__}"
+        )
+    return data
+
+
+def _from_env(env: Mapping[str, str], tree: dict[str, Any]) -> None:
+    for name, raw in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_KEYS:
+            continue
+        dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        try:
+            value = yaml.safe_load(raw) if raw else raw
+        except yaml.YAMLError:
+            value = raw
+        _set_dotted(tree, dotted, value, f"environment variable {name}")
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    def fix(p: Path) -> Path:
+        p = p.expanduser()
+        return p if p.is_absolute() else (base / p)
+
+    ws = settings.workspace
+    updates: dict[str, Any] = {
+        "workspace": ws.model_copy(
+            update={"evidence_dir": fix(ws.evidence_dir), "signing_key": fix(ws.signing_key)}
+        ),
+        "crawl": settings.crawl.model_copy(
+            update={"browser_executable": fix(settings.crawl.browser_executable)}
+        ),
+    }
+    if settings.logging.file is not None:
+        updates["logging"] = settings.logging.model_copy(
+            update={"file": fix(settings.logging.file)}
+        )
+    url = settings.database.url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        updates["database"] = settings.database.model_copy(
+            update={"url": prefix + str(fix(Path(url[len(prefix) :])))}
+        )
+    return settings.model_copy(update=updates)
+
+
+def _describe(error: ValidationError, path: str) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return f"{path}: unknown key '{key}'"
+    value = first.get("input")
+    shown = json.dumps(value, default=str) if not isinstance(value, dict) else "a mapping"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{path}: key '{key}' = {shown}: {message}"
+
+
+def load_settings(
+    path: Path | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Sequence[str] = (),
+) -> Settings:
+    """Read, merge and validate the configuration.
+
+    Args:
+        path: The YAML file; ``None`` means built-in defaults with the current folder as base.
+        env: The environment to read ``COPYSEAL_*`` keys from (default: ``os.environ``).
+        overrides: ``key.sub=value`` strings from the command line (values parsed as YAML).
+
+    Raises:
+        ConfigError: naming the file (or variable or flag), the key and the value.
+    """
+    env = os.environ if env is None else env
+    tree: dict[str, Any] = {}
+    origin = "defaults"
+    base = Path.cwd()
+    if path is not None:
+        path = path.expanduser().resolve()
+        tree = _read_file(path)
+        origin = str(path)
+        base = path.parent
+    _from_env(env, tree)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item}: expected KEY=VALUE")
+        try:
+            value = yaml.safe_load(raw) if raw else raw
+        except yaml.YAMLError:
+            value = raw
+        _set_dotted(tree, key.strip(), value, f"--set {item}")
+    try:
+        settings = Settings.model_validate(tree)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, origin)) from e
+    settings = settings.model_copy(update={"source": path, "base_dir": base})
+    return _resolve_paths(settings, base)

@@ -1,0 +1,49 @@
+"""The registry's tables (works), and the import point for every stage's tables.
+
+Each stage owns its tables; importing this module registers all of them on
+:data:`copyseal.db.base.Base.metadata`, which Alembic compares against.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from copyseal.db.base import Base
+
+__all__ = ["Work"]
+
+
+class Work(Base):
+    """A registered work: the original bytes' identity, facts and owner metadata.
+
+    The ``work_id`` derives from the SHA-256 of the original bytes, so registering the
+    same bytes again gives the same id. Removing a work sets ``removed_at`` (the row and
+    its ledger statement stay: history is never rewritten).
+    """
+
+    __tablename__ = "works"
+
+    work_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(16))
+    #: EXIF tags as canonical JSON text ("{}" when none).
+    exif: Mapped[str] = mapped_column(Text, default="{}")
+    owner: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(1024))
+    licence: Mapped[str | None] = mapped_column(String(255))
+    #: The path the work was registered from (informational).
+    source_path: Mapped[str | None] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Other stages' tables, registered on the same metadata when they exist.
+with contextlib.suppress(ImportError):
+    import copyseal.ledger._tables  # noqa: F401

@@ -1,0 +1,86 @@
+"""The copyseal exception hierarchy.
+
+One root, :class:`CopysealError`, and one subclass per stage of the pipeline (the habit of
+sigstore-python's ``errors.py``). Library code raises these, converting foreign exceptions
+at the border with ``raise ... from e``; only the CLI turns them into a one-line message
+and an exit code.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BundleError",
+    "CaptureError",
+    "ConfigError",
+    "CopysealError",
+    "CrawlError",
+    "DecodeError",
+    "LedgerError",
+    "MatchError",
+    "RegistrationError",
+    "StorageError",
+    "VerificationError",
+    "WorkspaceError",
+]
+
+
+class CopysealError(Exception):
+    """Root of every error copyseal raises on purpose."""
+
+    #: Process exit code the CLI uses for this kind of error.
+    exit_code: int = 1
+
+    def diagnostics(self) -> str:
+        """A longer, human-readable explanation (defaults to the message)."""
+        return str(self)
+
+
+class ConfigError(CopysealError):
+    """The configuration file, environment or flags are invalid."""
+
+    exit_code = 2
+
+
+class WorkspaceError(CopysealError):
+    """A workspace cannot be created or opened (exists already, missing key, ...)."""
+
+
+class StorageError(CopysealError):
+    """The database cannot be reached, migrated or written."""
+
+
+class RegistrationError(CopysealError):
+    """A work cannot be registered."""
+
+
+class MatchError(CopysealError):
+    """The matcher cannot process an image or its index."""
+
+
+class DecodeError(MatchError):
+    """Bytes are not a usable image (corrupt, truncated, too large, unsupported)."""
+
+
+class CrawlError(CopysealError):
+    """A crawl cannot be started, resumed or completed."""
+
+
+class CaptureError(CopysealError):
+    """A page cannot be captured as evidence."""
+
+
+class BundleError(CopysealError):
+    """An evidence bundle cannot be written or read."""
+
+
+class LedgerError(CopysealError):
+    """The ledger cannot be appended to, read or proven from."""
+
+
+class VerificationError(CopysealError):
+    """A proof, signature, receipt or bundle does not verify.
+
+    A verifier raises nothing else: every malformed input is a failed verification.
+    """
+
+    exit_code = 3

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from copyseal.errors import RegistrationError
+from copyseal.registry import (
+    RegistrationFailure,
+    WorkRecord,
+    iter_image_files,
+    list_works,
+    register_paths,
+    remove_work,
+    work_id_for,
+)
+from copyseal.workspace import Workspace
+
+
+def test_register_real_photos_and_list(workspace: Workspace, photo_files: dict[str, Path]) -> None:
+    results = list(
+        register_paths(workspace, [photo_files["astronaut"], photo_files["coffee"]], owner="Jane")
+    )
+    assert all(isinstance(r, WorkRecord) and r.new for r in results)
+    astronaut = results[0]
+    assert isinstance(astronaut, WorkRecord)
+    digest = hashlib.sha256(photo_files["astronaut"].read_bytes()).hexdigest()
+    assert (astronaut.sha256, astronaut.work_id) == (digest, work_id_for(digest))
+    assert (astronaut.width, astronaut.height, astronaut.format) == (512, 512, "JPEG")
+    assert (astronaut.owner, astronaut.title) == ("Jane", "astronaut")
+    assert results[1].format == "PNG"  # type: ignore[union-attr]
+    listed = list_works(workspace)
+    assert [w.work_id for w in listed] == [r.work_id for r in results]  # type: ignore[union-attr]
+
+
+def test_same_bytes_same_work_id_and_nothing_new(
+    workspace: Workspace, photo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    copy = tmp_path / "renamed.bin"
+    copy.write_bytes(photo_files["chelsea"].read_bytes())
+    first, again = (list(register_paths(workspace, [p])) for p in (photo_files["chelsea"], copy))
+    assert first[0].work_id == again[0].work_id  # type: ignore[union-attr]
+    assert again[0].new is False  # type: ignore[union-attr]
+    assert len(list_works(workspace)) == 1
+
+
+def test_bad_files_are_reported_and_the_batch_goes_on(
+    workspace: Workspace, photo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "text.png"
+    text.write_text("not an image")
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(photo_files["rocket"].read_bytes()[:5000])
+    paths = [empty, photo_files["rocket"], text, truncated, tmp_path / "missing.jpg"]
+    results = list(register_paths(workspace, paths))
+    errors = {Path(r.path).name: r.error for r in results if isinstance(r, RegistrationFailure)}
+    assert errors == {
+        "empty.jpg": "empty file (0 bytes)",
+        "text.png": "not a recognised image format",
+        "truncated.jpg": errors["truncated.jpg"],
+        "missing.jpg": "no such file",
+    }
+    assert "truncated" in errors["truncated.jpg"]
+    assert [w.title for w in list_works(workspace)] == ["rocket"]
+
+
+def test_pixel_and_byte_limits(workspace: Workspace, tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    Image.new("RGB", (3000, 3000)).save(big)
+    settings = workspace.settings.model_copy(
+        update={"match": workspace.settings.match.model_copy(update={"max_pixels": 1_000_000})}
+    )
+    limited = Workspace.open(settings)
+    try:
+        (result,) = register_paths(limited, [big])
+        assert isinstance(result, RegistrationFailure)
+        assert result.error == "3000x3000 pixels is over the limit of 1000000 (match.max_pixels)"
+    finally:
+        limited.close()
+
+
+def test_remove_and_restore(workspace: Workspace, photo_files: dict[str, Path]) -> None:
+    (rec,) = register_paths(workspace, [photo_files["flower"]])
+    assert isinstance(rec, WorkRecord)
+    removed = remove_work(workspace, rec.work_id)
+    assert removed.removed_at is not None
+    assert list_works(workspace) == []
+    assert [w.work_id for w in list_works(workspace, include_removed=True)] == [rec.work_id]
+    with pytest.raises(RegistrationError, match=f"work {rec.work_id}: no such registered work"):
+        remove_work(workspace, rec.work_id)
+    (again,) = register_paths(workspace, [photo_files["flower"]])
+    assert isinstance(again, WorkRecord) and again.removed_at is None
+    assert [w.work_id for w in list_works(workspace)] == [rec.work_id]
+
+
+def test_folders_are_walked_recursively_skipping_hidden(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / ".hidden").mkdir()
+    for rel in ("a/1.jpg", "a/b/2.PNG", "a/notes.txt", ".hidden/3.jpg", "a/.4.jpg"):
+        (tmp_path / rel).write_bytes(b"x")
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_image_files([tmp_path])]
+    assert found == ["a/1.jpg", "a/b/2.PNG"]
+    # A file named explicitly is always tried, whatever its suffix.
+    assert list(iter_image_files([tmp_path / "a" / "notes.txt"])) == [tmp_path / "a" / "notes.txt"]

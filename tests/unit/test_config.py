@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from copyseal._template import CONFIG_TEMPLATE
+from copyseal.config import Settings, load_settings
+from copyseal.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_resolve_relative_to_the_file(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, ""), env={})
+    assert s.database.url == f"sqlite:///{tmp_path / 'copyseal.db'}"
+    assert s.workspace.signing_key == tmp_path / "keys" / "signing.key"
+    assert s.workspace.evidence_dir == tmp_path / "evidence"
+    assert s.source == tmp_path / "config.yaml"
+
+
+def test_template_is_valid_and_documents_every_key(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, CONFIG_TEMPLATE), env={})
+    assert s == load_settings(write(tmp_path, ""), env={})
+    for section, model in Settings.model_fields.items():
+        if section in ("source", "base_dir"):
+            continue
+        assert f"\n{section}:\n" in CONFIG_TEMPLATE
+        assert model.annotation is not None
+        for key in model.annotation.model_fields:  # type: ignore[union-attr]
+            assert f"  {key}:" in CONFIG_TEMPLATE, f"{section}.{key} undocumented"
+
+
+def test_repository_config_is_the_demo_workspace() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    s = load_settings(repo / "config.yaml", env={})
+    assert s.workspace.evidence_dir == repo / "evidence"
+    assert s.database.url.endswith("/evidence/copyseal.db")
+    assert s.ledger.origin == "copyseal.local/demo"
+
+
+def test_merge_order_file_env_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, "ledger:\n  origin: file.example/log\nmatch:\n  max_pixels: 10\n")
+    assert load_settings(path, env={}).ledger.origin == "file.example/log"
+    env = {"COPYSEAL_LEDGER__ORIGIN": "env.example/log", "COPYSEAL_MATCH__MAX_PIXELS": "20"}
+    s = load_settings(path, env=env)
+    assert (s.ledger.origin, s.match.max_pixels) == ("env.example/log", 20)
+    s = load_settings(path, env=env, overrides=["ledger.origin=flag.example/log"])
+    assert (s.ledger.origin, s.match.max_pixels) == ("flag.example/log", 20)
+
+
+def test_absolute_paths_and_urls_are_kept(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "database:\n  url: postgresql+psycopg://u@h/db\nworkspace:\n  evidence_dir: /srv/ev\n",
+    )
+    s = load_settings(path, env={})
+    assert s.database.url == "postgresql+psycopg://u@h/db"
+    assert s.workspace.evidence_dir == Path("/srv/ev")
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, ""), env={})
+    with pytest.raises(Exception, match="frozen"):
+        s.ledger.origin = "x"  # type: ignore[misc]
+
+
+def test_digest_changes_with_settings(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+    a = load_settings(path, env={}).digest()
+    b = load_settings(path, env={}, overrides=["match.max_pixels=5"]).digest()
+    assert a != b and len(a) == 64
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("database: [unclosed", r"config\.yaml: invalid YAML at line 1, column \d+"),
+        ("- a\n- b\n", "top level must be a mapping"),
+        ("databse:\n  url: x\n", "unknown key 'databse'"),
+        ("database:\n  uri: x\n", r"unknown key 'database\.uri'"),
+        ("match:\n  max_pixels: lots\n", r"key 'match\.max_pixels' = \"lots\": .*integer"),
+        ("match:\n  max_pixels: -1\n", r"key 'match\.max_pixels' = -1: .*greater than 0"),
+        ("logging:\n  level: LOUD\n", r"key 'logging\.level' = \"LOUD\""),
+        ("database:\n  url: mysql://x\n", r"key 'database\.url' = \"mysql://x\": must start with"),
+        ("ledger:\n  origin: a b\n", r"key 'ledger\.origin'"),
+        ("database: 5\n", r"key 'database' = 5"),
+    ],
+)
+def test_malformed_file_gives_one_line_naming_file_key_value(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(path, env={})
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_settings(tmp_path / "nope.yaml", env={})
+
+
+def test_bad_environment_value_names_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="max_pixels"):
+        load_settings(write(tmp_path, ""), env={"COPYSEAL_MATCH__MAX_PIXELS": "many"})
+    with pytest.raises(ConfigError, match=r"unknown key 'match\.nope'"):
+        load_settings(write(tmp_path, ""), env={"COPYSEAL_MATCH__NOPE": "1"})
+
+
+def test_non_key_environment_variables_are_ignored(tmp_path: Path) -> None:
+    env = {"COPYSEAL_CONFIG": "/x", "COPYSEAL_REQUIRE_POSTGRES": "1", "OTHER": "y"}
+    assert load_settings(write(tmp_path, ""), env=env).ledger.origin == "copyseal.local/ledger"
+
+
+def test_bad_flag(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        load_settings(write(tmp_path, ""), env={}, overrides=["ledger.origin"])
