@@ -49,7 +49,9 @@ def configure_logging(
 ) -> None:
     """Send copyseal's logs to stderr (warnings up, or everything with ``debug``) and a file."""
     root = logging.getLogger("copyseal")
-    root.handlers.clear()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
     root.setLevel(logging.DEBUG if debug else getattr(logging, level))
     root.propagate = False
     stderr = logging.StreamHandler(sys.stderr)

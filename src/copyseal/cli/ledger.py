@@ -1,0 +1,256 @@
+"""``copyseal ledger …``: the transparency log's head, key, proofs and audit.
+
+``--json`` shapes (public contracts; hashes are base64 unless the key ends in ``_hex``):
+
+- ``status``: ``{"origin", "size", "root", "root_hex", "checkpoints", "issued_at",
+  "entry_types": {type: count}, "vkey"}``
+- ``checkpoint``: ``{"origin", "size", "root", "issued_at", "note"}``
+- ``vkey``: ``{"origin", "key_id", "vkey"}``
+- ``proof``: ``{"index", "leaf_hash_hex", "entry_type", "size", "proof": [b64…],
+  "receipt"}``
+- ``consistency``: ``{"old_size", "old_root", "new_size", "new_root", "proof": [b64…],
+  "old_checkpoint": note | null, "new_checkpoint": note}``
+- ``export-tiles``: ``{"directory", "size", "tiles_written", "bundles_written"}``
+- ``audit``: ``{"ok", "size", "entries_checked", "checkpoints_checked",
+  "trusted_checked", "root", "problem": null | {"kind", "index", "message"}}``;
+  exit code 3 when a problem is found.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from copyseal.cli._common import App, emit, json_option, pass_app
+from copyseal.errors import LedgerError, VerificationError
+from copyseal.ledger import Ledger, SignedCheckpoint
+from copyseal.ledger.checkpoint import parse_checkpoint
+from copyseal.ledger.note import parse_note
+from copyseal.ledger.proof import parse_receipt
+from copyseal.ledger.tiles import export_tiles
+
+__all__ = ["ledger", "open_ledger"]
+
+_HEX_HASH = re.compile(r"[0-9a-fA-F]{64}")
+#: Exit code of ``ledger audit`` when the log is inconsistent (that of VerificationError).
+AUDIT_FAILED = VerificationError.exit_code
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _time(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat().replace("+00:00", "Z")
+
+
+def open_ledger(app: App) -> Ledger:
+    """The workspace's ledger: its database, configured origin and signing key."""
+    ws = app.workspace()
+    return Ledger(engine=ws.engine, origin=ws.settings.ledger.origin, signing_key=ws.signing_key())
+
+
+def _checkpoint_json(cp: SignedCheckpoint) -> dict[str, Any]:
+    return {
+        "origin": cp.checkpoint.origin,
+        "size": cp.size,
+        "root": _b64(cp.root),
+        "issued_at": _time(cp.issued_at),
+        "note": cp.note,
+    }
+
+
+@click.group()
+def ledger() -> None:
+    """The append-only evidence log: checkpoints, proofs, audit."""
+
+
+@ledger.command()
+@json_option
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Show the log's size, root, checkpoints and entries per type."""
+    log = open_ledger(app)
+    st = log.status()
+    data = {
+        "origin": st.origin,
+        "size": st.latest.size,
+        "root": _b64(st.latest.root),
+        "root_hex": st.latest.root.hex(),
+        "checkpoints": st.checkpoints,
+        "issued_at": _time(st.latest.issued_at),
+        "entry_types": st.entry_types,
+        "vkey": log.vkey(),
+    }
+
+    def human(console: Console) -> None:
+        table = Table(title=f"ledger {st.origin}", show_header=False)
+        for key in ("size", "root", "checkpoints", "issued_at", "vkey"):
+            table.add_row(key.replace("_", " "), str(data[key]))
+        for entry_type, count in st.entry_types.items():
+            table.add_row(f"entries: {entry_type}", f"{count:,}")
+        console.print(table)
+
+    emit(app, data, as_json=as_json, human=human)
+
+
+@ledger.command()
+@click.option("--size", type=int, help="The checkpoint issued at this size (default: latest).")
+@json_option
+@pass_app
+def checkpoint(app: App, size: int | None, as_json: bool) -> None:
+    """Print the latest signed checkpoint (a C2SP signed note)."""
+    log = open_ledger(app)
+    cp = log.latest_checkpoint() if size is None else log.checkpoint_at(size)
+    if cp is None:
+        raise LedgerError(f"no checkpoint was issued at size {size}")
+    emit(app, _checkpoint_json(cp), as_json=as_json, human=lambda c: click.echo(cp.note, nl=False))
+
+
+@ledger.command()
+@json_option
+@pass_app
+def vkey(app: App, as_json: bool) -> None:
+    """Print the verifier key that checks the log's checkpoints."""
+    log = open_ledger(app)
+    key = log.vkey()
+    data = {"origin": log.origin, "key_id": key.split("+")[1], "vkey": key}
+    emit(app, data, as_json=as_json, human=lambda c: click.echo(key))
+
+
+@ledger.command()
+@click.argument("entry")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the receipt to this file (e.g. entry.tlog-proof).",
+)
+@json_option
+@pass_app
+def proof(app: App, entry: str, out: Path | None, as_json: bool) -> None:
+    """Print a tlog-proof receipt for ENTRY (an index, or a leaf hash in hex)."""
+    log = open_ledger(app)
+    if entry.isdigit():
+        index = int(entry)
+    elif _HEX_HASH.fullmatch(entry):
+        found = log.find(bytes.fromhex(entry))
+        if found is None:
+            raise LedgerError(f"no ledger entry has leaf hash {entry.lower()}")
+        index = found
+    else:
+        raise click.BadParameter("an entry index or a 64-digit hex leaf hash", param_hint="ENTRY")
+    receipt = log.receipt(index)
+    item = log.entry(index)
+    if out is not None:
+        out.write_text(receipt, encoding="utf-8")
+    parsed = parse_receipt(receipt)
+    data = {
+        "index": index,
+        "leaf_hash_hex": item.leaf_hash.hex(),
+        "entry_type": item.entry_type,
+        "size": parse_checkpoint(parse_note(parsed.checkpoint_note).text).size,
+        "proof": [_b64(h) for h in parsed.proof],
+        "receipt": receipt,
+    }
+    emit(app, data, as_json=as_json, human=lambda c: click.echo(receipt, nl=False))
+
+
+@ledger.command()
+@click.argument("old_size", type=int)
+@click.option("--new", "new_size", type=int, help="The newer size (default: latest).")
+@json_option
+@pass_app
+def consistency(app: App, old_size: int, new_size: int | None, as_json: bool) -> None:
+    """Print the RFC 9162 consistency proof from OLD_SIZE to the latest size (base64, one
+    hash per line)."""
+    log = open_ledger(app)
+    latest = log.latest_checkpoint()
+    new_size = latest.size if new_size is None else new_size
+    hashes = log.consistency_proof(old_size, new_size)
+    old_cp = log.checkpoint_at(old_size)
+    new_cp = latest if new_size == latest.size else log.checkpoint_at(new_size)
+    data = {
+        "old_size": old_size,
+        "old_root": _b64(log.root_at(old_size)),
+        "new_size": new_size,
+        "new_root": _b64(log.root_at(new_size)),
+        "proof": [_b64(h) for h in hashes],
+        "old_checkpoint": None if old_cp is None else old_cp.note,
+        "new_checkpoint": None if new_cp is None else new_cp.note,
+    }
+    lines = "".join(f"{_b64(h)}\n" for h in hashes)
+    emit(app, data, as_json=as_json, human=lambda c: click.echo(lines, nl=False))
+
+
+@ledger.command(name="export-tiles")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@json_option
+@pass_app
+def export_tiles_command(app: App, directory: Path, as_json: bool) -> None:
+    """Write the log as static C2SP tlog-tiles into DIRECTORY (to publish and mirror)."""
+    result = export_tiles(open_ledger(app), directory)
+    data = {
+        "directory": str(directory),
+        "size": result.size,
+        "tiles_written": result.tiles_written,
+        "bundles_written": result.bundles_written,
+    }
+    emit(
+        app,
+        data,
+        as_json=as_json,
+        human=lambda c: c.print(
+            f"{directory}: {result.tiles_written} tiles and {result.bundles_written} entry"
+            f" bundles written (size {result.size:,})"
+        ),
+    )
+
+
+@ledger.command()
+@click.option(
+    "--trusted",
+    "trusted_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="A checkpoint or receipt obtained earlier (repeatable): catches a rewritten log.",
+)
+@json_option
+@pass_app
+def audit(app: App, trusted_files: tuple[Path, ...], as_json: bool) -> None:
+    """Recompute the whole log and check every stored hash and checkpoint."""
+    log = open_ledger(app)
+    trusted = [p.read_text(encoding="utf-8") for p in trusted_files]
+    report = log.audit(trusted=trusted)
+    problem = report.problem
+    data = {
+        "ok": report.ok,
+        "size": report.size,
+        "entries_checked": report.entries_checked,
+        "checkpoints_checked": report.checkpoints_checked,
+        "trusted_checked": report.trusted_checked,
+        "root": _b64(report.root),
+        "problem": None
+        if problem is None
+        else {"kind": problem.kind, "index": problem.index, "message": problem.message},
+    }
+
+    def human(console: Console) -> None:
+        if problem is None:
+            console.print(
+                f"[green]ok[/green]: {report.entries_checked:,} entries and"
+                f" {report.checkpoints_checked:,} checkpoints"
+                f" ({report.trusted_checked} trusted) match; size {report.size:,}"
+            )
+        else:
+            console.print(f"[red]FAILED[/red] ({problem.kind}): {problem.message}")
+
+    emit(app, data, as_json=as_json, human=human)
+    if problem is not None:
+        raise click.exceptions.Exit(AUDIT_FAILED)

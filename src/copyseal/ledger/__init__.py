@@ -1,0 +1,54 @@
+"""The ledger: an append-only RFC 9162 Merkle log with C2SP signed checkpoints.
+
+Every fact copyseal asserts becomes a leaf (a canonical JSON statement, see
+:mod:`copyseal.ledger.statements`); checkpoints are C2SP ``tlog-checkpoint`` signed notes
+and receipts are C2SP ``tlog-proof@v1`` texts that anyone can check offline with
+:func:`verify_receipt` and the log's vkey.
+
+The pure modules (:mod:`~copyseal.ledger.note`, :mod:`~copyseal.ledger.checkpoint`,
+:mod:`~copyseal.ledger.proof`, :mod:`~copyseal.ledger.statements`) never import the
+database layer; :class:`Ledger` (the store) is imported lazily so offline verification
+stays free of SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from copyseal.ledger._merkle import leaf_hash
+from copyseal.ledger.checkpoint import Checkpoint
+from copyseal.ledger.proof import Receipt, verify_receipt
+
+if TYPE_CHECKING:
+    from copyseal.ledger._audit import AuditReport
+    from copyseal.ledger.store import Entry, Ledger, LedgerStatus, SignedCheckpoint
+
+__all__ = [
+    "AuditReport",
+    "Checkpoint",
+    "Entry",
+    "Ledger",
+    "LedgerStatus",
+    "Receipt",
+    "SignedCheckpoint",
+    "leaf_hash",
+    "verify_receipt",
+]
+
+_LAZY = {
+    "AuditReport": "copyseal.ledger._audit",
+    "Entry": "copyseal.ledger.store",
+    "Ledger": "copyseal.ledger.store",
+    "LedgerStatus": "copyseal.ledger.store",
+    "SignedCheckpoint": "copyseal.ledger.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the store (and SQLAlchemy) only when one of its names is used (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

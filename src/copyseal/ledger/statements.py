@@ -1,0 +1,208 @@
+"""The statements copyseal logs: canonical JSON objects with a ``type`` field.
+
+Each builder returns the exact leaf bytes to append, so the same facts always give the
+same leaf hash. Canonical form: UTF-8, keys sorted, no insignificant whitespace,
+non-ASCII characters as themselves (``ensure_ascii=False``), and no floats at all (their
+text form is not canonical across implementations; use integers or strings). Times are
+RFC 3339 UTC with a ``Z`` suffix.
+
+The one exception is :func:`evidence_bundle`: its leaf data is the bundle's
+``manifest.json`` byte for byte, so a bundle can be checked against its receipt without
+re-serialising anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from copyseal.errors import LedgerError
+
+__all__ = [
+    "EVIDENCE_BUNDLE",
+    "EXPORT",
+    "LICENCE",
+    "REVIEW_DECISION",
+    "WORK_REGISTRATION",
+    "canonical_json",
+    "evidence_bundle",
+    "export",
+    "format_time",
+    "licence",
+    "load_statement",
+    "review_decision",
+    "statement",
+    "work_registration",
+]
+
+WORK_REGISTRATION: Final = "work-registration"
+EVIDENCE_BUNDLE: Final = "evidence-bundle"
+REVIEW_DECISION: Final = "review-decision"
+EXPORT: Final = "export"
+LICENCE: Final = "licence"
+
+_DECISIONS = frozenset({"confirmed", "rejected", "licensed", "dismissed"})
+
+
+def _check(value: Any, path: str) -> None:
+    """Reject what has no canonical JSON form: floats, non-string keys, lone surrogates."""
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise LedgerError(f"statement field {path} is not valid Unicode") from e
+        return
+    if isinstance(value, float):
+        raise LedgerError(f"statement field {path} is a float; use an integer or a string")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise LedgerError(f"statement field {path} has a non-string key {key!r}")
+            _check(key, path)
+            _check(item, f"{path}.{key}")
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check(item, f"{path}[{i}]")
+        return
+    raise LedgerError(f"statement field {path} has unsupported type {type(value).__name__}")
+
+
+def canonical_json(obj: Mapping[str, Any]) -> bytes:
+    """Canonical UTF-8 JSON of ``obj`` (sorted keys, compact, no floats)."""
+    _check(obj, "$")
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def format_time(when: datetime) -> str:
+    """RFC 3339 in UTC with ``Z`` (microseconds only when non-zero); naive times refused."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise LedgerError("statement times must be timezone-aware")
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def statement(type_: str, /, **fields: Any) -> bytes:
+    """A canonical statement ``{"type": type_, **fields}``; ``datetime`` values become
+    RFC 3339 UTC strings and ``None`` values are left out."""
+    if not type_ or "type" in fields:
+        raise LedgerError("a statement needs a non-empty type and no other 'type' field")
+    body: dict[str, Any] = {"type": type_}
+    for key, value in fields.items():
+        if value is None:
+            continue
+        body[key] = format_time(value) if isinstance(value, datetime) else value
+    return canonical_json(body)
+
+
+def _hex_digest(value: str, name: str) -> str:
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise LedgerError(f"{name} must be 64 lowercase hex digits (a SHA-256)")
+    return value
+
+
+def work_registration(
+    *,
+    work_id: str,
+    owner: str,
+    title: str,
+    original_sha256: str,
+    fingerprints_digest: str,
+    time: datetime,
+) -> bytes:
+    """A work's registration: who owns it, its title, the SHA-256 of the original file and
+    the SHA-256 digest of its fingerprints, at ``time``."""
+    return statement(
+        WORK_REGISTRATION,
+        work_id=work_id,
+        owner=owner,
+        title=title,
+        original_sha256=_hex_digest(original_sha256, "original_sha256"),
+        fingerprints_digest=_hex_digest(fingerprints_digest, "fingerprints_digest"),
+        time=time,
+    )
+
+
+def evidence_bundle(manifest_json: bytes) -> bytes:
+    """The leaf data of an evidence bundle: its ``manifest.json`` bytes, verbatim.
+
+    Only checks that the bytes are a UTF-8 JSON object; they are never re-serialised.
+    """
+    try:
+        parsed = json.loads(manifest_json.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise LedgerError("an evidence bundle manifest must be UTF-8 JSON") from e
+    if not isinstance(parsed, dict):
+        raise LedgerError("an evidence bundle manifest must be a JSON object")
+    return manifest_json
+
+
+def review_decision(
+    *,
+    finding_id: str,
+    decision: str,
+    reviewer: str,
+    time: datetime,
+    evidence_leaf: str | None = None,
+    reason: str | None = None,
+) -> bytes:
+    """A reviewer's decision on a finding (``confirmed``, ``rejected``, ``licensed`` or
+    ``dismissed``), optionally naming the evidence bundle's leaf hash (hex)."""
+    if decision not in _DECISIONS:
+        raise LedgerError(f"unknown review decision {decision!r}; one of {sorted(_DECISIONS)}")
+    return statement(
+        REVIEW_DECISION,
+        finding_id=finding_id,
+        decision=decision,
+        reviewer=reviewer,
+        time=time,
+        evidence_leaf=None
+        if evidence_leaf is None
+        else _hex_digest(evidence_leaf, "evidence_leaf"),
+        reason=reason,
+    )
+
+
+def export(*, case_id: str, package_sha256: str, recipient: str, time: datetime) -> bytes:
+    """A case package exported to ``recipient``: the SHA-256 of the package file."""
+    return statement(
+        EXPORT,
+        case_id=case_id,
+        package_sha256=_hex_digest(package_sha256, "package_sha256"),
+        recipient=recipient,
+        time=time,
+    )
+
+
+def licence(
+    *,
+    work_id: str,
+    licensee: str,
+    terms: str,
+    time: datetime,
+    valid_until: datetime | None = None,
+) -> bytes:
+    """A licence granted on a work (so later copies by the licensee are not findings)."""
+    return statement(
+        LICENCE, work_id=work_id, licensee=licensee, terms=terms, time=time, valid_until=valid_until
+    )
+
+
+def load_statement(data: bytes) -> dict[str, Any]:
+    """Parse a logged statement back to a dict (for display; not for re-hashing).
+
+    Raises:
+        LedgerError: the bytes are not a JSON object with a string ``type``.
+    """
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise LedgerError("leaf data is not UTF-8 JSON") from e
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("type", ""), str):
+        raise LedgerError("leaf data is not a JSON object with a string 'type'")
+    return parsed
