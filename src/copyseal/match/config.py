@@ -1,0 +1,158 @@
+"""Every threshold of the matcher, in one frozen settings object.
+
+Each field's comment names the measurement it was calibrated on; the numbers come from
+``benchmarks/match_accuracy.py`` (19 registered photos x 45 seeded edits, 7 unregistered
+photos x 8 edits and two same-scene pairs) unless said otherwise. The lead exposes these
+under ``match:`` in ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from copyseal.errors import MatchError
+
+__all__ = ["MatchConfig"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchConfig:
+    """Thresholds and sizes of the matching engine.
+
+    Attributes:
+        max_pixels: Decoder refuses images declaring more pixels (decompression bombs).
+            100 MP covers every camera on sale and is ~300 MB of RGB.
+        max_frames: Frames sampled from an animated GIF/WebP; each is matched.
+        work_side: Longest side (px) works are reduced to before feature extraction.
+            512 gave the same recall as 640 on crops/embeds for 25 % less time (exp. 1).
+        query_side: Longest side (px) a query is reduced to. Composites need the
+            resolution: at 1024 a 30 %-wide embed still spans ~300 px.
+        query_min_side: Queries whose longest side is smaller are upscaled to it, so that
+            ORB (31 px patches) finds features on small crops and thumbnails.
+        work_features: ORB keypoints kept per work (spread over a grid, strongest first).
+        retrieval_features: How many of those (the first, i.e. strongest and spread) go to
+            the descriptor retrieval index.
+        query_features: ORB keypoints extracted from a query.
+        query_spread: Detect this many times ``query_features`` keypoints and keep the
+            best of each grid cell in turn, so that a work pasted beside a busier photo
+            still gets keypoints (1 keeps the globally strongest).
+        orb_levels: ORB pyramid levels; 12 levels of 1.2 span a 7.4x scale range, needed
+            to match a work at 512 px against a 30 % embed.
+        orb_scale: ORB pyramid scale factor.
+        fast_threshold: FAST corner threshold; 10 (not OpenCV's 20) finds corners on
+            low-contrast photos (moon, clock).
+        thumb_side: Longest side of the greyscale thumbnail kept for the photometric check.
+        hash_windows: Centred windows (fraction of each side) of the work whose pHash is
+            indexed, besides the whole image; they give a candidate for centred crops of
+            low-texture works that have no keypoints.
+        hash_radius: pHash distance (of 64 bits) at which the index proposes a candidate.
+            Textured photos' copies under resize/JPEG/colour edits measured <= 8, but the
+            flat colorwheel's under gamma/hue/sepia/letterbox measured 12-16 (16 raised
+            its recall from 12/45 to 33/45 with no false positive); candidates are verified.
+        hash_accept: Largest pHash distance that may serve as evidence on the global-hash
+            path (works without enough keypoints), always with the photometric check: the
+            stereo pair is at distance 4, so a hash alone proves nothing.
+        ratio: Lowe's ratio test (SIFT paper, 2004) for descriptor matches.
+        ransac_threshold: RANSAC reprojection threshold in query working pixels.
+        min_inliers: Fewest RANSAC inliers for the geometric path. Unrelated candidates
+            reached 10 inliers but then photometric <= 0.08; copies went as low as 9
+            (a 30 % embed of chelsea, photometric 0.99), so the photometric check decides.
+        vote_distance: Hamming distance (of 256) under which a query descriptor's neighbour
+            in the retrieval index votes for its work.
+        min_votes: Votes a work needs to become a candidate.
+        vote_features: Query descriptors (the first, i.e. spread, ones) used for voting;
+            retrieval cost is linear in it (~25 ms for 600 at 10^4 works, inverted file).
+        max_candidates: Most candidates from descriptor votes verified per query.
+        max_hash_candidates: Most candidates from hash hits (closest first) verified per
+            query. Uncapped, 10^4 works gave 20-40 hash hits at radius 16 that crowded
+            out the voted candidates (found 0.70 instead of 0.95 in match_speed).
+        knn: Neighbours fetched per query descriptor during retrieval.
+        tile_size: Side (thumbnail pixels) of the tiles of the photometric check.
+        tile_min_std: A tile is used only if the work's pixels there vary (std > this);
+            flat tiles say nothing about alignment.
+        tile_corr: A tile agrees when the Pearson correlation of work and aligned query
+            exceeds this.
+        min_tiles: Fewest usable tiles for any photometric decision.
+        photometric_min: Photometric evidence (see ``displaced_weight``) needed on the
+            geometric path. Unrelated candidates with >= 8 inliers: <= 0.08; the stereo
+            views: <= 0.17; the weakest copies (heavy text watermark on a crop): 0.40-0.47.
+        photometric_min_hash: The same for the global-hash path, stricter because there
+            is no keypoint evidence (hash-path copies scored >= 0.6 but for one at 0.40).
+        displaced_weight: The photometric evidence is ``photometric - displaced_weight *
+            displaced``, where ``displaced`` is the fraction of tiles that agree only after
+            a 1-2 px shift (parallax). After ECC refinement the stereo views scored
+            photometric 0.44-0.46 with displaced 0.14-0.16 (evidence <= 0.17); copies had
+            displaced <= 0.11 and evidence >= 0.40 (text watermarks are the lowest).
+        ecc_skip: Evidence above which the keypoint alignment is trusted as is; below it
+            the alignment is refined by ECC (~5-25 ms) before the final comparison.
+        ecc_min: ... unless fewer than this fraction of tiles agree at first: a wrong
+            candidate (unrelated photos scored <= 0.08) is not worth refining, while the
+            worst copy seen before refinement (a 30 % embed) scored 0.30.
+        mirror_pass: When nothing matched, search again with the mirrored query (ORB
+            descriptors are not mirror-invariant).
+        threads: OpenMP threads for the FAISS searches of one query (0: FAISS's default).
+            One is fastest on a shared 2-core machine; run queries in parallel instead.
+    """
+
+    max_pixels: int = 100_000_000
+    max_frames: int = 4
+    work_side: int = 512
+    query_side: int = 1024
+    query_min_side: int = 512
+    work_features: int = 1000
+    retrieval_features: int = 300
+    query_features: int = 2000
+    query_spread: float = 2.0
+    orb_levels: int = 12
+    orb_scale: float = 1.2
+    fast_threshold: int = 10
+    thumb_side: int = 256
+    hash_windows: tuple[float, ...] = (0.85, 0.7, 0.55, 0.4)
+    hash_radius: int = 16
+    hash_accept: int = 16
+    ratio: float = 0.8
+    ransac_threshold: float = 4.0
+    min_inliers: int = 8
+    vote_distance: int = 48
+    min_votes: int = 3
+    vote_features: int = 600
+    max_candidates: int = 6
+    max_hash_candidates: int = 3
+    knn: int = 3
+    tile_size: int = 16
+    tile_min_std: float = 6.0
+    tile_corr: float = 0.8
+    min_tiles: int = 4
+    photometric_min: float = 0.4
+    photometric_min_hash: float = 0.5
+    displaced_weight: float = 2.0
+    ecc_skip: float = 0.85
+    ecc_min: float = 0.2
+    mirror_pass: bool = True
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                raise MatchError(f"match.{f.name} must not be negative (got {value})")
+        if not 0 < self.ratio <= 1:
+            raise MatchError(f"match.ratio must be in (0, 1] (got {self.ratio})")
+        if self.retrieval_features > self.work_features:
+            raise MatchError("match.retrieval_features cannot exceed match.work_features")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> MatchConfig:
+        """Build from a ``match:`` mapping (e.g. from config.yaml); unknown keys are errors."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise MatchError(f"unknown match settings: {', '.join(unknown)}")
+        clean = dict(values)
+        if "hash_windows" in clean:
+            clean["hash_windows"] = tuple(float(x) for x in clean["hash_windows"])
+        try:
+            return cls(**clean)
+        except TypeError as e:
+            raise MatchError(f"invalid match settings: {e}") from e

@@ -1,0 +1,364 @@
+"""The matching engine: fingerprint works, find them in query images, explain each match.
+
+Pipeline for a query (each frame of an animated image is matched on its own):
+
+1. **Prepare** — working greyscale (longest side ``query_side``), ORB features, pHashes of
+   the whole query and of its border-trimmed inside, each in the 8 dihedral orientations.
+2. **Retrieve** — window-hash hits from the index (radius ``hash_radius``), and works voted
+   for by the query's ORB descriptors (``min_votes``): at most ``max_hash_candidates``
+   plus ``max_candidates``.
+3. **Verify** each candidate — geometric (ratio test + RANSAC, ``min_inliers``), or, for a
+   work without enough keypoints, the transform implied by the hash hit
+   (``hash_accept``); then the photometric tile check (``photometric_min`` /
+   ``photometric_min_hash``) under that transform. Nothing is reported without both.
+4. **Mirror** — if nothing matched, the mirrored query goes through 2-3 again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from copyseal.errors import MatchError
+from copyseal.match import _verify
+from copyseal.match._features import (
+    QueryView,
+    mirrored,
+    orb_features,
+    prepare_query,
+    resize_to,
+    to_grey,
+    window_hashes,
+)
+from copyseal.match.config import MatchConfig
+from copyseal.match.decode import DecodedImage, decode
+from copyseal.match.fingerprint import WindowHash, WorkFingerprint
+from copyseal.match.index import HashHit, MatchIndex
+from copyseal.match.result import Match, Transform
+
+__all__ = [
+    "FingerprintStore",
+    "InMemoryStore",
+    "Match",
+    "Matcher",
+    "Transform",
+    "fingerprint",
+]
+
+_WINDOW_UNITS = 10_000
+
+
+class FingerprintStore(Protocol):
+    """Where the matcher reads a candidate's fingerprint (the lead's store is DB-backed)."""
+
+    def get(self, work_id: str) -> WorkFingerprint:
+        """The fingerprint of ``work_id``; raises ``KeyError`` if there is none."""
+        ...
+
+
+class InMemoryStore:
+    """A dictionary-backed :class:`FingerprintStore` for tests and benchmarks."""
+
+    def __init__(self) -> None:
+        self._fps: dict[str, WorkFingerprint] = {}
+
+    def put(self, work_id: str, fp: WorkFingerprint) -> None:
+        self._fps[work_id] = fp
+
+    def delete(self, work_id: str) -> None:
+        self._fps.pop(work_id, None)
+
+    def get(self, work_id: str) -> WorkFingerprint:
+        return self._fps[work_id]
+
+    def __len__(self) -> int:
+        return len(self._fps)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fps)
+
+
+def fingerprint(image: DecodedImage, *, config: MatchConfig) -> WorkFingerprint:
+    """Compute the fingerprint of a work (its first frame).
+
+    Args:
+        image: The decoded work.
+        config: Sizes and feature counts (``work_side``, ``work_features``, ...).
+    """
+    grey, _ = resize_to(to_grey(image.rgb), config.work_side)
+    h, w = grey.shape
+    feats = orb_features(grey, config.work_features, config, spread=3.0)
+    hashes = []
+    for (x0, y0, x1, y1), hsh in window_hashes(grey, config.hash_windows):
+        window = (
+            x0 * _WINDOW_UNITS // w,
+            y0 * _WINDOW_UNITS // h,
+            x1 * _WINDOW_UNITS // w,
+            y1 * _WINDOW_UNITS // h,
+        )
+        hashes.append(WindowHash(window=window, hash=hsh))
+    thumb, _ = resize_to(grey, config.thumb_side)
+    ok, png = cv2.imencode(".png", thumb, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    if not ok:
+        raise MatchError("could not encode the fingerprint thumbnail")
+    return WorkFingerprint(
+        width=image.width,
+        height=image.height,
+        work_size=(w, h),
+        hashes=tuple(hashes),
+        points=feats.points,
+        descriptors=feats.descriptors,
+        thumbnail_png=png.tobytes(),
+    )
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    method: str
+    matrix: npt.NDArray[np.float64]  # work working px -> query working px
+    inliers: int
+    photometric: float
+    displaced: float
+    strength: float
+    pairs: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None
+
+
+class Matcher:
+    """Finds registered works in query images.
+
+    Args:
+        store: Source of fingerprints for verification.
+        index: The retrieval index (kept in step by :meth:`add` / :meth:`remove`).
+        config: Thresholds.
+    """
+
+    def __init__(self, *, store: FingerprintStore, index: MatchIndex, config: MatchConfig) -> None:
+        self.store = store
+        self.index = index
+        self.config = config
+
+    def add(self, work_id: str, fp: WorkFingerprint) -> None:
+        """Index a work (its fingerprint must also be retrievable from the store)."""
+        self.index.add(work_id, fp, n_descriptors=self.config.retrieval_features)
+
+    def remove(self, work_id: str) -> None:
+        """Stop matching a work."""
+        self.index.remove(work_id)
+
+    def match(self, image: DecodedImage | bytes, *, name: str = "") -> list[Match]:
+        """Every registered work shown in ``image``, best first.
+
+        Raises:
+            DecodeError: ``image`` is bytes that are not a usable image.
+        """
+        if isinstance(image, bytes | bytearray):
+            image = decode(
+                bytes(image),
+                max_pixels=self.config.max_pixels,
+                name=name,
+                max_frames=self.config.max_frames,
+            )
+        best: dict[str, Match] = {}
+        with _faiss_threads(self.config.threads):
+            for i, frame in enumerate(image.frames):
+                for m in self._match_frame(frame, i):
+                    if m.work_id not in best or m.score > best[m.work_id].score:
+                        best[m.work_id] = m
+        return sorted(best.values(), key=lambda m: (-m.score, m.work_id))
+
+    # -- one frame -----------------------------------------------------------------------
+
+    def _match_frame(self, rgb: npt.NDArray[np.uint8], frame: int) -> list[Match]:
+        cfg = self.config
+        view = prepare_query(rgb, cfg)
+        hits = self.index.search_hashes([h for _, _, h in view.hash_windows], cfg.hash_radius)
+        by_work: dict[str, list[HashHit]] = {}
+        for hit in sorted(hits, key=lambda h: (h.distance, h.window, h.query)):
+            by_work.setdefault(hit.work_id, []).append(hit)
+        found = self._verify_all(view, by_work, mirror=False, frame=frame)
+        if not found and cfg.mirror_pass:
+            found = self._verify_all(mirrored(view, cfg), {}, mirror=True, frame=frame)
+        return found
+
+    def _candidates(self, view: QueryView, hash_works: list[str]) -> list[tuple[str, bool]]:
+        """The closest ``max_hash_candidates`` hash hits (``hash_works`` is sorted by
+        distance), then the ``max_candidates`` works with most votes; no duplicates. Each
+        comes with whether it had ``min_votes`` (else keypoint matching is skipped: it
+        could not reach ``min_inliers`` and costs a few ms)."""
+        cfg = self.config
+        chosen = hash_works[: cfg.max_hash_candidates]
+        votes = self.index.vote(
+            view.features.descriptors[: cfg.vote_features],
+            k=cfg.knn,
+            max_distance=cfg.vote_distance,
+        )
+        ranked = sorted(
+            (w for w, v in votes.items() if v >= cfg.min_votes and w not in chosen),
+            key=lambda w: (-votes[w], w),
+        )
+        out = [(w, votes.get(w, 0) >= cfg.min_votes) for w in chosen]
+        return out + [(w, True) for w in ranked[: cfg.max_candidates]]
+
+    def _verify_all(
+        self, view: QueryView, by_work: dict[str, list[HashHit]], *, mirror: bool, frame: int
+    ) -> list[Match]:
+        out = []
+        for work_id, voted in self._candidates(view, list(by_work)):
+            try:
+                fp = self.store.get(work_id)
+            except KeyError:
+                continue  # indexed but gone from the store: nothing to verify against
+            verdict = self._verify(view, fp, by_work.get(work_id, []), geometric=voted)
+            if verdict is None:
+                continue
+            hits = by_work.get(work_id)
+            out.append(
+                self._to_match(
+                    work_id,
+                    fp,
+                    view,
+                    verdict,
+                    hash_distance=hits[0].distance if hits else None,
+                    mirror=mirror,
+                    frame=frame,
+                )
+            )
+        return out
+
+    def _verify(
+        self, view: QueryView, fp: WorkFingerprint, hits: list[HashHit], *, geometric: bool
+    ) -> _Verdict | None:
+        cfg = self.config
+        geo = (
+            _verify.geometric(view.features, fp.points, fp.descriptors, cfg) if geometric else None
+        )
+        if geo is not None and geo.inliers >= cfg.min_inliers:
+            photo = _verify.photometric(fp.thumbnail, fp.work_size, view.grey, geo.matrix, cfg)
+            if _verify.evidence(photo, cfg) >= cfg.photometric_min:
+                strength = 1.0 - math.exp(-geo.inliers / 25.0)
+                return _Verdict(
+                    "geometric",
+                    photo.matrix,
+                    geo.inliers,
+                    photo.score,
+                    photo.displaced,
+                    strength,
+                    (geo.pairs_work, geo.pairs_query),
+                )
+        # Global-hash path: the hash hit's own alignment must pass the stricter check.
+        ww, wh = fp.work_size
+        for hit in hits[:4]:
+            if hit.distance > cfg.hash_accept:
+                break
+            x0, y0, x1, y1 = fp.hashes[hit.window].window
+            work_rect = (
+                x0 * ww / _WINDOW_UNITS,
+                y0 * wh / _WINDOW_UNITS,
+                x1 * ww / _WINDOW_UNITS,
+                y1 * wh / _WINDOW_UNITS,
+            )
+            rect, dihedral, _ = view.hash_windows[hit.query]
+            m = _verify.window_transform(work_rect, rect, dihedral)
+            photo = _verify.photometric(fp.thumbnail, fp.work_size, view.grey, m, cfg)
+            if _verify.evidence(photo, cfg) >= cfg.photometric_min_hash:
+                strength = 1.0 - hit.distance / (cfg.hash_accept + 1)
+                return _Verdict(
+                    "global-hash", photo.matrix, 0, photo.score, photo.displaced, strength, None
+                )
+        return None
+
+    def _to_match(
+        self,
+        work_id: str,
+        fp: WorkFingerprint,
+        view: QueryView,
+        v: _Verdict,
+        *,
+        hash_distance: int | None,
+        mirror: bool,
+        frame: int,
+    ) -> Match:
+        ww, wh = fp.work_size
+        qh, qw = view.grey.shape
+        # original work px -> working px -> query working px -> (unmirror) -> query px
+        to_work = np.diag([ww / fp.width, wh / fp.height, 1.0])
+        m = v.matrix @ to_work
+        if mirror:
+            m = np.array([[-1.0, 0.0, qw], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ m
+        m = np.diag([1 / view.scale, 1 / view.scale, 1.0]) @ m
+        corners = np.array(
+            [[0, 0, 1], [fp.width, 0, 1], [fp.width, fp.height, 1], [0, fp.height, 1]], float
+        )
+        proj = (m @ corners.T).T
+        quad = (proj[:, :2] / proj[:, 2:3]).astype(np.float32)
+        region = _clip_to_rect(quad, qw / view.scale, qh / view.scale)
+        pairs: tuple[tuple[tuple[float, float], tuple[float, float]], ...] = ()
+        if v.pairs is not None:
+            pw, pq = v.pairs
+            pw = pw * np.array([fp.width / ww, fp.height / wh], dtype=np.float32)
+            if mirror:
+                pq = np.column_stack([qw - pq[:, 0], pq[:, 1]])
+            pq = (pq / view.scale).astype(np.float32)
+            pairs = tuple(
+                ((float(a[0]), float(a[1])), (float(b[0]), float(b[1])))
+                for a, b in zip(pw[:200], pq[:200], strict=True)
+            )
+        return Match(
+            work_id=work_id,
+            score=round(
+                float(
+                    max(0.0, v.photometric - self.config.displaced_weight * v.displaced)
+                    * v.strength
+                ),
+                4,
+            ),
+            method=v.method,
+            hash_distance=hash_distance,
+            inliers=v.inliers,
+            transform=Transform.from_matrix(m),
+            photometric=round(v.photometric, 4),
+            displaced=round(v.displaced, 4),
+            region=region,
+            frame=frame,
+            inlier_pairs=pairs,
+        )
+
+
+@contextmanager
+def _faiss_threads(n: int) -> Iterator[None]:
+    """Run FAISS searches with ``n`` OpenMP threads in this thread, then restore.
+
+    A query's searches are small; on a busy 2-core machine OpenMP's worker threads made a
+    5 ms search take 30-190 ms. OpenMP's thread count is a per-thread setting, so this
+    does not affect other threads; parallelism belongs to the caller (one query a core).
+    """
+    if n <= 0:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def _clip_to_rect(
+    quad: npt.NDArray[np.float32], w: float, h: float
+) -> tuple[tuple[float, float], ...]:
+    """Intersection of a convex quadrilateral with the query rectangle."""
+    rect = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    # Orientation matters to intersectConvexConvex; a mirrored quad is clockwise.
+    q = quad if cv2.contourArea(quad, oriented=True) >= 0 else quad[::-1]
+    area, poly = cv2.intersectConvexConvex(np.ascontiguousarray(q), rect)
+    if poly is None or area <= 0:
+        return tuple((float(x), float(y)) for x, y in quad)
+    return tuple((round(float(x), 2), round(float(y), 2)) for x, y in poly.reshape(-1, 2))

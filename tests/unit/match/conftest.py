@@ -1,0 +1,41 @@
+"""Shared fixtures of the matcher tests: real photos and their fingerprints, built once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import skimage.data
+
+from copyseal.match import DecodedImage, MatchConfig, WorkFingerprint, fingerprint
+
+
+@pytest.fixture(scope="session")
+def match_photos() -> dict[str, np.ndarray]:
+    """Photos bundled in the scikit-image and scikit-learn wheels (no network)."""
+    from sklearn.datasets import load_sample_image
+
+    left, right, _ = skimage.data.stereo_motorcycle()
+    return {
+        "astronaut": skimage.data.astronaut(),
+        "coffee": skimage.data.coffee(),
+        "chelsea": skimage.data.chelsea(),
+        "colorwheel": skimage.data.colorwheel(),
+        "motorcycle_left": left,
+        "motorcycle_right": right,
+        "rocket": skimage.data.rocket(),
+        "china": load_sample_image("china.jpg"),
+    }
+
+
+@pytest.fixture(scope="session")
+def config() -> MatchConfig:
+    return MatchConfig()
+
+
+@pytest.fixture(scope="session")
+def fingerprints(
+    match_photos: dict[str, np.ndarray], config: MatchConfig
+) -> dict[str, WorkFingerprint]:
+    """Fingerprints of the registered works (rocket and china stay unregistered)."""
+    names = ("astronaut", "coffee", "chelsea", "colorwheel", "motorcycle_left")
+    return {n: fingerprint(DecodedImage.from_array(match_photos[n]), config=config) for n in names}
