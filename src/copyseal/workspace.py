@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy.engine import Engine
@@ -17,6 +18,9 @@ from copyseal._template import CONFIG_TEMPLATE
 from copyseal.config import Settings, load_settings
 from copyseal.db import session as db
 from copyseal.errors import WorkspaceError
+
+if TYPE_CHECKING:
+    from copyseal.ledger.store import Ledger
 
 __all__ = ["Workspace", "init_workspace"]
 
@@ -65,6 +69,20 @@ class Workspace:
             self._cache["signing_key"] = key
         assert isinstance(key, SigningKey)
         return key
+
+    def ledger(self) -> Ledger:
+        """The workspace's ledger: its database, configured origin and signing key."""
+        log = self._cache.get("ledger")
+        if log is None:
+            from copyseal.ledger.store import Ledger
+
+            log = Ledger(
+                engine=self.engine,
+                origin=self.settings.ledger.origin,
+                signing_key=self.signing_key(),
+            )
+            self._cache["ledger"] = log
+        return log  # type: ignore[return-value]
 
     def verify_key(self) -> VerifyKey:
         """The public half of the signing key."""

@@ -41,7 +41,7 @@ def test_init_register_works_from_any_folder(
     assert done.returncode == 1  # one file failed; the other was registered
     items = json.loads(done.stdout)  # exactly one JSON document on stdout
     assert items[0]["path"] == str(photo_files["astronaut"]) and items[0]["work_id"].startswith("w")
-    assert items[1] == {"path": str(bad), "error": "not a recognised image format"}
+    assert items[1] == {"path": str(bad), "error": "not an image (unrecognised content, 4 bytes)"}
     assert "not registered" in done.stderr  # the warning went to stderr
 
     done = run(*cfg, "works", "--json")

@@ -121,3 +121,22 @@ def test_non_key_environment_variables_are_ignored(tmp_path: Path) -> None:
 def test_bad_flag(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         load_settings(write(tmp_path, ""), env={}, overrides=["ledger.origin"])
+
+
+@pytest.mark.parametrize(
+    ("engine", "message"),
+    [
+        ("{nope: 1}", "unknown match settings: nope"),
+        ("{min_inliers: x}", "min_inliers must be a int, not 'x'"),
+        ("{ratio: 2.0}", r"match\.ratio must be in \(0, 1\]"),
+        ("{mirror_pass: 1}", "mirror_pass must be a bool"),
+    ],
+)
+def test_matcher_thresholds_are_validated(tmp_path: Path, engine: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, f"match:\n  engine: {engine}\n"), env={})
+
+
+def test_matcher_threshold_override(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, "match:\n  engine: {min_inliers: 12, ratio: 0.7}\n"), env={})
+    assert s.match.engine == {"min_inliers": 12, "ratio": 0.7}

@@ -53,8 +53,7 @@ def _time(when: datetime | None) -> str | None:
 
 def open_ledger(app: App) -> Ledger:
     """The workspace's ledger: its database, configured origin and signing key."""
-    ws = app.workspace()
-    return Ledger(engine=ws.engine, origin=ws.settings.ledger.origin, signing_key=ws.signing_key())
+    return app.workspace().ledger()
 
 
 def _checkpoint_json(cp: SignedCheckpoint) -> dict[str, Any]:

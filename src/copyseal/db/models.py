@@ -9,12 +9,12 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from copyseal.db.base import Base
 
-__all__ = ["Work"]
+__all__ = ["Work", "WorkFingerprint"]
 
 
 class Work(Base):
@@ -42,8 +42,32 @@ class Work(Base):
     source_path: Mapped[str | None] = mapped_column(Text)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Index of the work's registration statement in the ledger (None until anchored).
+    ledger_index: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WorkFingerprint(Base):
+    """The matcher's fingerprint of a work (serialised by ``copyseal.match``).
+
+    ``scheme`` names the fingerprint format, so a future matcher can tell which rows it
+    must recompute; ``digest`` is the SHA-256 of ``data`` (the ledger records it).
+    """
+
+    __tablename__ = "work_fingerprints"
+
+    work_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("works.work_id", ondelete="CASCADE"), primary_key=True
+    )
+    scheme: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 # Other stages' tables, registered on the same metadata when they exist.
 with contextlib.suppress(ImportError):
-    import copyseal.ledger._tables  # noqa: F401
+    import copyseal.ledger._tables
+with contextlib.suppress(ImportError):
+    import copyseal.crawl._tables
+with contextlib.suppress(ImportError):
+    import copyseal.bundle._tables  # noqa: F401

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,16 +15,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from copyseal.db.models import Work
-from copyseal.errors import CopysealError, RegistrationError
-from copyseal.registry._probe import probe_image
+from copyseal.db.models import Work, WorkFingerprint
+from copyseal.errors import CopysealError, DecodeError, RegistrationError
+from copyseal.match import MatchConfig, decode, fingerprint
+from copyseal.match.fingerprint import FORMAT_VERSION
 from copyseal.workspace import Workspace
 
 __all__ = [
     "RegistrationFailure",
     "WorkRecord",
+    "anchor_pending",
     "iter_image_files",
     "list_works",
+    "original_path",
     "register_paths",
     "remove_work",
     "work_id_for",
@@ -70,6 +75,8 @@ class WorkRecord:
     source_path: str | None
     registered_at: datetime
     removed_at: datetime | None = None
+    #: Index of the registration statement in the ledger (None until anchored).
+    ledger_index: int | None = None
     #: False when the bytes had been registered before (nothing new was stored).
     new: bool = False
 
@@ -88,6 +95,7 @@ class WorkRecord:
             source_path=row.source_path,
             registered_at=_utc(row.registered_at),
             removed_at=_utc(row.removed_at) if row.removed_at else None,
+            ledger_index=row.ledger_index,
             new=new,
         )
 
@@ -106,6 +114,7 @@ class WorkRecord:
             "source_path": self.source_path,
             "registered_at": self.registered_at.isoformat(),
             "removed_at": self.removed_at.isoformat() if self.removed_at else None,
+            "ledger_index": self.ledger_index,
             "new": self.new,
         }
 
@@ -140,22 +149,54 @@ def iter_image_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def _register_one(
-    session: Session, path: Path, *, max_bytes: int, max_pixels: int, meta: dict[str, str | None]
-) -> WorkRecord:
+#: The fingerprint scheme stored with each work (format and version of copyseal.match).
+SCHEME = f"copyseal-fp/{FORMAT_VERSION}"
+#: Registration statements are appended to the ledger in batches of this many works.
+ANCHOR_BATCH = 256
+
+
+def originals_dir(ws: Workspace) -> Path:
+    """Where the workspace keeps a copy of each work's original bytes (by SHA-256)."""
+    return ws.settings.workspace.evidence_dir / "works"
+
+
+def original_path(ws: Workspace, sha256: str) -> Path:
+    """The kept copy of the original whose SHA-256 is ``sha256``."""
+    return originals_dir(ws) / sha256
+
+
+def _keep_original(ws: Workspace, digest: str, data: bytes) -> None:
+    """Keep the original bytes, content-addressed and read-only (never rewritten)."""
+    path = original_path(ws, digest)
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{digest}.tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(0o444)
+    os.replace(tmp, path)
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
             raise RegistrationError(
                 f"{size} bytes is over the limit of {max_bytes} (match.max_bytes)"
             )
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError as e:
         raise RegistrationError("no such file") from e
     except IsADirectoryError as e:
         raise RegistrationError("is a folder") from e
     except OSError as e:
         raise RegistrationError(f"cannot read: {e.strerror}") from e
+
+
+def _register_one(
+    session: Session, ws: Workspace, path: Path, config: MatchConfig, meta: dict[str, str | None]
+) -> WorkRecord:
+    data = _read(path, ws.settings.match.max_bytes)
     digest = hashlib.sha256(data).hexdigest()
     work_id = work_id_for(digest)
     existing = session.get(Work, work_id)
@@ -164,25 +205,85 @@ def _register_one(
             existing.removed_at = None  # registering removed bytes again restores the work
             log.info("work restored", extra={"work_id": work_id, "path": str(path)})
         return WorkRecord.from_row(existing, new=False)
-    facts = probe_image(data, max_pixels=max_pixels)
+    try:
+        image = decode(
+            data, max_pixels=config.max_pixels, max_frames=config.max_frames, name=str(path)
+        )
+    except DecodeError as e:
+        # The message starts with the path, which the failure record names already.
+        raise RegistrationError(str(e).removeprefix(f"{path}: ")) from e
+    fp = fingerprint(image, config=config)
+    _keep_original(ws, digest, data)
+    now = datetime.now(UTC)
     row = Work(
         work_id=work_id,
         sha256=digest,
         size=len(data),
-        width=facts.width,
-        height=facts.height,
-        format=facts.format,
-        exif=facts.exif_json,
+        width=image.width,
+        height=image.height,
+        format=image.format,
+        exif=json.dumps(
+            image.exif, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        ),
         owner=meta["owner"],
         title=meta["title"] if meta["title"] is not None else path.stem,
         licence=meta["licence"],
         source_path=str(path),
-        registered_at=datetime.now(UTC),
+        registered_at=now,
     )
     session.add(row)
+    fp_bytes = fp.to_bytes()
+    session.add(
+        WorkFingerprint(
+            work_id=work_id, scheme=SCHEME, data=fp_bytes, digest=fp.digest(), created_at=now
+        )
+    )
     session.flush()
     log.info("work registered", extra={"work_id": work_id, "sha256": digest, "path": str(path)})
     return WorkRecord.from_row(row, new=True)
+
+
+def anchor_pending(ws: Workspace) -> int:
+    """Append the registration statement of every work not yet in the ledger.
+
+    Registration commits each work first and anchors in batches, so a crash in between
+    leaves works without a ``ledger_index``; the next call anchors them. Returns how many
+    works were anchored.
+    """
+    from copyseal.ledger.statements import WORK_REGISTRATION, work_registration
+
+    ledger = ws.ledger()
+    anchored = 0
+    with Session(ws.engine) as session:
+        while True:
+            rows = session.execute(
+                select(Work, WorkFingerprint.digest)
+                .join(WorkFingerprint, WorkFingerprint.work_id == Work.work_id)
+                .where(Work.ledger_index.is_(None))
+                .order_by(Work.registered_at, Work.work_id)
+                .limit(ANCHOR_BATCH)
+            ).all()
+            if not rows:
+                return anchored
+            statements = [
+                (
+                    WORK_REGISTRATION,
+                    work_registration(
+                        work_id=work.work_id,
+                        owner=work.owner or "",
+                        title=work.title or "",
+                        original_sha256=work.sha256,
+                        fingerprints_digest=fp_digest,
+                        time=_utc(work.registered_at),
+                    ),
+                )
+                for work, fp_digest in rows
+            ]
+            indices = ledger.append(statements)
+            for (work, _), index in zip(rows, indices, strict=True):
+                work.ledger_index = index
+            session.commit()
+            anchored += len(rows)
 
 
 def register_paths(
@@ -195,28 +296,41 @@ def register_paths(
 ) -> Iterator[WorkRecord | RegistrationFailure]:
     """Register every image under ``paths``; yield one result per file, in order.
 
-    A file that cannot be registered yields a :class:`RegistrationFailure` and the batch
-    goes on. Each success is committed on its own, so an interrupted batch keeps what it did.
+    Each work's original bytes are kept in the workspace, its fingerprint stored, and its
+    registration statement (owner, title, SHA-256 of the original, digest of the
+    fingerprint) appended to the ledger. A file that cannot be registered yields a
+    :class:`RegistrationFailure` and the batch goes on. Each success is committed on its
+    own, so an interrupted batch keeps what it did.
     """
+    from copyseal.registry._matcher import match_config
+
     meta = {"owner": owner, "title": title, "licence": licence}
-    limits = ws.settings.match
+    config = match_config(ws.settings)
+    # Results wait for their batch to be anchored, so each record carries its ledger index.
+    batch: list[WorkRecord | RegistrationFailure] = []
+
+    def flush() -> Iterator[WorkRecord | RegistrationFailure]:
+        anchor_pending(ws)
+        with Session(ws.engine) as fresh:
+            for item in batch:
+                if isinstance(item, WorkRecord) and (row := fresh.get(Work, item.work_id)):
+                    yield WorkRecord.from_row(row, new=item.new)
+                else:
+                    yield item
+        batch.clear()
+
     with Session(ws.engine) as session:
         for path in iter_image_files(paths):
             try:
-                record = _register_one(
-                    session,
-                    path,
-                    max_bytes=limits.max_bytes,
-                    max_pixels=limits.max_pixels,
-                    meta=meta,
-                )
+                batch.append(_register_one(session, ws, path, config, meta))
                 session.commit()
             except CopysealError as e:
                 session.rollback()
                 log.warning("not registered", extra={"path": str(path), "reason": str(e)})
-                yield RegistrationFailure(path=str(path), error=str(e))
-                continue
-            yield record
+                batch.append(RegistrationFailure(path=str(path), error=str(e)))
+            if len(batch) >= ANCHOR_BATCH:
+                yield from flush()
+    yield from flush()
 
 
 def list_works(ws: Workspace, *, include_removed: bool = False) -> list[WorkRecord]:
