@@ -1,0 +1,46 @@
+"""Crawling: find every image a visitor of a site would see, and match each one.
+
+Spiders (thin, in ``spiders/``) subclass :class:`CopysealSpider`; this package holds what
+they share: extraction (:func:`extract_html`, and the browser-side collection of render
+mode), image fetching with limits and content sniffing, safety (no private addresses),
+politeness (robots.txt, AutoThrottle, a User-Agent naming copyseal), page classification
+(challenges, login walls, soft-404s), the item pipelines that match and store, and crawl
+jobs kept in the database so that a killed crawl resumes exactly.
+"""
+
+from copyseal.crawl._detect import PageVerdict, classify_page
+from copyseal.crawl._extract import ImageRef, PageExtract, extract_html
+from copyseal.crawl._jobs import (
+    CrawlSummary,
+    MatchRecord,
+    crawl_summary,
+    list_jobs,
+    list_matches,
+    resume_crawl,
+    start_crawl,
+)
+from copyseal.crawl._pipelines import MatchPipeline, StorePipeline
+from copyseal.crawl._spec import JobSpec, spec_for
+from copyseal.crawl._spider import CopysealSpider
+from copyseal.crawl._store import FrontierEntry
+
+__all__ = [
+    "CopysealSpider",
+    "CrawlSummary",
+    "FrontierEntry",
+    "ImageRef",
+    "JobSpec",
+    "MatchPipeline",
+    "MatchRecord",
+    "PageExtract",
+    "PageVerdict",
+    "StorePipeline",
+    "classify_page",
+    "crawl_summary",
+    "extract_html",
+    "list_jobs",
+    "list_matches",
+    "resume_crawl",
+    "spec_for",
+    "start_crawl",
+]

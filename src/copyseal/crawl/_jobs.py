@@ -1,0 +1,235 @@
+"""Crawl jobs as the library and the CLI see them: start, resume, list, matches."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from copyseal.crawl._runner import run_job
+from copyseal.crawl._settings import DEFAULT_MATCHER
+from copyseal.crawl._spec import JobSpec
+from copyseal.crawl._store import JobStore
+from copyseal.crawl._tables import CrawlJob, CrawlMatch
+from copyseal.errors import CrawlError
+from copyseal.workspace import Workspace
+
+__all__ = [
+    "CrawlSummary",
+    "MatchRecord",
+    "list_jobs",
+    "list_matches",
+    "resume_crawl",
+    "start_crawl",
+]
+
+#: Scrapy statistics kept in a job summary (the rest stays in the job row).
+_STATS = (
+    "downloader/request_count",
+    "downloader/response_count",
+    "downloader/exception_count",
+    "item_scraped_count",
+    "finish_reason",
+    "elapsed_time_seconds",
+    "robotstxt/forbidden",
+    "playwright/page_count",
+    "playwright/request_count",
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchRecord:
+    """A stored match: a registered work shown on a page."""
+
+    match_id: int
+    job_id: str
+    page_url: str
+    image_url: str
+    work_id: str
+    score: float
+    location: dict[str, Any]
+    detail: dict[str, Any]
+    found_at: datetime
+    bundle_id: str | None = None
+
+    @classmethod
+    def from_row(cls, row: CrawlMatch) -> MatchRecord:
+        return cls(
+            match_id=row.id,
+            bundle_id=row.bundle_id,
+            job_id=row.job_id,
+            page_url=row.page_url,
+            image_url=row.image_url,
+            work_id=row.work_id,
+            score=row.score,
+            location=json.loads(row.location),
+            detail=json.loads(row.detail),
+            found_at=row.found_at,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``matches`` entries of ``copyseal crawl --json`` and ``copyseal matches``."""
+        return {
+            "match_id": self.match_id,
+            "job_id": self.job_id,
+            "page_url": self.page_url,
+            "image_url": self.image_url,
+            "work_id": self.work_id,
+            "score": round(self.score, 4),
+            "location": self.location,
+            "method": self.detail.get("method"),
+            "bundle": self.bundle_id,
+            "found_at": _iso(self.found_at),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrawlSummary:
+    """A job, its counts, and (for one job's report) its matches."""
+
+    job_id: str
+    status: str
+    target: str
+    spider: str
+    render: bool
+    urls: tuple[str, ...]
+    robots_override: str | None
+    counts: dict[str, dict[str, int]]
+    stats: dict[str, Any]
+    runs: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    matches: tuple[MatchRecord, ...] = ()
+
+    @classmethod
+    def load(cls, store: JobStore, job_id: str, *, with_matches: bool) -> CrawlSummary:
+        job: CrawlJob = store.job(job_id)
+        status = job.status
+        if status == "running" and not _alive(job.pid):
+            status = "interrupted"
+        stats = json.loads(job.stats or "{}")
+        spec = JobSpec.loads(job.spec)
+        return cls(
+            job_id=job.job_id,
+            status=status,
+            target=job.target,
+            spider=job.spider,
+            render=job.render,
+            urls=spec.urls,
+            robots_override=job.robots_override,
+            counts=store.counts(job_id),
+            stats={k: stats[k] for k in _STATS if k in stats},
+            runs=job.runs,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            matches=tuple(MatchRecord.from_row(m) for m in store.matches([job_id]))
+            if with_matches
+            else (),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``copyseal crawl --json`` document (``matches`` omitted in listings)."""
+        pages = self.counts["pages"]
+        return {
+            "job_id": self.job_id,
+            "status": self.status,
+            "target": self.target,
+            "spider": self.spider,
+            "render": self.render,
+            "urls": list(self.urls),
+            "robots_override": self.robots_override,
+            "pages": sum(n for s, n in pages.items() if s != "queued"),
+            "images": sum(self.counts["images"].values()),
+            "page_status": pages,
+            "image_status": self.counts["images"],
+            "match_count": self.counts["matches"]["total"],
+            "matches": [m.to_json() for m in self.matches],
+            "stats": self.stats,
+            "runs": self.runs,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+
+
+def start_crawl(
+    workspace: Workspace, spec: JobSpec, *, matcher: str = DEFAULT_MATCHER, progress: bool = False
+) -> CrawlSummary:
+    """Create a job for ``spec`` and run it to its end in this process."""
+    store = JobStore(workspace.engine)
+    job_id = store.create_job(spec)
+    run_job(workspace.settings, store, job_id, matcher=matcher, progress=progress)
+    return CrawlSummary.load(store, job_id, with_matches=True)
+
+
+def resume_crawl(
+    workspace: Workspace,
+    job_id: str,
+    *,
+    matcher: str = DEFAULT_MATCHER,
+    progress: bool = False,
+    allow_finished: bool = False,
+) -> CrawlSummary:
+    """Continue a stopped, failed or killed job where it was: done pages are not fetched
+    again, and no match is lost or duplicated.
+
+    With ``allow_finished``, a finished job is not an error: its report is returned (the
+    caller may still have work to do for it, such as sealing its matches).
+
+    Raises:
+        CrawlError: no such job, it is finished, or it is still running.
+    """
+    store = JobStore(workspace.engine)
+    job = store.job(job_id)
+    if job.status == "running" and _alive(job.pid) and job.pid != os.getpid():
+        raise CrawlError(f"crawl {job_id} is still running (pid {job.pid})")
+    if job.status == "finished" and not store.pending(job_id):
+        if allow_finished:
+            return CrawlSummary.load(store, job_id, with_matches=True)
+        raise CrawlError(f"crawl {job_id} is finished; nothing to resume")
+    run_job(workspace.settings, store, job_id, matcher=matcher, progress=progress)
+    return CrawlSummary.load(store, job_id, with_matches=True)
+
+
+def crawl_summary(workspace: Workspace, job_id: str) -> CrawlSummary:
+    """One job's report, with its matches."""
+    return CrawlSummary.load(JobStore(workspace.engine), job_id, with_matches=True)
+
+
+def list_jobs(workspace: Workspace) -> list[CrawlSummary]:
+    """Every crawl job, oldest first, with its counts."""
+    store = JobStore(workspace.engine)
+    return [CrawlSummary.load(store, j.job_id, with_matches=False) for j in store.jobs()]
+
+
+def list_matches(workspace: Workspace, *, job_id: str | None = None) -> list[MatchRecord]:
+    """Stored matches (of one job, or of all), in the order they were found."""
+    store = JobStore(workspace.engine)
+    if job_id is not None:
+        store.job(job_id)
+    rows = store.matches([job_id] if job_id is not None else None)
+    return [MatchRecord.from_row(r) for r in rows]

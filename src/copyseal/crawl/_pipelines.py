@@ -1,0 +1,142 @@
+"""Item pipelines: match each image as it arrives, then store images, matches and pages.
+
+Enabled in this order by :func:`copyseal.crawl._settings.scrapy_settings`::
+
+    ITEM_PIPELINES = {
+        "copyseal.crawl.MatchPipeline": 300,
+        "copyseal.crawl.StorePipeline": 800,
+    }
+
+Matching runs on one worker thread (OpenCV and FAISS release the GIL; the crawl keeps
+downloading meanwhile) and once per distinct content: items with the same SHA-256 share
+one outcome. A page is marked done only after every one of its image items is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from scrapy.utils.misc import load_object
+
+from copyseal.crawl._context import CrawlContext
+from copyseal.crawl._items import ImageItem, PageItem
+from copyseal.crawl._matching import ImageMatcher
+from copyseal.errors import CopysealError
+
+__all__ = ["MatchPipeline", "StorePipeline"]
+
+log = logging.getLogger(__name__)
+
+#: How long a finished page waits for its images to be stored before it is an error.
+PAGE_IMAGES_TIMEOUT = 600.0
+
+_Outcome = list[dict[str, Any]] | str  # matches, or why the bytes could not be matched
+
+
+class MatchPipeline:
+    """Runs the matcher (built by the ``COPYSEAL_MATCHER`` factory) on each new image."""
+
+    def __init__(self, ctx: CrawlContext, factory: Any) -> None:
+        self.ctx = ctx
+        self.factory = factory
+        self.matcher: ImageMatcher | None = None
+        self._outcomes: dict[str, asyncio.Future[_Outcome]] = {}
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copyseal-match")
+        self.matched = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> MatchPipeline:
+        return cls(CrawlContext.of(crawler), load_object(crawler.settings["COPYSEAL_MATCHER"]))
+
+    def open_spider(self) -> None:
+        self.matcher = self.factory(self.ctx.store.engine, self.ctx.settings)
+
+    def close_spider(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def _match(self, data: bytes) -> _Outcome:
+        assert self.matcher is not None
+        try:
+            return [m.to_json() for m in self.matcher.match(data)]
+        except CopysealError as e:
+            return f"unusable image: {e}"
+        except Exception as e:  # a matcher bug must not stop the crawl; it is recorded
+            log.exception("matcher failed on %d bytes", len(data))
+            return f"matcher failed: {e.__class__.__name__}: {e}"
+
+    async def _outcome(self, item: ImageItem) -> _Outcome:
+        assert item.sha256 is not None
+        future = self._outcomes.get(item.sha256)
+        if future is None:
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
+            self._outcomes[item.sha256] = future
+            known = self.ctx.known_outcomes.get(item.sha256)
+            if known is not None:
+                future.set_result(known)
+            elif item.data is None:
+                future.set_result("bytes no longer available (outcome lost)")
+            else:
+                self.matched += 1
+                future.set_result(
+                    await loop.run_in_executor(self._executor, self._match, item.data)
+                )
+        return await asyncio.shield(future)
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ImageItem) or item.status != "ok":
+            return item
+        outcome = await self._outcome(item)
+        if isinstance(outcome, str):
+            return replace(item, status="skipped", reason=outcome, outcome=[])
+        return replace(item, outcome=outcome)
+
+
+class StorePipeline:
+    """Writes images and their matches, then pages, to the job's tables."""
+
+    def __init__(self, ctx: CrawlContext) -> None:
+        self.ctx = ctx
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> StorePipeline:
+        return cls(CrawlContext.of(crawler))
+
+    async def process_item(self, item: Any) -> Any:
+        ctx = self.ctx
+        if isinstance(item, ImageItem):
+            try:
+                ctx.new_matches += ctx.store.record_image(
+                    ctx.job_id,
+                    page_url=item.page_url,
+                    image_url=item.url,
+                    sha256=item.sha256,
+                    size=item.size,
+                    fmt=item.format,
+                    status=item.status,
+                    reason=item.reason,
+                    outcome=item.outcome or [],
+                    location=item.ref.location(),
+                )
+            finally:
+                ctx.fetcher.processed(item.ref.url)
+                ctx.image_stored(item.page_url)
+            return replace(item, data=None)
+        if isinstance(item, PageItem):
+            status, reason = item.status, item.reason
+            if not await ctx.wait_images(item.url, item.images, timeout=PAGE_IMAGES_TIMEOUT):
+                status, reason = "error", "images were not all stored in time"
+            ctx.store.finish_page(
+                ctx.job_id,
+                item.url,
+                status=status,
+                http_status=item.http_status,
+                reason=reason,
+                final_url=item.final_url,
+                images=item.images,
+            )
+        return item

@@ -1,0 +1,145 @@
+"""The crawler's tables: jobs, the page frontier, images seen, and matches found.
+
+The frontier lives in the database (not in Scrapy's ``JOBDIR``) so that a crawl killed
+with SIGKILL resumes exactly: a page row becomes ``done`` only in the transaction that
+follows the storing of every image of that page, and images and matches are inserted
+with insert-or-ignore on natural keys, so a page fetched twice never duplicates a match.
+Migration ``0004_crawl`` creates the same tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from copyseal.db.base import Base
+
+__all__ = ["CrawlImage", "CrawlJob", "CrawlMatch", "CrawlPage"]
+
+_BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class CrawlJob(Base):
+    """One crawl: what was asked (``spec``, JSON), its status and its last statistics.
+
+    ``status`` is ``running``, ``finished``, ``stopped`` (closed early, resumable) or
+    ``failed``. A ``running`` job whose ``pid`` is dead was killed: it can be resumed.
+    ``robots_override`` records why robots.txt was not obeyed (null: it was obeyed).
+    """
+
+    __tablename__ = "crawl_jobs"
+
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target: Mapped[str] = mapped_column(Text)
+    spider: Mapped[str] = mapped_column(String(64))
+    render: Mapped[bool]
+    status: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[str] = mapped_column(Text)
+    robots_override: Mapped[str | None] = mapped_column(Text)
+    stats: Mapped[str] = mapped_column(Text, default="{}")
+    pid: Mapped[int | None]
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CrawlPage(Base):
+    """A page (or sitemap) of a job's frontier.
+
+    ``status``: ``queued`` (to fetch), ``done``, ``blocked`` (challenge, login wall,
+    anti-bot), ``not-found`` (404 or soft-404), ``error`` (network, redirect loop, ...).
+    ``url_key`` is the SHA-256 of the canonical URL (the unique key within a job).
+    """
+
+    __tablename__ = "crawl_pages"
+    __table_args__ = (
+        UniqueConstraint("job_id", "url_key"),
+        Index("ix_crawl_pages_job_status", "job_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigIntKey, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("crawl_jobs.job_id", ondelete="CASCADE")
+    )
+    url_key: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    depth: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    final_url: Mapped[str | None] = mapped_column(Text)
+    images: Mapped[int] = mapped_column(Integer, default=0)
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CrawlImage(Base):
+    """An image URL a job fetched once (deduplicated by URL), with what came of it.
+
+    ``status`` is ``ok`` (matched, possibly against nothing) or ``skipped`` (``reason``
+    says why: too large, not an image, robots.txt, refused address, decode error, ...).
+    ``outcome`` is the matcher's result as JSON (a list of ``Match.to_json()``), kept so
+    the same bytes found at another URL, or after a resume, are not matched again.
+    """
+
+    __tablename__ = "crawl_images"
+    __table_args__ = (
+        UniqueConstraint("job_id", "url_key"),
+        Index("ix_crawl_images_job_sha256", "job_id", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigIntKey, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("crawl_jobs.job_id", ondelete="CASCADE")
+    )
+    url_key: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    format: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text, default="[]")
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CrawlMatch(Base):
+    """A registered work found in an image shown on a page.
+
+    One row per (job, page, image, work); ``location`` (JSON) says where the image sat on
+    the page (how it was shown, a CSS selector, a bounding box, the frame), ``detail`` is
+    the matcher's explanation (``Match.to_json()``).
+    """
+
+    __tablename__ = "crawl_matches"
+    __table_args__ = (UniqueConstraint("job_id", "page_key", "image_key", "work_id"),)
+
+    id: Mapped[int] = mapped_column(_BigIntKey, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("crawl_jobs.job_id", ondelete="CASCADE")
+    )
+    page_key: Mapped[str] = mapped_column(String(64))
+    image_key: Mapped[str] = mapped_column(String(64))
+    page_url: Mapped[str] = mapped_column(Text)
+    image_url: Mapped[str] = mapped_column(Text)
+    work_id: Mapped[str] = mapped_column(String(32), ForeignKey("works.work_id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text)
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: The evidence bundle that sealed the page showing this match (None until sealed).
+    bundle_id: Mapped[str | None] = mapped_column(String(40))
