@@ -50,4 +50,5 @@ pytest: setup
 test: lint typecheck pytest
 
 bench: setup
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	@for b in benchmarks/[a-z]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

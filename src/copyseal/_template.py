@@ -36,6 +36,9 @@ match:
   max_pixels: 100000000
   # Refuse image files larger than this many bytes.
   max_bytes: 50000000
+  # Matcher thresholds to change from their calibrated defaults, e.g. {min_inliers: 10}.
+  # Every key and the measurement behind its default: copyseal.match.MatchConfig.
+  engine: {}
 
 crawl:
   # The User-Agent names copyseal and where site owners can reach you.
@@ -45,6 +48,62 @@ crawl:
   obey_robots_txt: true
   # The Chromium used to render and capture pages (Debian's package).
   browser_executable: /usr/bin/chromium
+  # Connect to an already running Chromium over CDP (http://127.0.0.1:9222) instead of
+  # launching one per crawl (null: launch browser_executable).
+  browser_cdp_url: null
+  # Folder of Scrapy spiders, yours included (null: the spiders/ folder of copyseal).
+  spiders_dir: null
+  # Default limits of one crawl: pages fetched, and link depth from the start URLs.
+  max_pages: 1000
+  max_depth: 5
+  # Concurrent requests in all, per domain, and browser pages at once in render mode.
+  concurrency: 16
+  per_domain_concurrency: 4
+  render_concurrency: 4
+  # AutoThrottle adapts the delay between requests to each server's latency (seconds).
+  autothrottle: true
+  autothrottle_start_delay: 1.0
+  autothrottle_max_delay: 30.0
+  # Per-request timeout (seconds), redirects followed at most, largest page (bytes).
+  # Images are limited by match.max_bytes and match.max_pixels.
+  timeout: 30.0
+  max_redirects: 5
+  max_page_bytes: 10000000
+  # Render mode: mouse-wheel scroll steps at most (lazy images load as they come into
+  # view), then how long to wait for the network to settle (seconds).
+  scroll_steps: 30
+  settle_timeout: 5.0
+  # Named sites: 'copyseal crawl NAME'. Each target has these keys (only urls required):
+  #   urls: [https://shop.example/]   start URLs (files of URLs for spider: urls)
+  #   spider: site                   site | sitemap | urls | a spider in spiders_dir
+  #   render: false                  render pages in Chromium (JavaScript, lazy images)
+  #   allowed_domains: []            default: the start URLs' hosts and their subdomains
+  #   max_pages: null                default: max_pages above (same for max_depth)
+  #   max_depth: null
+  #   allow_private: false           allow private/loopback addresses (local test sites)
+  #   obey_robots_txt: true          false needs robots_override_reason (it is recorded)
+  #   robots_override_reason: null
+  # Example:
+  #   targets:
+  #     suspect-shop:
+  #       urls: [https://shop.example/]
+  #       render: true
+  targets: {}
+
+capture:
+  # Capture and seal each page where a crawl finds a match, as part of the crawl (pages
+  # change: the capture comes before review).
+  on_match: true
+  # Browser viewport of a capture (CSS pixels).
+  viewport_width: 1280
+  viewport_height: 800
+  # Seconds to wait for a page to load, then at most for its network to settle.
+  load_timeout: 30.0
+  settle_timeout: 10.0
+  # An NTP server to measure the system clock's offset against at each capture (null: off).
+  ntp_server: null
+  # Who makes the bundles (BagIt Source-Organization; null: the matched work's owner).
+  organization: null
 
 logging:
   # DEBUG, INFO, WARNING or ERROR.

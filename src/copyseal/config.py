@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from copyseal.errors import ConfigError
 
@@ -81,10 +88,76 @@ class MatchSettings(_Section):
     max_pixels: int = Field(default=100_000_000, gt=0)
     #: Refuse image files larger than this many bytes.
     max_bytes: int = Field(default=50_000_000, gt=0)
+    #: Matcher thresholds to change from their calibrated defaults (the keys and the
+    #: measurements behind each default are documented in ``copyseal.match.MatchConfig``).
+    engine: dict[str, Any] = {}
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if v:
+            from copyseal.errors import MatchError
+            from copyseal.match.config import MatchConfig
+
+            defaults = MatchConfig()
+            for key, value in v.items():
+                default = getattr(defaults, key, None)
+                if isinstance(default, bool):
+                    ok = isinstance(value, bool)
+                elif isinstance(default, int):
+                    ok = isinstance(value, int) and not isinstance(value, bool)
+                elif isinstance(default, float):
+                    ok = isinstance(value, int | float) and not isinstance(value, bool)
+                else:
+                    ok = default is None or isinstance(value, list | tuple)
+                if not ok:
+                    kind = type(default).__name__
+                    raise ValueError(f"{key} must be a {kind}, not {value!r}")
+            try:
+                MatchConfig.from_mapping(dict(v))
+            except MatchError as e:
+                raise ValueError(str(e)) from e
+        return v
+
+
+class CrawlTarget(_Section):
+    """A site to crawl, named under ``crawl.targets`` (part of :class:`CrawlSettings`)."""
+
+    #: Start URLs (for the ``urls`` spider: files of URLs, one a line).
+    urls: list[str] = Field(min_length=1)
+    #: ``site`` (follow links and robots.txt sitemaps), ``sitemap`` or ``urls``, or the
+    #: name of a site-specific spider in ``spiders_dir``.
+    spider: str = "site"
+    #: Render pages in Chromium (finds JavaScript and lazy-loaded images; ~30x slower).
+    render: bool = False
+    #: Domains whose pages are followed (default: the start URLs' hosts and subdomains).
+    allowed_domains: list[str] = []
+    #: Limits for this target (default: the crawl section's).
+    max_pages: int | None = Field(default=None, gt=0)
+    max_depth: int | None = Field(default=None, ge=0)
+    #: Allow private, loopback and link-local addresses (for local test sites only).
+    allow_private: bool = False
+    #: Not obeying robots.txt must be explicit: set false AND give the reason, recorded
+    #: with the crawl job.
+    obey_robots_txt: bool = True
+    robots_override_reason: str | None = None
+
+    @field_validator("robots_override_reason")
+    @classmethod
+    def _reason_not_blank(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must not be blank")
+        return v
+
+    @model_validator(mode="after")
+    def _override_is_explained(self) -> CrawlTarget:
+        if not self.obey_robots_txt and not self.robots_override_reason:
+            raise ValueError("obey_robots_txt: false needs robots_override_reason")
+        return self
 
 
 class CrawlSettings(_Section):
-    """How copyseal crawls other people's sites."""
+    """How copyseal crawls other people's sites (see ``copyseal.crawl``)."""
 
     #: The User-Agent names copyseal and where to reach its operator.
     user_agent: str = "copyseal/{version} (+{contact_url})"
@@ -92,6 +165,47 @@ class CrawlSettings(_Section):
     obey_robots_txt: bool = True
     #: Chromium used for rendering and capture (Debian's package by default).
     browser_executable: Path = Path("/usr/bin/chromium")
+    #: Connect to a running Chromium over CDP instead of launching one (null: launch).
+    browser_cdp_url: str | None = None
+    #: Folder of Scrapy spiders (null: the ``spiders/`` folder of the copyseal checkout).
+    spiders_dir: Path | None = None
+    #: Default limits per crawl.
+    max_pages: int = Field(default=1000, gt=0)
+    max_depth: int = Field(default=5, ge=0)
+    #: Concurrent requests in all, per domain, and browser pages at once (render mode).
+    concurrency: int = Field(default=16, gt=0)
+    per_domain_concurrency: int = Field(default=4, gt=0)
+    render_concurrency: int = Field(default=4, gt=0)
+    #: AutoThrottle adapts the delay to the server's latency (start and max delay, s).
+    autothrottle: bool = True
+    autothrottle_start_delay: float = Field(default=1.0, ge=0)
+    autothrottle_max_delay: float = Field(default=30.0, gt=0)
+    #: Per-request timeout (s), redirects followed at most, and the largest page (bytes).
+    timeout: float = Field(default=30.0, gt=0)
+    max_redirects: int = Field(default=5, ge=0)
+    max_page_bytes: int = Field(default=10_000_000, gt=0)
+    #: Render mode: wheel steps at most, and how long to wait for the network to settle (s).
+    scroll_steps: int = Field(default=30, ge=0)
+    settle_timeout: float = Field(default=5.0, ge=0)
+    #: Named sites to crawl: ``copyseal crawl NAME`` (see CrawlTarget for the keys).
+    targets: dict[str, CrawlTarget] = {}
+
+
+class CaptureSettings(_Section):
+    """Evidence capture and sealing (see ``copyseal.capture`` and ``copyseal.bundle``)."""
+
+    #: Capture and seal each page where a crawl finds a match, as part of the crawl.
+    on_match: bool = True
+    #: Browser viewport of a capture (CSS pixels).
+    viewport_width: int = Field(default=1280, gt=0)
+    viewport_height: int = Field(default=800, gt=0)
+    #: Seconds to wait for the page to load, then at most for its network to settle.
+    load_timeout: float = Field(default=30.0, gt=0)
+    settle_timeout: float = Field(default=10.0, ge=0)
+    #: An NTP server to measure the system clock's offset against at capture (null: off).
+    ntp_server: str | None = None
+    #: Who makes the bundles (BagIt ``Source-Organization``; default: the works' owner).
+    organization: str | None = None
 
 
 class LoggingSettings(_Section):
@@ -111,6 +225,7 @@ class Settings(_Section):
     ledger: LedgerSettings = LedgerSettings()
     match: MatchSettings = MatchSettings()
     crawl: CrawlSettings = CrawlSettings()
+    capture: CaptureSettings = CaptureSettings()
     logging: LoggingSettings = LoggingSettings()
     #: The file the settings were read from (None: defaults only). Not a YAML key.
     source: Path | None = Field(default=None, exclude=True)

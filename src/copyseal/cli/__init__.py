@@ -29,6 +29,10 @@ _OPTIONAL = {
     "ledger": "copyseal.cli.ledger:ledger",
     "verify": "copyseal.cli.verify:verify",
     "match": "copyseal.cli.match:match",
+    "capture": "copyseal.cli.capture:capture",
+    "crawl": "copyseal.cli.crawl:crawl",
+    "crawls": "copyseal.cli.crawl:crawls",
+    "matches": "copyseal.cli.crawl:matches",
 }
 
 

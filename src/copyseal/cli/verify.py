@@ -1,21 +1,29 @@
-"""``copyseal verify``: check a receipt offline, with the data and the log's vkey.
+"""``copyseal verify``: check an evidence bundle, or a receipt, offline.
 
-Needs no workspace and no database. ``--json`` shape (a public contract):
-``{"ok": true, "origin", "index", "size", "root", "leaf_hash_hex"}`` (root in base64).
-A failed verification prints ``error: …`` and exits with code 3.
+Needs no workspace and no database (except ``--against-workspace``). ``--json`` shapes
+(public contracts):
+
+- a bundle (folder or zip): ``{"ok", "path", "bundle_id", "url", "captured_at",
+  "key_source", "ledger": {"origin", "index", "checkpoint_size", "root"} | null,
+  "checks": [{"name", "ok", "detail"}]}``; exit code 0 iff ok, else 3;
+- a receipt: ``{"ok": true, "origin", "index", "size", "root", "leaf_hash_hex"}`` (root in
+  base64); a failed verification prints ``error: …`` and exits with code 3.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from copyseal.bundle.check import BundleVerification, verify_bundle
 from copyseal.cli._common import App, emit, json_option, pass_app
-from copyseal.verify import verify_receipt_file
+from copyseal.verify import load_vkey, verify_receipt_file
 
 __all__ = ["verify"]
 
@@ -23,11 +31,16 @@ _HEX_HASH = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @click.command()
-@click.argument("receipt", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("receipt", metavar="BUNDLE|RECEIPT", type=click.Path(path_type=Path))
 @click.option(
     "--vkey",
-    required=True,
-    help="The log's verifier key (name+keyid+key), or a file holding it.",
+    help="The log's verifier key (name+keyid+key), or a file holding it. Required for a"
+    " receipt; for a bundle, without it the bundle's own key is used (and reported).",
+)
+@click.option(
+    "--against-workspace",
+    is_flag=True,
+    help="Bundle: also check that the workspace's latest checkpoint extends the receipt's.",
 )
 @click.option(
     "--data",
@@ -42,13 +55,26 @@ _HEX_HASH = re.compile(r"[0-9a-fA-F]{64}")
 def verify(
     app: App,
     receipt: Path,
-    vkey: str,
+    vkey: str | None,
+    against_workspace: bool,
     data_path: Path | None,
     leaf_hash: str | None,
     origin: str | None,
     as_json: bool,
 ) -> None:
-    """Verify a tlog-proof RECEIPT offline against the data and the log's vkey."""
+    """Verify an evidence BUNDLE (folder or .zip), or a tlog-proof RECEIPT, offline.
+
+    A bundle: every file's hash and size, no unlisted file, the BagIt manifests, the
+    manifest's signature, the checkpoint's signature and the inclusion proof of the
+    manifest in the ledger. A receipt: against --data (or --leaf-hash) and --vkey.
+    """
+    if receipt.is_dir() or zipfile.is_zipfile(receipt):
+        _verify_bundle(
+            app, receipt, vkey=vkey, against_workspace=against_workspace, as_json=as_json
+        )
+        return
+    if vkey is None:
+        raise click.UsageError("a receipt needs --vkey")
     if (data_path is None) == (leaf_hash is None):
         raise click.UsageError("give exactly one of --data or --leaf-hash")
     if leaf_hash is not None and not _HEX_HASH.fullmatch(leaf_hash):
@@ -76,3 +102,43 @@ def verify(
         )
 
     emit(app, data, as_json=as_json, human=human)
+
+
+def _newer_from_workspace(app: App, path: Path) -> tuple[str, Sequence[bytes]] | None:
+    """The workspace's latest checkpoint and a consistency proof from the bundle's."""
+    first = verify_bundle(path)
+    if first.checkpoint is None:
+        return None
+    ledger = app.workspace().ledger()
+    latest = ledger.latest_checkpoint()
+    if latest.size < first.checkpoint.size:
+        return latest.note, []  # a shorter log than the receipt's: the check will fail
+    return latest.note, ledger.consistency_proof(first.checkpoint.size, latest.size)
+
+
+def _verify_bundle(
+    app: App, path: Path, *, vkey: str | None, against_workspace: bool, as_json: bool
+) -> None:
+    newer = _newer_from_workspace(app, path) if against_workspace else None
+    result: BundleVerification = verify_bundle(
+        path, vkey=load_vkey(vkey) if vkey else None, newer=newer
+    )
+
+    def human(console: Console) -> None:
+        for check in result.checks:
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            console.print(f"{mark} {check.name:12} {check.detail}")
+        if result.ok:
+            console.print(f"[green]verified[/green]: {path}")
+            if result.key_source == "bundle":
+                console.print(
+                    "[yellow]note[/yellow]: checked with the key inside the bundle; pass --vkey"
+                    " with the ledger's key from a trusted source"
+                )
+
+    emit(app, result.to_json(), as_json=as_json, human=human)
+    if not result.ok:
+        failed = ", ".join(c.name for c in result.failures())
+        if not as_json:
+            click.echo(f"error: {path}: verification failed ({failed})", err=True)
+        raise click.exceptions.Exit(3)

@@ -1,0 +1,347 @@
+"""Sealing: capture a page where registered works were found, and bundle it as evidence.
+
+:func:`seal_page` runs the whole chain for one page — a fresh-context capture
+(:mod:`copyseal.capture`), the match report with an overlay per match, the registered
+works' originals and their ledger receipts, then :func:`~copyseal.bundle.write_bundle`
+(hash, sign, anchor, bag). :func:`seal_job` seals every page of a crawl job whose matches
+have no bundle yet, so a crawl that was killed before sealing is completed on resume.
+A page that cannot be captured is recorded in ``capture_failures``; its matches stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from copyseal import __version__
+from copyseal.bundle._tables import CaptureFailure, EvidenceBundle
+from copyseal.bundle.writer import BundleInfo, EvidenceFile, write_bundle
+from copyseal.capture import Box, BrowserSession, Capture, CaptureOptions, Target, capture_page
+from copyseal.db.models import Work
+from copyseal.errors import BundleError, CopysealError
+from copyseal.workspace import Workspace
+
+if TYPE_CHECKING:
+    from copyseal.registry import WorkspaceMatcher
+
+__all__ = ["FoundImage", "SealOutcome", "seal_job", "seal_page"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FoundImage:
+    """A registered work found in an image on the page (what the crawler reports)."""
+
+    image_url: str
+    work_id: str
+    #: The matcher's report (``Match.to_json()``): score, method, transform, region.
+    report: dict[str, Any]
+    #: Where the image sat on the page (CSS pixels), if known.
+    box: Box | None = None
+    #: The crawl match row this seals, if any.
+    match_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SealOutcome:
+    """A page sealed (``bundle``) or not (``error``)."""
+
+    page_url: str
+    bundle: BundleInfo | None = None
+    error: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "page_url": self.page_url,
+            "bundle": self.bundle.to_json() if self.bundle else None,
+            "error": self.error,
+            "notes": list(self.notes),
+        }
+
+
+def capture_options(ws: Workspace) -> CaptureOptions:
+    """Capture options from the workspace's ``capture`` and ``crawl`` settings."""
+    cap, crawl = ws.settings.capture, ws.settings.crawl
+    return CaptureOptions(
+        viewport=(cap.viewport_width, cap.viewport_height),
+        user_agent=crawl.user_agent.format(version=__version__, contact_url=crawl.contact_url),
+        load_timeout=cap.load_timeout,
+        settle_timeout=cap.settle_timeout,
+        ntp_server=cap.ntp_server,
+    )
+
+
+def _work_files(ws: Workspace, work: Work, n: int) -> tuple[list[EvidenceFile], dict[str, Any]]:
+    """The registered work's original, registration statement and receipt, for the bundle."""
+    from copyseal.registry import original_path
+
+    files = []
+    info: dict[str, Any] = {
+        "work_id": work.work_id,
+        "owner": work.owner,
+        "title": work.title,
+        "licence": work.licence,
+        "original_sha256": work.sha256,
+        "registered_at": work.registered_at.replace(
+            tzinfo=work.registered_at.tzinfo or UTC
+        ).isoformat(),
+        "registration_ledger_index": work.ledger_index,
+    }
+    original = original_path(ws, work.sha256)
+    if original.exists():
+        name = f"works/{n:02d}-original.{work.format.lower()}"
+        files.append(
+            EvidenceFile(name=name, media_type=f"image/{work.format.lower()}", source=original)
+        )
+        info["original"] = f"data/{name}"
+    if work.ledger_index is not None:
+        ledger = ws.ledger()
+        statement = ledger.entry(work.ledger_index).data
+        files.append(
+            EvidenceFile(
+                name=f"works/{n:02d}-registration.json",
+                media_type="application/json",
+                data=statement,
+            )
+        )
+        files.append(
+            EvidenceFile(
+                name=f"works/{n:02d}-registration.tlog-proof",
+                media_type="text/plain",
+                data=ledger.receipt(work.ledger_index).encode("utf-8"),
+            )
+        )
+        info["registration"] = f"data/works/{n:02d}-registration.json"
+        info["registration_receipt"] = f"data/works/{n:02d}-registration.tlog-proof"
+    return files, info
+
+
+def _overlay(
+    ws: Workspace, matcher: WorkspaceMatcher, work: Work, image_bytes: bytes
+) -> bytes | None:
+    """Re-run the matcher on the captured bytes for this work and draw the overlay."""
+    from copyseal.match import decode, render_overlay
+    from copyseal.registry import original_path
+
+    try:
+        query = matcher.decode(image_bytes)
+        found = [m for m in matcher.match_image(query) if m.work_id == work.work_id]
+        if not found:
+            return None
+        original = decode(
+            original_path(ws, work.sha256).read_bytes(), max_pixels=matcher.config.max_pixels
+        )
+        return render_overlay(original, query, found[0])
+    except (CopysealError, OSError) as e:
+        log.warning("no overlay for %s: %s", work.work_id, e)
+        return None
+
+
+def _evidence(
+    ws: Workspace, matcher: WorkspaceMatcher, capture: Capture, found: Sequence[FoundImage]
+) -> tuple[list[EvidenceFile], dict[str, Any], list[str]]:
+    files = [
+        EvidenceFile(
+            name=f"capture/{a.path}", media_type=a.media_type, source=capture.folder / a.path
+        )
+        for a in capture.artefacts
+    ]
+    files.append(
+        EvidenceFile(
+            name="capture/capture.json",
+            media_type="application/json",
+            data=json.dumps(capture.to_json(), indent=2, sort_keys=True, default=str).encode(
+                "utf-8"
+            ),
+        )
+    )
+    notes = list(capture.errors)
+    targets = list(capture.facts.get("targets", []))
+    reports = []
+    with Session(ws.engine) as session:
+        for n, item in enumerate(found, start=1):
+            work = session.get(Work, item.work_id)
+            if work is None:
+                raise BundleError(f"work {item.work_id}: not registered")
+            work_files, work_info = _work_files(ws, work, n)
+            files.extend(work_files)
+            report: dict[str, Any] = {
+                "image_url": item.image_url,
+                "work": work_info,
+                "match": item.report,
+                "box": item.box.to_json() if item.box else None,
+            }
+            image = targets[n - 1].get("image") if n - 1 < len(targets) else None
+            if image:
+                report["captured_image"] = f"data/capture/{image['path']}"
+                overlay = _overlay(ws, matcher, work, (capture.folder / image["path"]).read_bytes())
+                if overlay is not None:
+                    files.append(
+                        EvidenceFile(
+                            name=f"matches/{n:02d}-overlay.png",
+                            media_type="image/png",
+                            data=overlay,
+                        )
+                    )
+                    report["overlay"] = f"data/matches/{n:02d}-overlay.png"
+                else:
+                    notes.append(f"match {n}: the captured image no longer matches {work.work_id}")
+            else:
+                notes.append(f"match {n}: {item.image_url} could not be kept at capture time")
+            reports.append(report)
+    return files, {"matches": reports}, notes
+
+
+async def seal_page(
+    ws: Workspace,
+    *,
+    url: str,
+    found: Sequence[FoundImage],
+    session: BrowserSession,
+    job_id: str | None = None,
+    matcher: WorkspaceMatcher | None = None,
+    extra_targets: Sequence[Target] = (),
+    options: CaptureOptions | None = None,
+) -> SealOutcome:
+    """Capture ``url`` now and seal it with its matches into a signed, anchored bundle.
+
+    ``extra_targets`` are more images to outline and keep (a capture on demand has no
+    matches). Never raises for a page that cannot be captured: the failure is recorded in
+    ``capture_failures`` and returned.
+    """
+    if matcher is None:
+        from copyseal.registry import build_matcher
+
+        matcher = build_matcher(ws.engine, ws.settings)
+    scratch = ws.settings.workspace.evidence_dir / ".captures" / secrets.token_hex(8)
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    targets = (
+        *(Target(url=f.image_url, box=f.box, label=f.work_id) for f in found),
+        *extra_targets,
+    )
+    try:
+        capture = await capture_page(
+            url, scratch, session=session, targets=targets, options=options or capture_options(ws)
+        )
+        files, report, notes = _evidence(ws, matcher, capture, found)
+        owner = next((r["work"]["owner"] for r in report["matches"] if r["work"]["owner"]), None)
+        info = write_bundle(
+            root=ws.settings.workspace.evidence_dir / "bundles",
+            url=url,
+            captured_at=capture.started_at,
+            files=files,
+            match=report,
+            capture={
+                "capture_id": capture.capture_id,
+                "final_url": capture.final_url,
+                "finished_at": capture.finished_at.astimezone(UTC).isoformat(),
+                "status": capture.facts.get("page", {}).get("status"),
+                "server": capture.facts.get("network", {}).get("server"),
+                "notes": notes,
+                "job_id": job_id,
+            },
+            signing_key=ws.signing_key(),
+            ledger=ws.ledger(),
+            organization=ws.settings.capture.organization or owner,
+        )
+    except CopysealError as e:
+        log.warning("capture failed", extra={"url": url, "reason": str(e)})
+        with Session(ws.engine) as db:
+            db.add(
+                CaptureFailure(
+                    page_url=url, job_id=job_id, error=str(e), failed_at=datetime.now(UTC)
+                )
+            )
+            db.commit()
+        return SealOutcome(page_url=url, error=str(e))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    with Session(ws.engine) as db:
+        db.add(
+            EvidenceBundle(
+                bundle_id=info.bundle_id,
+                page_url=url,
+                job_id=job_id,
+                path=str(info.path),
+                manifest_sha256=info.manifest_sha256,
+                leaf_hash=info.leaf_hash,
+                ledger_index=info.ledger_index,
+                captured_at=capture.started_at,
+                created_at=datetime.now(UTC),
+            )
+        )
+        ids = [f.match_id for f in found if f.match_id is not None]
+        if ids:
+            from copyseal.crawl._tables import CrawlMatch
+
+            db.execute(
+                update(CrawlMatch).where(CrawlMatch.id.in_(ids)).values(bundle_id=info.bundle_id)
+            )
+        db.commit()
+    log.info("page sealed", extra={"url": url, "bundle_id": info.bundle_id})
+    return SealOutcome(page_url=url, bundle=info, notes=tuple(notes))
+
+
+def _pending(ws: Workspace, job_id: str) -> dict[str, list[FoundImage]]:
+    from copyseal.crawl._tables import CrawlMatch
+
+    pages: dict[str, list[FoundImage]] = {}
+    with Session(ws.engine) as db:
+        rows = db.scalars(
+            select(CrawlMatch)
+            .where(CrawlMatch.job_id == job_id, CrawlMatch.bundle_id.is_(None))
+            .order_by(CrawlMatch.id)
+        )
+        for row in rows:
+            location = json.loads(row.location or "{}")
+            bbox = location.get("bbox")  # [x, y, width, height] in render mode, else None
+            box = Box(x=bbox[0], y=bbox[1], width=bbox[2], height=bbox[3]) if bbox else None
+            pages.setdefault(row.page_url, []).append(
+                FoundImage(
+                    image_url=row.image_url,
+                    work_id=row.work_id,
+                    report=json.loads(row.detail),
+                    box=box,
+                    match_id=row.id,
+                )
+            )
+    return pages
+
+
+def seal_job(ws: Workspace, job_id: str, *, concurrency: int = 2) -> list[SealOutcome]:
+    """Seal every page of crawl ``job_id`` with matches not yet in a bundle.
+
+    Pages are captured ``concurrency`` at a time in one browser (each in a fresh context).
+    """
+    pages = _pending(ws, job_id)
+    if not pages:
+        return []
+    from copyseal.registry import build_matcher
+
+    matcher = build_matcher(ws.engine, ws.settings)
+
+    async def run() -> list[SealOutcome]:
+        limit = asyncio.Semaphore(concurrency)
+        async with BrowserSession.from_settings(ws.settings) as session:
+
+            async def one(url: str, found: list[FoundImage]) -> SealOutcome:
+                async with limit:
+                    return await seal_page(
+                        ws, url=url, found=found, session=session, job_id=job_id, matcher=matcher
+                    )
+
+            return list(await asyncio.gather(*(one(u, f) for u, f in pages.items())))
+
+    return asyncio.run(run())

@@ -1,0 +1,279 @@
+"""Writing an evidence bundle: hash, sign, anchor, bag — then rename into place.
+
+Layout of ``evidence/bundles/<bundle_id>/`` (a BagIt bag, RFC 8493)::
+
+    bagit.txt, bag-info.txt          BagIt declaration and metadata
+    data/...                         the evidence files (payload), listed in manifest.json
+    manifest-sha256.txt              BagIt payload manifest
+    manifest.json                    canonical JSON: URL, time, match report, every file's hash
+    manifest.json.sig                base64 Ed25519 signature of manifest.json's bytes
+    signing.pub, signing.pub.pem     the signing public key (base64 raw; PEM SubjectPublicKeyInfo)
+    manifest.json.tlog-proof         c2sp.org/tlog-proof@v1 receipt of the manifest's ledger leaf
+    ledger.vkey                      the ledger's note verifier key
+    README.txt                       what each file is and how to verify by hand
+    tagmanifest-sha256.txt           SHA-256 of every tag file above
+
+The bundle is built in a hidden temporary folder beside its final place and renamed into
+place only when complete, so a crash never leaves a half-written bundle; its files are
+then made read-only. Nothing rewrites a bundle afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import shutil
+import stat
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nacl.signing import SigningKey
+
+from copyseal import __version__
+from copyseal.bundle import _bagit
+from copyseal.bundle._readme import readme_text
+from copyseal.bundle.manifest import FileEntry, Manifest
+from copyseal.errors import BundleError, CopysealError
+from copyseal.ledger import leaf_hash, verify_receipt
+from copyseal.ledger.statements import EVIDENCE_BUNDLE, evidence_bundle
+
+if TYPE_CHECKING:
+    from copyseal.ledger.store import Ledger
+
+__all__ = [
+    "TAG_FILES",
+    "BundleInfo",
+    "EvidenceFile",
+    "export_zip",
+    "public_key_pem",
+    "write_bundle",
+]
+
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.json.sig"
+RECEIPT = "manifest.json.tlog-proof"
+VKEY = "ledger.vkey"
+PUBKEY = "signing.pub"
+PUBKEY_PEM = "signing.pub.pem"
+README = "README.txt"
+#: Every file of a bundle outside ``data/`` (the tag files), in the tag manifest's order.
+TAG_FILES = (
+    "bagit.txt",
+    "bag-info.txt",
+    _bagit.PAYLOAD_MANIFEST,
+    MANIFEST,
+    SIGNATURE,
+    PUBKEY,
+    PUBKEY_PEM,
+    RECEIPT,
+    VKEY,
+    README,
+)
+# DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4), followed by the 32-byte key.
+_ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvidenceFile:
+    """A file to seal: its bytes (or where they are), its name under ``data/``, its type."""
+
+    name: str
+    media_type: str
+    source: Path | None = None
+    data: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if (self.source is None) == (self.data is None):
+            raise BundleError(f"evidence file {self.name}: give exactly one of source or data")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleInfo:
+    """A written bundle: where it is and how it is anchored."""
+
+    bundle_id: str
+    path: Path
+    manifest_sha256: str
+    leaf_hash: str
+    ledger_index: int
+    checkpoint_size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bundle_id": self.bundle_id,
+            "path": str(self.path),
+            "manifest_sha256": self.manifest_sha256,
+            "leaf_hash": self.leaf_hash,
+            "ledger_index": self.ledger_index,
+            "checkpoint_size": self.checkpoint_size,
+        }
+
+
+def public_key_pem(raw: bytes) -> str:
+    """An Ed25519 public key as a PEM SubjectPublicKeyInfo (RFC 8410), for openssl."""
+    der = base64.b64encode(_ED25519_SPKI_PREFIX + raw).decode("ascii")
+    return f"-----BEGIN PUBLIC KEY-----\n{der}\n-----END PUBLIC KEY-----\n"
+
+
+def _copy_hashed(item: EvidenceFile, dest: Path) -> FileEntry:
+    """Copy the file into the bundle, hashing the bytes as they are written."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    with dest.open("xb") as out:
+        if item.data is not None:
+            digest.update(item.data)
+            out.write(item.data)
+            size = len(item.data)
+        else:
+            assert item.source is not None
+            try:
+                with item.source.open("rb") as src:
+                    while chunk := src.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        size += len(chunk)
+            except OSError as e:
+                raise BundleError(f"evidence file {item.source}: cannot read ({e.strerror})") from e
+        out.flush()
+        os.fsync(out.fileno())
+    return FileEntry(
+        path=f"data/{item.name}", sha256=digest.hexdigest(), size=size, media_type=item.media_type
+    )
+
+
+def _make_read_only(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file():
+            path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+
+
+def write_bundle(
+    *,
+    root: Path,
+    url: str,
+    captured_at: datetime,
+    files: Sequence[EvidenceFile],
+    match: Mapping[str, Any] | None,
+    capture: Mapping[str, Any],
+    signing_key: SigningKey,
+    ledger: Ledger,
+    organization: str | None = None,
+) -> BundleInfo:
+    """Seal evidence files into a signed bundle anchored in ``ledger``.
+
+    Args:
+        root: The folder of bundles (``evidence/bundles``); the bundle is a new folder in it.
+        url: The captured page's URL.
+        captured_at: When the capture started (UTC).
+        files: The evidence files; names must be unique, relative, without ``..``.
+        match: The match report (registered work, scores, transform, region), if any.
+        capture: A short JSON-safe summary of the capture for the manifest.
+        signing_key: The workspace key that signs ``manifest.json``.
+        ledger: Where the manifest's bytes are appended as an ``evidence-bundle`` leaf.
+        organization: ``Source-Organization`` for ``bag-info.txt``.
+
+    Raises:
+        BundleError: an input is invalid or cannot be read, or anchoring failed; nothing
+            is left behind.
+    """
+    names = [f.name for f in files]
+    if len(set(names)) != len(names):
+        raise BundleError("evidence file names must be unique")
+    captured_at = captured_at.astimezone(UTC)
+    bundle_id = captured_at.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
+    final = root / bundle_id
+    tmp = root / f".tmp-{bundle_id}"
+    root.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir()
+    try:
+        entries = []
+        for item in files:
+            if item.name.startswith("/") or ".." in Path(item.name).parts:
+                raise BundleError(f"evidence file name {item.name!r} is not a safe relative path")
+            entries.append(_copy_hashed(item, tmp / "data" / item.name))
+        manifest = Manifest(
+            bundle_id=bundle_id,
+            url=url,
+            captured_at=captured_at,
+            files=tuple(entries),
+            match=match,
+            capture=capture,
+        )
+        manifest_bytes = manifest.to_bytes()
+        (tmp / MANIFEST).write_bytes(manifest_bytes)
+        signature = signing_key.sign(manifest_bytes).signature
+        (tmp / SIGNATURE).write_text(
+            base64.b64encode(signature).decode("ascii") + "\n", encoding="ascii"
+        )
+        raw_pub = bytes(signing_key.verify_key)
+        (tmp / PUBKEY).write_text(
+            base64.b64encode(raw_pub).decode("ascii") + "\n", encoding="ascii"
+        )
+        (tmp / PUBKEY_PEM).write_text(public_key_pem(raw_pub), encoding="ascii")
+        # Anchor last: everything above is on disk, so a failure here leaves no entry.
+        index = ledger.append([(EVIDENCE_BUNDLE, evidence_bundle(manifest_bytes))])[0]
+        receipt = ledger.receipt(index)
+        # Check our own receipt before handing it to anyone (and learn its tree size).
+        checkpoint = verify_receipt(receipt, manifest_bytes, ledger.vkey())
+        (tmp / RECEIPT).write_text(receipt, encoding="utf-8")
+        (tmp / VKEY).write_text(ledger.vkey() + "\n", encoding="ascii")
+        (tmp / README).write_text(
+            readme_text(manifest=manifest, origin=ledger.origin), encoding="utf-8"
+        )
+        (tmp / "bagit.txt").write_text(_bagit.BAGIT_TXT, encoding="utf-8")
+        (tmp / _bagit.PAYLOAD_MANIFEST).write_text(
+            _bagit.manifest_lines((e.path, e.sha256) for e in entries), encoding="utf-8"
+        )
+        info = {
+            "Source-Organization": organization or "copyseal user",
+            "Bagging-Date": captured_at.date().isoformat(),
+            "External-Identifier": bundle_id,
+            "External-Description": f"copyseal evidence bundle of {url}",
+            "Bag-Software-Agent": f"copyseal {__version__}",
+        }
+        _bagit.write_bag_info(tmp, info, octets=sum(e.size for e in entries), count=len(entries))
+        _bagit.write_tag_manifest(tmp, TAG_FILES)
+        _make_read_only(tmp)
+        os.rename(tmp, final)
+    except CopysealError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, BundleError):
+            raise
+        raise BundleError(f"cannot seal bundle {bundle_id}: {e}") from e
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BundleError(f"cannot write bundle {bundle_id} in {root}: {e}") from e
+    return BundleInfo(
+        bundle_id=bundle_id,
+        path=final,
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        leaf_hash=leaf_hash(manifest_bytes).hex(),
+        ledger_index=index,
+        checkpoint_size=checkpoint.size,
+    )
+
+
+def export_zip(bundle: Path, out: Path) -> Path:
+    """Write the bundle folder as one ``.zip`` (entries sorted, times fixed; never overwrites)."""
+    if not (bundle / MANIFEST).is_file():
+        raise BundleError(f"{bundle}: not an evidence bundle (no {MANIFEST})")
+    try:
+        with zipfile.ZipFile(out, "x", compression=zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
+                arcname = f"{bundle.name}/{path.relative_to(bundle).as_posix()}"
+                info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o444 << 16
+                with path.open("rb") as src, zf.open(info, "w") as dst:
+                    shutil.copyfileobj(src, dst, _CHUNK)
+    except FileExistsError as e:
+        raise BundleError(f"{out}: exists already; refusing to overwrite it") from e
+    return out

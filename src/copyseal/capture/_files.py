@@ -1,0 +1,112 @@
+"""Writing a capture folder: hash while writing, publish by one rename.
+
+Every file is hashed as its bytes go to disk (never re-read), and the whole folder is
+built under a temporary name beside its destination and renamed into place only when the
+capture succeeded, so a reader never sees a half-written capture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+from copyseal.capture.result import Artefact
+
+__all__ = ["ArtefactWriter", "HashingFile", "discard", "publish", "staging_dir"]
+
+
+class HashingFile:
+    """A binary file opened for writing that hashes (SHA-256) and counts what it writes."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh: BinaryIO = path.open("xb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        return self._fh.write(data)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+    def __enter__(self) -> HashingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ArtefactWriter:
+    """Writes the files of one capture folder and remembers each one's hash."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.artefacts: list[Artefact] = []
+
+    def write(self, rel: str, data: bytes, *, media_type: str, role: str) -> Artefact:
+        """Write ``data`` to ``root/rel`` (which must not exist) and record it."""
+        path = self._target(rel)
+        with HashingFile(path) as fh:
+            fh.write(data)
+        return self.add(rel, sha256=fh.hexdigest(), size=fh.size, media_type=media_type, role=role)
+
+    def open(self, rel: str) -> HashingFile:
+        """A hashing file to stream into; call :meth:`add` with its digest when done."""
+        return HashingFile(self._target(rel))
+
+    def add(self, rel: str, *, sha256: str, size: int, media_type: str, role: str) -> Artefact:
+        artefact = Artefact(path=rel, sha256=sha256, size=size, media_type=media_type, role=role)
+        self.artefacts.append(artefact)
+        return artefact
+
+    def hash_existing(self, rel: str, *, media_type: str, role: str) -> Artefact:
+        """Record a file another library wrote (read once, before the folder is published)."""
+        digest = hashlib.sha256()
+        size = 0
+        with (self.root / rel).open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        return self.add(rel, sha256=digest.hexdigest(), size=size, media_type=media_type, role=role)
+
+    def _target(self, rel: str) -> Path:
+        path = self.root / rel
+        if self.root.resolve() not in path.resolve().parents:
+            raise ValueError(f"artefact path escapes the capture folder: {rel!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def staging_dir(dest: Path) -> Path:
+    """Create a fresh hidden folder beside ``dest`` (same file system, so rename is atomic)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.partial-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    return tmp
+
+
+def publish(tmp: Path, dest: Path) -> None:
+    """Rename the finished staging folder to its destination (fails if ``dest`` exists)."""
+    # os.rename onto an existing empty folder would succeed on POSIX: refuse explicitly.
+    if dest.exists():
+        raise FileExistsError(str(dest))
+    os.rename(tmp, dest)
+
+
+def discard(tmp: Path) -> None:
+    shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,265 @@
+"""Capturing one web page as evidence: :func:`capture_page`.
+
+In a fresh browser context the page is loaded, scrolled with the mouse wheel (so lazy
+images load), given a bounded time for the network to fall quiet, and photographed. The
+capture folder then holds (file names are fixed, see :data:`copyseal.capture.LAYOUT`)::
+
+    capture.json              the Capture summary: artefacts, facts, timings, errors
+    screenshots/full.png      the whole page
+    screenshots/viewport.png  what a visitor sees first
+    closeups/NN.png           each matched image, outlined in red, with some context
+    page/raw.html             the main document's body as the browser received it
+    page/dom.html             the DOM after scripts ran (page.content())
+    images/NN.<ext>           each matched image's bytes as downloaded
+    archive.wacz              WACZ with the WARC of every request and response
+
+The folder is written under a temporary name and renamed into place at the end; on any
+failure it is removed and :class:`~copyseal.errors.CaptureError` says what went wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+from copyseal.capture import _environment
+from copyseal.capture._assemble import Assembler
+from copyseal.capture._files import discard, publish, staging_dir
+from copyseal.capture._network import dns_answers
+from copyseal.capture._package import write_capture
+from copyseal.capture.result import Capture, CaptureOptions, Target
+from copyseal.capture.session import BrowserSession
+from copyseal.errors import CaptureError
+
+__all__ = ["capture_page", "capture_page_sync", "new_capture_id"]
+
+
+def new_capture_id(now: datetime | None = None) -> str:
+    """``20260102T030405Z-1a2b3c4d``: sortable by time, unique by its random tail."""
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - t0, 4)
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [line for line in str(e).strip().splitlines() if line.strip()]
+    return lines[0] if lines else e.__class__.__name__
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CaptureError(f"cannot capture {url!r}: only http:// and https:// URLs are captured")
+
+
+async def _scroll(page: Any, options: CaptureOptions) -> dict[str, Any]:
+    """Wheel down in steps until the bottom (lazy loaders react to real scrolling)."""
+    await page.mouse.move(options.viewport[0] / 2, options.viewport[1] / 2)
+    steps = 0
+    bottom = False
+    for _ in range(options.max_scroll_steps):
+        y, inner, height = await page.evaluate(
+            "() => [window.scrollY, window.innerHeight, document.documentElement.scrollHeight]"
+        )
+        if y + inner >= height - 2:
+            bottom = True
+            break
+        await page.mouse.wheel(0, options.scroll_step)
+        steps += 1
+        await asyncio.sleep(options.scroll_pause)
+    await page.evaluate("() => window.scrollTo(0, 0)")
+    return {"wheel_steps": steps, "step_pixels": options.scroll_step, "reached_bottom": bottom}
+
+
+async def capture_page(
+    url: str,
+    dest: Path,
+    *,
+    session: BrowserSession | None = None,
+    targets: Sequence[Target | str] = (),
+    options: CaptureOptions | None = None,
+    capture_id: str | None = None,
+) -> Capture:
+    """Capture ``url`` into the new folder ``dest`` (see the module docstring for its files).
+
+    Args:
+        url: An ``http://`` or ``https://`` address.
+        dest: The capture folder to create; it must not exist. Its parent is created.
+        session: A started :class:`BrowserSession` to reuse (default: a new one, closed after).
+        targets: Matched images to outline and keep (a plain string is an image URL).
+        options: Timeouts, viewport, User-Agent and the rest (:class:`CaptureOptions`).
+        capture_id: An identifier to record (default: :func:`new_capture_id`).
+
+    Returns:
+        The :class:`Capture`, whose ``folder`` is ``dest``.
+
+    Raises:
+        CaptureError: the page failed to load (DNS, refused connection, TLS, HTTP status
+            400 or more, timeout), the browser failed, or ``dest`` exists. Nothing is left
+            behind. A page whose network never falls quiet is still captured, with a note in
+            ``Capture.errors``.
+    """
+    _check_url(url)
+    options = options or CaptureOptions()
+    wanted = tuple(Target(url=t) if isinstance(t, str) else t for t in targets)
+    dest = Path(dest)
+    if dest.exists():
+        raise CaptureError(f"{dest} exists already: a capture folder is never rewritten")
+    own = session is None
+    active = session or BrowserSession()
+    tmp: Path | None = None
+    try:
+        await active.start()
+        tmp = staging_dir(dest)
+        capture = await _run(url, dest, tmp, active, wanted, options, capture_id)
+        publish(tmp, dest)
+        return capture
+    except CaptureError:
+        raise
+    except PlaywrightError as e:
+        raise CaptureError(f"cannot capture {url}: browser error: {_first_line(e)}") from e
+    except OSError as e:
+        raise CaptureError(f"cannot capture {url}: cannot write {dest}: {e}") from e
+    finally:
+        if tmp is not None and tmp.exists():
+            discard(tmp)
+        if own:
+            await active.close()
+
+
+async def _run(
+    url: str,
+    dest: Path,
+    tmp: Path,
+    session: BrowserSession,
+    targets: tuple[Target, ...],
+    options: CaptureOptions,
+    capture_id: str | None,
+) -> Capture:
+    started = datetime.now(UTC)
+    capture_id = capture_id or new_capture_id(started)
+
+    dns_task = asyncio.ensure_future(dns_answers(url))
+    clock_task = asyncio.ensure_future(
+        asyncio.to_thread(_environment.clock_facts, options.ntp_server, timeout=options.ntp_timeout)
+    )
+    try:
+        return await _load_and_write(
+            url, dest, tmp, session, targets, options, capture_id, started, dns_task, clock_task
+        )
+    finally:
+        for task in (dns_task, clock_task):
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+async def _load_and_write(
+    url: str,
+    dest: Path,
+    tmp: Path,
+    session: BrowserSession,
+    targets: tuple[Target, ...],
+    options: CaptureOptions,
+    capture_id: str,
+    started: datetime,
+    dns_task: asyncio.Future[dict[str, Any]],
+    clock_task: asyncio.Future[dict[str, Any]],
+) -> Capture:
+    timer = _Timer()
+    t0 = time.perf_counter()
+    static_env = await session.static_environment()
+    context = await session.new_context(
+        viewport=options.viewport,
+        user_agent=options.user_agent,
+        ignore_https_errors=options.ignore_https_errors,
+    )
+    asm = Assembler(
+        url=url, capture_id=capture_id, tmp=tmp, options=options, timer=timer, started=started
+    )
+    try:
+        page = await context.new_page()
+        await asm.attach(context, page)
+        with timer("navigate"):
+            try:
+                response = await page.goto(
+                    url, wait_until="load", timeout=options.load_timeout * 1000
+                )
+            except PlaywrightTimeoutError as e:
+                raise CaptureError(
+                    f"cannot capture {url}: the page did not load within {options.load_timeout:g} s"
+                ) from e
+            except PlaywrightError as e:
+                raise CaptureError(
+                    f"cannot capture {url}: the page failed to load: {_first_line(e)}"
+                ) from e
+        if response is None:
+            raise CaptureError(f"cannot capture {url}: the browser reported no document response")
+        if response.status >= 400:
+            raise CaptureError(
+                f"cannot capture {url}: the server answered HTTP {response.status} "
+                f"{response.status_text}".rstrip()
+            )
+        with timer("scroll"):
+            scroll = await _scroll(page, options)
+        with timer("settle"):
+            await asm.settle()
+        await asm.photograph(page, scroll=scroll)
+        await asm.closeups(page, targets)
+        await asm.keep_images(context, targets)
+        with timer("tls"):
+            await asm.tls(response)
+        await asm.collect(page, response)
+    finally:
+        with contextlib.suppress(PlaywrightError):
+            await context.close()
+    asm.set_environment(static_env, await clock_task, await dns_task)
+    return await write_capture(asm, dest=dest, total_start=t0)
+
+
+def capture_page_sync(
+    url: str,
+    dest: Path,
+    *,
+    targets: Sequence[Target | str] = (),
+    options: CaptureOptions | None = None,
+    executable: Path = Path("/usr/bin/chromium"),
+    settings_digest: str | None = None,
+    capture_id: str | None = None,
+) -> Capture:
+    """:func:`capture_page` for synchronous callers: starts and closes its own browser.
+
+    Must not be called from a running event loop (use :func:`capture_page` there).
+    """
+
+    async def run() -> Capture:
+        async with BrowserSession(executable=executable, settings_digest=settings_digest) as s:
+            return await capture_page(
+                url, dest, session=s, targets=targets, options=options, capture_id=capture_id
+            )
+
+    return asyncio.run(run())

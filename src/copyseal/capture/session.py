@@ -1,0 +1,168 @@
+"""One Chromium for many captures, and a fresh browser context for each.
+
+The browser is Debian's Chromium started by Playwright (Playwright cannot download its
+own builds here). Every capture gets a new context: no cookies, no cache, no storage, no
+extensions and service workers blocked, so nothing from an earlier page can colour the
+next one. The environment facts that do not change while the browser runs (software,
+browser binary and its SHA-256, OS) are computed once per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from copyseal.capture import _environment
+from copyseal.errors import CaptureError
+
+if TYPE_CHECKING:
+    from copyseal.config import Settings
+
+__all__ = ["CHROMIUM_ARGS", "BrowserSession"]
+
+log = logging.getLogger(__name__)
+
+#: Flags that keep Chromium from talking to anything but the page (see PITFALLS.md).
+CHROMIUM_ARGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--metrics-recording-only",
+)
+
+
+class BrowserSession:
+    """An async context manager owning one Chromium process.
+
+    Example::
+
+        async with BrowserSession(executable=Path("/usr/bin/chromium")) as session:
+            capture = await capture_page(url, dest, session=session)
+    """
+
+    def __init__(
+        self,
+        *,
+        executable: Path = Path("/usr/bin/chromium"),
+        extra_args: tuple[str, ...] = (),
+        settings_digest: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self.executable = executable
+        self.extra_args = extra_args
+        #: ``Settings.digest()`` of the configuration in force, for the environment facts.
+        self.settings_digest = settings_digest
+        #: Default User-Agent of this session's contexts (None: the browser's own).
+        self.user_agent = user_agent
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._static: dict[str, Any] | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, user_agent: str | None = None) -> BrowserSession:
+        """The session the configuration describes (browser path, configuration hash)."""
+        return cls(
+            executable=settings.crawl.browser_executable,
+            settings_digest=settings.digest(),
+            user_agent=user_agent,
+        )
+
+    async def start(self) -> None:
+        """Launch the browser (once; again if it has died)."""
+        async with self._lock:
+            if self._browser is not None and self._browser.is_connected():
+                return
+            if not self.executable.exists():
+                raise CaptureError(f"browser not found: {self.executable}")
+            if self._playwright is None:
+                self._playwright = await async_playwright().start()
+            try:
+                self._browser = await self._playwright.chromium.launch(
+                    executable_path=str(self.executable),
+                    args=[*CHROMIUM_ARGS, *self.extra_args],
+                    chromium_sandbox=False,
+                    headless=True,
+                )
+            except PlaywrightError as e:
+                raise CaptureError(
+                    f"cannot start the browser {self.executable}: {str(e).splitlines()[0]}"
+                ) from e
+
+    async def close(self) -> None:
+        if self._browser is not None:
+            with contextlib.suppress(PlaywrightError):  # already gone
+                await self._browser.close()
+            self._browser = None
+        if self._playwright is not None:
+            await self._playwright.stop()
+            self._playwright = None
+
+    async def __aenter__(self) -> BrowserSession:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def browser_version(self) -> str:
+        if self._browser is None:
+            raise CaptureError("the browser session is not started")
+        return self._browser.version
+
+    async def new_context(
+        self,
+        *,
+        viewport: tuple[int, int],
+        user_agent: str | None = None,
+        ignore_https_errors: bool = False,
+    ) -> BrowserContext:
+        """A fresh context: empty cookie jar, cache and storage; service workers blocked."""
+        await self.start()
+        assert self._browser is not None
+        return await self._browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]},
+            device_scale_factor=1,
+            user_agent=user_agent or self.user_agent,
+            ignore_https_errors=ignore_https_errors,
+            service_workers="block",
+            accept_downloads=False,
+            java_script_enabled=True,
+            bypass_csp=False,
+        )
+
+    async def static_environment(self) -> dict[str, Any]:
+        """Facts fixed for the session's life (computed once, off the event loop)."""
+        if self._static is None:
+            binary = await asyncio.to_thread(_environment.browser_binary, self.executable)
+            self._static = {
+                "software": _environment.software_facts(),
+                "browser": {
+                    "name": "chromium",
+                    "version": self.browser_version,
+                    "launch_args": [*CHROMIUM_ARGS, *self.extra_args],
+                    "headless": True,
+                    "binary": binary,
+                },
+                "os": _environment.os_facts(),
+                "config_sha256": self.settings_digest,
+            }
+        return self._static

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from copyseal.bundle import BundleInfo, export_zip, verify_bundle
+from copyseal.errors import VerificationError
+from copyseal.ledger import Ledger
+
+
+def writable_copy(bundle: BundleInfo, tmp_path: Path) -> Path:
+    dest = tmp_path / "copy" / bundle.bundle_id
+    shutil.copytree(bundle.path, dest)
+    for p in dest.rglob("*"):
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    return dest
+
+
+def flip(path: Path, offset: int = -1) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def failed(result: object) -> dict[str, str]:
+    return {c.name: c.detail for c in result.checks if not c.ok}  # type: ignore[attr-defined]
+
+
+def test_a_fresh_bundle_verifies(bundle: BundleInfo, ledger: Ledger) -> None:
+    result = verify_bundle(bundle.path, vkey=ledger.vkey())
+    assert result.ok, result.failures()
+    assert [c.name for c in result.checks] == [
+        "manifest",
+        "files",
+        "unlisted",
+        "bagit",
+        "signature",
+        "checkpoint",
+        "inclusion",
+    ]
+    doc = result.to_json()
+    assert doc["ok"] is True and doc["key_source"] == "given"
+    assert doc["ledger"]["index"] == bundle.ledger_index
+
+
+def test_without_a_vkey_the_bundle_key_is_used_and_said(bundle: BundleInfo) -> None:
+    result = verify_bundle(bundle.path)
+    assert result.ok and result.key_source == "bundle"
+
+
+@pytest.mark.parametrize(
+    ("relpath", "offset", "check", "message"),
+    [
+        ("data/screenshot-full.png", 100, "files", "data/screenshot-full.png: SHA-256 differs"),
+        ("data/page/raw.html", 3, "files", "data/page/raw.html: SHA-256 differs"),
+        ("data/images/found.png", -1, "files", "data/images/found.png: SHA-256 differs"),
+        ("manifest.json", 40, "manifest", "manifest.json"),
+        ("manifest.json.sig", 5, "signature", "manifest.json.sig"),
+        ("manifest.json.tlog-proof", -30, "checkpoint", "manifest.json.tlog-proof"),
+    ],
+)
+def test_one_flipped_byte_is_caught_and_named(
+    bundle: BundleInfo,
+    ledger: Ledger,
+    tmp_path: Path,
+    relpath: str,
+    offset: int,
+    check: str,
+    message: str,
+) -> None:
+    copy = writable_copy(bundle, tmp_path)
+    flip(copy / relpath, offset)
+    result = verify_bundle(copy, vkey=ledger.vkey())
+    assert not result.ok
+    assert check in failed(result), failed(result)
+    assert message in failed(result)[check]
+
+
+def test_proof_hash_change_is_caught(bundle: BundleInfo, ledger: Ledger, tmp_path: Path) -> None:
+    copy = writable_copy(bundle, tmp_path)
+    receipt = copy / "manifest.json.tlog-proof"
+    lines = receipt.read_text().split("\n")
+    assert lines[1] == f"index {bundle.ledger_index}" and len(lines[2]) == 44
+    lines[2] = ("B" if lines[2][0] == "A" else "A") + lines[2][1:]
+    receipt.write_text("\n".join(lines))
+    assert "inclusion proof" in failed(verify_bundle(copy, vkey=ledger.vkey()))["inclusion"]
+
+
+def test_checkpoint_body_change_is_caught(
+    bundle: BundleInfo, ledger: Ledger, tmp_path: Path
+) -> None:
+    copy = writable_copy(bundle, tmp_path)
+    receipt = copy / "manifest.json.tlog-proof"
+    text = receipt.read_text()
+    head, _, note = text.partition("\n\n")
+    origin, size, rest = note.split("\n", 2)
+    receipt.write_text(f"{head}\n\n{origin}\n{int(size) + 1}\n{rest}")
+    assert "checkpoint" in failed(verify_bundle(copy, vkey=ledger.vkey()))
+
+
+def test_unlisted_and_missing_files(bundle: BundleInfo, ledger: Ledger, tmp_path: Path) -> None:
+    copy = writable_copy(bundle, tmp_path)
+    (copy / "data" / "extra.txt").write_text("planted")
+    assert "data/extra.txt" in failed(verify_bundle(copy, vkey=ledger.vkey()))["unlisted"]
+    copy2 = writable_copy(bundle, tmp_path / "2")
+    (copy2 / "data" / "page" / "raw.html").unlink()
+    assert (
+        "data/page/raw.html: missing" in failed(verify_bundle(copy2, vkey=ledger.vkey()))["files"]
+    )
+
+
+def test_another_key_is_rejected(bundle: BundleInfo, tmp_path: Path) -> None:
+    from nacl.signing import SigningKey
+
+    from copyseal.ledger.note import format_vkey
+
+    other = format_vkey(bundle_origin(bundle), bytes(SigningKey.generate().verify_key))
+    result = verify_bundle(bundle.path, vkey=other)
+    assert {"signature", "checkpoint"} <= set(failed(result))
+
+
+def bundle_origin(bundle: BundleInfo) -> str:
+    return (bundle.path / "ledger.vkey").read_text().split("+")[0]
+
+
+def test_consistency_with_a_newer_checkpoint(bundle: BundleInfo, ledger: Ledger) -> None:
+    ledger.append([("test", b"later entry")])
+    newer = ledger.latest_checkpoint()
+    proof = ledger.consistency_proof(bundle.checkpoint_size, newer.size)
+    result = verify_bundle(bundle.path, vkey=ledger.vkey(), newer=(newer.note, proof))
+    assert result.ok and result.checks[-1].name == "consistency"
+    bad = [bytes(32)] * len(proof)
+    assert "consistency" in failed(
+        verify_bundle(bundle.path, vkey=ledger.vkey(), newer=(newer.note, bad))
+    )
+
+
+def test_zip_round_trip_and_unsafe_zip(bundle: BundleInfo, ledger: Ledger, tmp_path: Path) -> None:
+    archive = export_zip(bundle.path, tmp_path / "b.zip")
+    assert verify_bundle(archive, vkey=ledger.vkey()).ok
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../escape.txt", "x")
+    with pytest.raises(VerificationError, match="unsafe entry name"):
+        verify_bundle(evil)
+    with pytest.raises(VerificationError, match="not a bundle folder or zip"):
+        verify_bundle(tmp_path / "nothing")

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bagit
+import pytest
+
+from copyseal.bundle import BundleInfo, EvidenceFile, export_zip, parse_manifest, write_bundle
+from copyseal.bundle.writer import TAG_FILES
+from copyseal.errors import BundleError
+from copyseal.ledger import Ledger, verify_receipt
+from copyseal.workspace import Workspace
+
+
+def test_layout_manifest_and_hashes(bundle: BundleInfo, evidence_files: list[EvidenceFile]) -> None:
+    root = bundle.path
+    assert root.name == bundle.bundle_id and bundle.bundle_id.startswith("20261125T090000Z-")
+    present = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    data = ["data/images/found.png", "data/page/raw.html", "data/screenshot-full.png"]
+    assert present == sorted([*data, *TAG_FILES, "tagmanifest-sha256.txt"])
+    manifest_bytes = (root / "manifest.json").read_bytes()
+    manifest = parse_manifest(manifest_bytes)
+    assert [f.path for f in manifest.files] == data
+    for f in manifest.files:
+        content = (root / f.path).read_bytes()
+        assert (f.sha256, f.size) == (hashlib.sha256(content).hexdigest(), len(content))
+    assert manifest.files[1].media_type == "text/html"
+    assert manifest.match is not None and manifest.match["score"] == 0.97
+    assert manifest.to_json()["captured_at"] == "2026-11-25T09:00:00.123456Z"
+    assert bundle.manifest_sha256 == hashlib.sha256(manifest_bytes).hexdigest()
+
+
+def test_manifest_bytes_are_canonical_and_reproducible(bundle: BundleInfo) -> None:
+    raw = (bundle.path / "manifest.json").read_bytes()
+    again = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert again.encode("utf-8") == raw
+    assert parse_manifest(raw).to_bytes() == raw
+
+
+def test_receipt_verifies_with_the_pure_ledger_functions(
+    bundle: BundleInfo, ledger: Ledger
+) -> None:
+    receipt = (bundle.path / "manifest.json.tlog-proof").read_text()
+    manifest = (bundle.path / "manifest.json").read_bytes()
+    vkey = (bundle.path / "ledger.vkey").read_text().strip()
+    assert vkey == ledger.vkey()
+    checkpoint = verify_receipt(receipt, manifest, vkey)
+    assert checkpoint.size == bundle.checkpoint_size == ledger.size()
+    entry = ledger.entry(bundle.ledger_index)
+    assert (entry.data, entry.entry_type) == (manifest, "evidence-bundle")
+
+
+def test_bag_is_valid_for_the_bagit_library(bundle: BundleInfo) -> None:
+    bag = bagit.Bag(str(bundle.path))
+    bag.validate()
+    assert bag.info["External-Identifier"] == bundle.bundle_id
+    assert bag.info["Source-Organization"] == "Jane Doe Photography"
+
+
+def test_files_are_read_only_and_no_temp_folder_remains(bundle: BundleInfo) -> None:
+    for path in bundle.path.rglob("*"):
+        if path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert [p.name for p in bundle.path.parent.iterdir()] == [bundle.bundle_id]
+
+
+def test_readme_explains_by_hand_verification(bundle: BundleInfo) -> None:
+    text = (bundle.path / "README.txt").read_text()
+    assert "http://127.0.0.1:8000/gallery/" in text
+    assert "sha256sum -c manifest-sha256.txt" in text
+    assert "openssl pkeyutl -verify" in text
+    assert "RFC 9162" in text
+
+
+def test_pem_key_matches(bundle: BundleInfo, sqlite_workspace: Workspace) -> None:
+    import base64
+
+    pem = (bundle.path / "signing.pub.pem").read_text().splitlines()
+    der = base64.b64decode(pem[1])
+    assert der[-32:] == bytes(sqlite_workspace.signing_key().verify_key)
+
+
+def test_failed_anchoring_leaves_nothing(
+    sqlite_workspace: Workspace, evidence_files: list[EvidenceFile], ledger: Ledger, tmp_path: Path
+) -> None:
+    root = tmp_path / "bundles"
+    size_before = ledger.size()
+    with pytest.raises(BundleError, match="cannot read"):
+        write_bundle(
+            root=root,
+            url="http://x/",
+            captured_at=datetime.now(UTC),
+            files=[
+                *evidence_files,
+                EvidenceFile(name="gone.bin", media_type="x/y", source=tmp_path / "nope"),
+            ],
+            match=None,
+            capture={},
+            signing_key=sqlite_workspace.signing_key(),
+            ledger=ledger,
+        )
+    assert list(root.iterdir()) == []
+    assert ledger.size() == size_before
+
+
+def test_unsafe_and_duplicate_names_are_refused(
+    sqlite_workspace: Workspace, ledger: Ledger, tmp_path: Path
+) -> None:
+    common = {
+        "root": tmp_path / "b",
+        "url": "http://x/",
+        "captured_at": datetime.now(UTC),
+        "match": None,
+        "capture": {},
+        "signing_key": sqlite_workspace.signing_key(),
+        "ledger": ledger,
+    }
+    with pytest.raises(BundleError, match="not a safe relative path"):
+        write_bundle(files=[EvidenceFile(name="../evil", media_type="x/y", data=b"1")], **common)  # type: ignore[arg-type]
+    with pytest.raises(BundleError, match="unique"):
+        write_bundle(files=[EvidenceFile(name="a", media_type="x/y", data=b"1")] * 2, **common)  # type: ignore[arg-type]
+
+
+def test_zip_export_is_reproducible_and_never_overwrites(
+    bundle: BundleInfo, tmp_path: Path
+) -> None:
+    a = export_zip(bundle.path, tmp_path / "a.zip")
+    b = export_zip(bundle.path, tmp_path / "b.zip")
+    assert a.read_bytes() == b.read_bytes()
+    with zipfile.ZipFile(a) as zf:
+        assert f"{bundle.bundle_id}/manifest.json" in zf.namelist()
+    with pytest.raises(BundleError, match="refusing to overwrite"):
+        export_zip(bundle.path, a)
