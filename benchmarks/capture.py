@@ -10,9 +10,16 @@ serves the whole run. Rows:
 - baseline: fresh context, load, full-page PNG screenshot, nothing else;
 - capture: :func:`copyseal.capture.capture_page` with one matched image per page: wheel
   scroll, bounded network settle, full-page and viewport PNGs, close-up, raw and rendered
-  HTML, image bytes, WARC, WACZ, environment and network facts, capture.json.
+  HTML, image bytes, WARC, WACZ, environment and network facts, capture.json;
+- capture + seal: :func:`copyseal.bundle.seal.seal_page` in a real workspace (SQLite) whose
+  works are the photos: the capture above, plus the overlay, the work's original and
+  registration receipt, the canonical manifest, its signature, the ledger append and
+  receipt, BagIt files, rename into place.
 
-Target (issue 6): ≥ 1 page/s on 2 cores including screenshots and WARC/WACZ.
+Then :func:`copyseal.bundle.verify_bundle` is timed on every sealed bundle.
+
+Targets (issue 6): ≥ 1 page/s on 2 cores including screenshots, WARC, bundle and
+anchoring; verifying one 5 MB bundle ≤ 200 ms.
 """
 
 from __future__ import annotations
@@ -138,6 +145,57 @@ async def captures(
     return time.perf_counter() - t0, results
 
 
+def make_workspace(root: Path) -> Any:
+    """A real workspace whose works are the site's photos."""
+    from copyseal.registry import register_paths
+    from copyseal.workspace import Workspace, init_workspace
+
+    ws = Workspace.open(init_workspace(root / "ws"))
+    folder = root / "works"
+    folder.mkdir()
+    for k, data in enumerate(PHOTOS):
+        (folder / f"{k}.jpg").write_bytes(data)
+    records = list(register_paths(ws, [folder]))
+    assert all(hasattr(r, "work_id") for r in records), records
+    return ws, {int(Path(r.source_path).stem): r.work_id for r in records}  # type: ignore[union-attr]
+
+
+async def seals(
+    session: BrowserSession, urls: list[str], concurrency: int, ws: Any, works: dict[int, str]
+) -> tuple[float, list[Any]]:
+    from copyseal.bundle.seal import FoundImage, seal_page
+    from copyseal.registry import build_matcher
+
+    matcher = build_matcher(ws.engine, ws.settings)
+    sem = asyncio.Semaphore(concurrency)
+    results: list[Any] = []
+
+    async def one(n: int, url: str) -> None:
+        async with sem:
+            k = n % len(PHOTOS)
+            image_url = url.rsplit("/post/", 1)[0] + f"/img/{k}.jpg"
+            found = FoundImage(image_url=image_url, work_id=works[k], report={"score": 1.0})
+            results.append(
+                await seal_page(ws, url=url, found=[found], session=session, matcher=matcher)
+            )
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(n, u) for n, u in enumerate(urls)))
+    return time.perf_counter() - t0, results
+
+
+def time_verify(bundles: list[Any], vkey: str) -> list[float]:
+    from copyseal.bundle import verify_bundle
+
+    times = []
+    for b in bundles:
+        t0 = time.perf_counter()
+        result = verify_bundle(b.path, vkey=vkey)
+        times.append(time.perf_counter() - t0)
+        assert result.ok, result.failures()
+    return times
+
+
 def _mb(n: float) -> str:
     return f"{n / 1e6:.2f} MB"
 
@@ -154,6 +212,8 @@ async def run(pages: int, levels: list[int]) -> None:
     urls = [f"{base}/post/{i}.html" for i in range(pages)]
     rows: list[dict[str, str]] = []
     phases: dict[str, list[float]] = {}
+    verify_times: list[float] = []
+    bundle_sizes: list[int] = []
     tmp = Path(tempfile.mkdtemp(prefix="copyseal-bench-"))
     try:
         async with BrowserSession() as session:
@@ -189,6 +249,27 @@ async def run(pages: int, levels: list[int]) -> None:
                         "avg WACZ": _mb(statistics.mean(r.artefact("wacz").size for r in results)),
                     }
                 )
+                ws, works = make_workspace(tmp / f"s{level}")
+                secs, outcomes = await seals(session, urls, level, ws, works)
+                sealed = [o.bundle for o in outcomes if o.bundle is not None]
+                assert len(sealed) == pages, [o.error for o in outcomes if o.error]
+                sizes = [
+                    sum(p.stat().st_size for p in b.path.rglob("*") if p.is_file()) for b in sealed
+                ]
+                rows.append(
+                    {
+                        "mode": "capture + seal (bundle, sign, anchor)",
+                        "conc": str(level),
+                        "pages": str(pages),
+                        "seconds": f"{secs:.2f}",
+                        "pages/s": f"{pages / secs:.2f}",
+                        "avg size": _mb(statistics.mean(sizes)),
+                        "avg WACZ": "-",
+                    }
+                )
+                verify_times.extend(time_verify(sealed, ws.ledger().vkey()))
+                bundle_sizes.extend(sizes)
+                ws.close()
     finally:
         server.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -200,6 +281,13 @@ async def run(pages: int, levels: list[int]) -> None:
     for r in rows:
         print(" | ".join(r[h].rjust(w) for h, w in zip(head, widths, strict=True)))
     print()
+    if verify_times:
+        mean_ms = statistics.mean(verify_times) * 1000
+        print(
+            f"copyseal verify (offline, one bundle): mean {mean_ms:.0f} ms,"
+            f" max {max(verify_times) * 1000:.0f} ms over {len(verify_times)} bundles of"
+            f" {_mb(statistics.mean(bundle_sizes))} on average (largest {_mb(max(bundle_sizes))})"
+        )
     print("median seconds per phase of one capture (all concurrency levels):")
     print(
         "  "

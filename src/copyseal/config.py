@@ -187,6 +187,13 @@ class CrawlSettings(_Section):
     #: Render mode: wheel steps at most, and how long to wait for the network to settle (s).
     scroll_steps: int = Field(default=30, ge=0)
     settle_timeout: float = Field(default=5.0, ge=0)
+
+    def resolved_user_agent(self) -> str:
+        """The User-Agent with copyseal's version and the contact URL filled in."""
+        from copyseal import __version__
+
+        return self.user_agent.format(version=__version__, contact_url=self.contact_url)
+
     #: Named sites to crawl: ``copyseal crawl NAME`` (see CrawlTarget for the keys).
     targets: dict[str, CrawlTarget] = {}
 

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from copyseal import __version__
 from copyseal.bundle._tables import CaptureFailure, EvidenceBundle
 from copyseal.bundle.writer import BundleInfo, EvidenceFile, write_bundle
 from copyseal.capture import Box, BrowserSession, Capture, CaptureOptions, Target, capture_page
@@ -76,7 +75,7 @@ def capture_options(ws: Workspace) -> CaptureOptions:
     cap, crawl = ws.settings.capture, ws.settings.crawl
     return CaptureOptions(
         viewport=(cap.viewport_width, cap.viewport_height),
-        user_agent=crawl.user_agent.format(version=__version__, contact_url=crawl.contact_url),
+        user_agent=crawl.resolved_user_agent(),
         load_timeout=cap.load_timeout,
         settle_timeout=cap.settle_timeout,
         ntp_server=cap.ntp_server,

@@ -9,7 +9,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from copyseal import __version__
 from copyseal.bundle.seal import SealOutcome, seal_page
 from copyseal.capture import BrowserSession, Capture, CaptureOptions, Target, capture_page_sync
 from copyseal.capture.page import new_capture_id
@@ -105,7 +104,7 @@ def capture(
     """
     settings = _settings(app, out)
     crawl = settings.crawl
-    ua = user_agent or crawl.user_agent.format(version=__version__, contact_url=crawl.contact_url)
+    ua = user_agent or crawl.resolved_user_agent()
     options = CaptureOptions(
         viewport=(settings.capture.viewport_width, settings.capture.viewport_height),
         user_agent=ua,

@@ -5,30 +5,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from copyseal import __version__
+from copyseal.capture.session import CHROMIUM_ARGS
 from copyseal.config import Settings
 from copyseal.crawl._safety import AddressPolicy
 from copyseal.crawl._spec import JobSpec
 
 __all__ = ["BROWSER_ARGS", "DEFAULT_MATCHER", "scrapy_settings"]
 
-#: Chromium flags: no sandbox (root in containers), nothing phoning home during a capture.
-BROWSER_ARGS = (
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-)
+#: Chromium flags: the same as evidence capture's (no sandbox as root, nothing phoning home).
+BROWSER_ARGS = CHROMIUM_ARGS
 DEFAULT_MATCHER = "copyseal.crawl._matching.build_matcher"
 _ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 
 def user_agent(settings: Settings) -> str:
     """The User-Agent: names copyseal and the operator's contact URL."""
-    crawl = settings.crawl
-    return crawl.user_agent.format(version=__version__, contact_url=crawl.contact_url)
+    return settings.crawl.resolved_user_agent()
 
 
 def scrapy_settings(
