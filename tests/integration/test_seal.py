@@ -246,3 +246,21 @@ def test_resume_seals_matches_crawled_without_capture(
     # Nothing left to seal: resuming again is a no-op that seals nothing.
     done = run(config, "crawl", "--resume", first["job_id"], "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["sealed"] == []
+
+
+def test_bundles_are_listed_and_export_as_a_verifiable_zip(
+    crawled: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    config, result = crawled
+    listed = json.loads(run(config, "bundles", "--json").stdout)
+    ids = {o["bundle"]["bundle_id"] for o in result["sealed"]}
+    assert ids <= {b["bundle_id"] for b in listed}
+    bundle_id = sorted(ids)[0]
+    out = tmp_path / "bundle.zip"
+    done = run(config, "bundles", "zip", bundle_id, "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["zip"] == str(out)
+    report = json.loads(run(config, "verify", str(out), "--json").stdout)
+    assert report["ok"] and report["bundle_id"] == bundle_id
+    again = run(config, "bundles", "zip", bundle_id, "--out", str(out))
+    assert again.returncode == 1 and "refusing to overwrite" in again.stderr

@@ -26,6 +26,7 @@ _COMMANDS = {
     "works": "copyseal.cli.works:works",
 }
 _OPTIONAL = {
+    "bundles": "copyseal.cli.bundles:bundles",
     "ledger": "copyseal.cli.ledger:ledger",
     "verify": "copyseal.cli.verify:verify",
     "match": "copyseal.cli.match:match",
