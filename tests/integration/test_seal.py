@@ -260,7 +260,34 @@ def test_bundles_are_listed_and_export_as_a_verifiable_zip(
     done = run(config, "bundles", "zip", bundle_id, "--out", str(out), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["zip"] == str(out)
-    report = json.loads(run(config, "verify", str(out), "--json").stdout)
+    vkey = json.loads(run(config, "ledger", "vkey", "--json").stdout)["vkey"]
+    report = json.loads(run(config, "verify", str(out), "--vkey", vkey, "--json").stdout)
     assert report["ok"] and report["bundle_id"] == bundle_id
     again = run(config, "bundles", "zip", bundle_id, "--out", str(out))
     assert again.returncode == 1 and "refusing to overwrite" in again.stderr
+
+
+def test_a_bundle_sealed_but_not_recorded_is_reconciled_not_recaptured(
+    crawled: tuple[Path, dict[str, Any]],
+) -> None:
+    import sqlite3
+
+    config, result = crawled
+    settings = load_settings(config, env={})
+    db = settings.database.url.removeprefix("sqlite:///")
+    bundle_id = result["sealed"][0]["bundle"]["bundle_id"]
+    # As if the process died after sealing and before recording it.
+    with sqlite3.connect(db) as conn:
+        conn.execute("delete from evidence_bundles where bundle_id = ?", (bundle_id,))
+        conn.execute("update crawl_matches set bundle_id = null where bundle_id = ?", (bundle_id,))
+    before = sorted(p.name for p in (settings.workspace.evidence_dir / "bundles").iterdir())
+    done = run(config, "crawl", "--resume", result["job_id"], "--json")
+    assert done.returncode == 0, done.stderr
+    again = json.loads(done.stdout)
+    assert again["sealed"] == []  # nothing captured again
+    assert sorted(p.name for p in (settings.workspace.evidence_dir / "bundles").iterdir()) == before
+    assert bundle_id in {m["bundle"] for m in again["matches"]}
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(
+            "select count(*) from evidence_bundles where bundle_id = ?", (bundle_id,)
+        ).fetchone() == (1,)

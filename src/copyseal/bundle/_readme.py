@@ -28,7 +28,7 @@ def readme_text(*, manifest: Manifest, origin: str) -> str:
     """The README for this bundle."""
     files = "\n".join(
         f"  {f.path}\n      {f.media_type}, {f.size} bytes, SHA-256 {f.sha256}"
-        for f in manifest.files
+        for f in sorted(manifest.files, key=lambda f: f.path)
     )
     tags = "\n".join(f"  {name}\n      {text}" for name, text in _DESCRIPTIONS.items())
     return f"""\

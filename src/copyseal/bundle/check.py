@@ -4,15 +4,19 @@ Needs only the bundle and, ideally, the ledger's vkey from a trusted source; imp
 ledger's pure modules, never the store or the database. The checks, in order:
 
 1. ``manifest``: ``manifest.json`` parses, is canonical, and is a known format;
-2. ``files``: every listed file exists with its size and SHA-256;
+2. ``files``: every listed file is a regular file inside the bundle (no symlink) with its
+   size and SHA-256;
 3. ``unlisted``: no file is present that neither manifest lists;
-4. ``bagit``: the BagIt payload and tag manifests agree with the files;
-5. ``signature``: ``manifest.json.sig`` is the Ed25519 signature of the manifest's bytes by
-   the ledger's key (the vkey given, else the bundle's own, which is reported as such);
-6. ``checkpoint``: the receipt's checkpoint note is signed by that key, for that log;
-7. ``inclusion``: the RFC 9162 inclusion proof leads from SHA-256(0x00 ‖ manifest) to the
+4. ``key`` (only without a vkey): fails unless the bundle's own key is trusted on request;
+5. ``tags``: every tag file that follows from the manifest and the key (BagIt files, key
+   files, ledger vkey, README) is rebuilt and compared byte for byte, and the tag manifest
+   lists the tag files' hashes;
+6. ``signature``: ``manifest.json.sig`` is the Ed25519 signature of the manifest's bytes by
+   the ledger's key;
+7. ``checkpoint``: the receipt's checkpoint note is signed by that key, for that log;
+8. ``inclusion``: the RFC 9162 inclusion proof leads from SHA-256(0x00 ‖ manifest) to the
    signed root;
-8. ``consistency`` (optional): a newer signed checkpoint extends the receipt's one.
+9. ``consistency`` (optional): a newer signed checkpoint extends the receipt's one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import stat
 import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
@@ -31,8 +36,16 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from copyseal.bundle import _bagit
+from copyseal.bundle._tags import (
+    MANIFEST,
+    RECEIPT,
+    SIGNATURE,
+    TAG_FILES,
+    VKEY,
+    derived_tags,
+    tag_manifest,
+)
 from copyseal.bundle.manifest import Manifest, parse_manifest
-from copyseal.bundle.writer import MANIFEST, PUBKEY, RECEIPT, SIGNATURE, TAG_FILES, VKEY
 from copyseal.errors import VerificationError
 from copyseal.ledger._merkle import leaf_hash, verify_consistency, verify_inclusion
 from copyseal.ledger.checkpoint import Checkpoint, open_checkpoint
@@ -116,14 +129,32 @@ def _read_text(root: Path, name: str) -> str:
         raise VerificationError(f"{name}: missing or unreadable") from e
 
 
+def _inside(root: Path, path: Path) -> bool:
+    """``path`` is a regular file inside ``root`` reached without any symlink."""
+    try:
+        return (
+            not any(
+                p.is_symlink() for p in [path, *path.parents] if p != root and root in p.parents
+            )
+            and path.resolve().is_relative_to(root.resolve())
+            and path.is_file()
+        )
+    except OSError:
+        return False
+
+
 def _check_files(root: Path, manifest: Manifest) -> Check:
     problems = []
     for entry in manifest.files:
         path = root / entry.path
-        if not path.is_file():
-            problems.append(f"{entry.path}: missing")
+        if not _inside(root, path):
+            problems.append(f"{entry.path}: missing (or not a regular file inside the bundle)")
             continue
-        sha, size = _sha256_file(path)
+        try:
+            sha, size = _sha256_file(path)
+        except OSError as e:
+            problems.append(f"{entry.path}: unreadable ({e.strerror or e})")
+            continue
         if size != entry.size:
             problems.append(f"{entry.path}: size {size}, manifest says {entry.size}")
         elif sha != entry.sha256:
@@ -144,23 +175,28 @@ def _check_unlisted(root: Path, manifest: Manifest) -> Check:
     return Check(name="unlisted", ok=True, detail="no unlisted files")
 
 
-def _check_bagit(root: Path) -> Check:
+def _check_tags(root: Path, manifest: Manifest, *, vkey: str, public_key: bytes) -> Check:
+    """Every tag file but the signed and proven ones is rebuilt and compared byte for byte."""
     problems = []
-    for manifest_name in (_bagit.PAYLOAD_MANIFEST, _bagit.TAGMANIFEST):
+    for name, expected in derived_tags(manifest, vkey=vkey, public_key=public_key).items():
+        path = root / name
         try:
-            lines = _read_text(root, manifest_name).splitlines()
-        except VerificationError as e:
-            return Check(name="bagit", ok=False, detail=str(e))
-        for line in lines:
-            sha, _, rel = line.partition("  ")
-            path = root / rel
-            if not rel or ".." in PurePosixPath(rel).parts or not path.is_file():
-                problems.append(f"{manifest_name}: {rel or line!r} missing")
-            elif _sha256_file(path)[0] != sha:
-                problems.append(f"{manifest_name}: {rel} SHA-256 differs")
+            if not _inside(root, path) or path.read_bytes() != expected:
+                problems.append(f"{name} differs from what the manifest and key imply")
+        except OSError:
+            problems.append(f"{name}: unreadable")
+    try:
+        if (root / _bagit.TAGMANIFEST).read_bytes() != tag_manifest(root):
+            problems.append(f"{_bagit.TAGMANIFEST} does not list the tag files' hashes")
+    except OSError:
+        problems.append(f"{_bagit.TAGMANIFEST} or a tag file is missing or unreadable")
     if problems:
-        return Check(name="bagit", ok=False, detail="; ".join(problems))
-    return Check(name="bagit", ok=True, detail="payload and tag manifests agree")
+        return Check(name="tags", ok=False, detail="; ".join(problems))
+    return Check(
+        name="tags",
+        ok=True,
+        detail=f"{len(TAG_FILES) + 1} tag files as expected (BagIt, keys, README)",
+    )
 
 
 def _guard(name: str, step: Callable[[], str]) -> Check:
@@ -171,10 +207,17 @@ def _guard(name: str, step: Callable[[], str]) -> Check:
 
 
 def _verify_folder(
-    root: Path, *, vkey: str | None, newer: tuple[str, Sequence[bytes]] | None, shown: str
+    root: Path,
+    *,
+    vkey: str | None,
+    newer: tuple[str, Sequence[bytes]] | None,
+    shown: str,
+    trust_bundle_key: bool,
 ) -> BundleVerification:
     checks: list[Check] = []
     try:
+        if not _inside(root, root / MANIFEST):
+            raise OSError("not a regular file")
         manifest_bytes = (root / MANIFEST).read_bytes()
         parsed = parse_manifest(manifest_bytes)
         manifest: Manifest | None = parsed
@@ -188,15 +231,29 @@ def _verify_folder(
     if manifest is not None:
         checks.append(_check_files(root, manifest))
         checks.append(_check_unlisted(root, manifest))
-    checks.append(_check_bagit(root))
 
     key_source = "given" if vkey else "bundle"
+    if vkey is None:
+        # The bundle's own key proves only that the bundle is consistent with itself: anyone
+        # can make a self-consistent bundle with a key of their own.
+        checks.append(
+            Check(
+                name="key",
+                ok=trust_bundle_key,
+                detail="checked with the key inside the bundle"
+                + (" (trusted on request)" if trust_bundle_key else "; give the ledger's --vkey"),
+            )
+        )
     try:
         verifier = parse_vkey(vkey if vkey else _read_text(root, VKEY).strip())
     except VerificationError as e:
         checks.append(Check(name="signature", ok=False, detail=f"verifier key: {e}"))
         return BundleVerification(
             path=shown, checks=tuple(checks), manifest=manifest, key_source=key_source
+        )
+    if manifest is not None:
+        checks.append(
+            _check_tags(root, manifest, vkey=verifier.vkey, public_key=verifier.public_key)
         )
 
     def signature() -> str:
@@ -211,15 +268,14 @@ def _verify_folder(
             raise VerificationError(
                 f"{SIGNATURE}: not a valid signature of {MANIFEST} by {verifier.name}"
             ) from e
-        own = _read_text(root, PUBKEY).strip()
-        if own != base64.b64encode(verifier.public_key).decode("ascii"):
-            raise VerificationError(f"{PUBKEY} is not the key of {verifier.name}")
         return f"Ed25519 signature by {verifier.name} ({key_source} key)"
 
     checks.append(_guard("signature", signature))
     checkpoint: Checkpoint | None = None
     index: int | None = None
     try:
+        if not _inside(root, root / RECEIPT):
+            raise OSError("not a regular file")
         receipt = parse_receipt((root / RECEIPT).read_bytes())
         index = receipt.index
         checkpoint = open_checkpoint(receipt.checkpoint_note, verifier)
@@ -284,7 +340,14 @@ def _extract_zip(path: Path, dest: Path) -> Path:
             tops = set()
             for info in infos:
                 parts = PurePosixPath(info.filename).parts
-                if info.filename.startswith("/") or ".." in parts or "\\" in info.filename:
+                mode = info.external_attr >> 16
+                if (
+                    not parts
+                    or info.filename.startswith("/")
+                    or any(p in ("..", ".") for p in parts)
+                    or "\\" in info.filename
+                    or stat.S_ISLNK(mode)
+                ):
                     raise VerificationError(f"{path}: unsafe entry name {info.filename!r}")
                 tops.add(parts[0])
             if len(tops) != 1:
@@ -296,14 +359,20 @@ def _extract_zip(path: Path, dest: Path) -> Path:
 
 
 def verify_bundle(
-    path: Path, *, vkey: str | None = None, newer: tuple[str, Sequence[bytes]] | None = None
+    path: Path,
+    *,
+    vkey: str | None = None,
+    newer: tuple[str, Sequence[bytes]] | None = None,
+    trust_bundle_key: bool = False,
 ) -> BundleVerification:
     """Verify a bundle folder or ``.zip`` offline.
 
     Args:
         path: The bundle folder, or a zip made by ``export_zip``.
-        vkey: The ledger's verifier key (``name+id+key``) from a trusted source; without
-            it the bundle's own ``ledger.vkey`` is used and ``key_source`` says so.
+        vkey: The ledger's verifier key (``name+id+key``) from a trusted source. Without
+            it the bundle's own ``ledger.vkey`` is used, ``key_source`` says so, and the
+            ``key`` check fails unless ``trust_bundle_key`` (a self-made bundle with a key
+            of its own would otherwise pass).
         newer: Optionally a newer signed checkpoint note and the consistency proof from the
             receipt's tree size to it.
 
@@ -314,9 +383,13 @@ def verify_bundle(
         VerificationError: ``path`` is neither a folder nor a readable, safe zip.
     """
     if path.is_dir():
-        return _verify_folder(path, vkey=vkey, newer=newer, shown=str(path))
+        return _verify_folder(
+            path, vkey=vkey, newer=newer, shown=str(path), trust_bundle_key=trust_bundle_key
+        )
     if path.is_file() and zipfile.is_zipfile(path):
         with tempfile.TemporaryDirectory(prefix="copyseal-verify-") as tmp:
             folder = _extract_zip(path, Path(tmp))
-            return _verify_folder(folder, vkey=vkey, newer=newer, shown=str(path))
+            return _verify_folder(
+                folder, vkey=vkey, newer=newer, shown=str(path), trust_bundle_key=trust_bundle_key
+            )
     raise VerificationError(f"{path}: not a bundle folder or zip")

@@ -22,6 +22,7 @@ __all__ = [
     "Manifest",
     "canonical_dumps",
     "parse_manifest",
+    "safe_path",
 ]
 
 #: The bundle format this code writes (and the only one it reads).
@@ -74,6 +75,10 @@ class Manifest:
     #: A short summary of the capture (final URL, status, server IP, errors); the full facts
     #: are in an evidence file.
     capture: Mapping[str, Any]
+    #: Who made the bundle (BagIt ``Source-Organization``).
+    organization: str
+    #: The software that made it (BagIt ``Bag-Software-Agent``), e.g. ``copyseal 0.1.0``.
+    software: str
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +89,8 @@ class Manifest:
             "files": [f.to_json() for f in sorted(self.files, key=lambda f: f.path)],
             "match": dict(self.match) if self.match is not None else None,
             "capture": dict(self.capture),
+            "organization": self.organization,
+            "software": self.software,
         }
 
     def to_bytes(self) -> bytes:
@@ -98,6 +105,11 @@ def _require(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -
     return value
 
 
+def safe_path(path: str) -> bool:
+    """Whether ``path`` is a safe evidence file path: ``data/`` then plain name parts."""
+    return bool(_SAFE_PATH.fullmatch(path)) and not any(p in (".", "..") for p in path.split("/"))
+
+
 def _file_entry(item: Any) -> FileEntry:
     if not isinstance(item, dict):
         raise VerificationError("manifest.json: a 'files' entry is not an object")
@@ -105,7 +117,7 @@ def _file_entry(item: Any) -> FileEntry:
     sha = _require(item, "sha256", str)
     size = _require(item, "size", int)
     media = _require(item, "media_type", str)
-    if not _SAFE_PATH.fullmatch(path) or "/../" in f"/{path}/" or "/./" in f"/{path}/":
+    if not safe_path(path):
         raise VerificationError(f"manifest.json: unsafe file path {path!r}")
     if not _HEX64.fullmatch(sha) or size < 0:
         raise VerificationError(f"manifest.json: bad hash or size for {path}")
@@ -149,4 +161,6 @@ def parse_manifest(data: bytes) -> Manifest:
         files=files,
         match=match,
         capture=_require(obj, "capture", dict),
+        organization=_require(obj, "organization", str),
+        software=_require(obj, "software", str),
     )

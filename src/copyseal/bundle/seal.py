@@ -11,6 +11,7 @@ A page that cannot be captured is recorded in ``capture_failures``; its matches 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import secrets
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from copyseal.bundle._tables import CaptureFailure, EvidenceBundle
@@ -33,7 +35,7 @@ from copyseal.workspace import Workspace
 if TYPE_CHECKING:
     from copyseal.registry import WorkspaceMatcher
 
-__all__ = ["FoundImage", "SealOutcome", "seal_job", "seal_page"]
+__all__ = ["FoundImage", "SealOutcome", "reconcile_bundles", "seal_job", "seal_page"]
 
 log = logging.getLogger(__name__)
 
@@ -255,42 +257,132 @@ async def seal_page(
             ledger=ws.ledger(),
             organization=ws.settings.capture.organization or owner,
         )
-    except CopysealError as e:
-        log.warning("capture failed", extra={"url": url, "reason": str(e)})
-        with Session(ws.engine) as db:
-            db.add(
-                CaptureFailure(
-                    page_url=url, job_id=job_id, error=str(e), failed_at=datetime.now(UTC)
+    except (CopysealError, OSError) as e:
+        reason = str(e) if isinstance(e, CopysealError) else f"{e.__class__.__name__}: {e}"
+        log.warning("capture failed", extra={"url": url, "reason": reason})
+        try:
+            with Session(ws.engine) as db:
+                db.add(
+                    CaptureFailure(
+                        page_url=url, job_id=job_id, error=reason, failed_at=datetime.now(UTC)
+                    )
                 )
-            )
-            db.commit()
-        return SealOutcome(page_url=url, error=str(e))
+                db.commit()
+        except SQLAlchemyError as db_error:
+            log.error("capture failure not recorded: %s", db_error.__class__.__name__)
+        return SealOutcome(page_url=url, error=reason)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        _record(
+            ws,
+            info,
+            page_url=url,
+            job_id=job_id,
+            captured_at=capture.started_at,
+            match_ids=[f.match_id for f in found if f.match_id is not None],
+        )
+    except SQLAlchemyError as e:
+        # The bundle is sealed and anchored on disk; reconcile_bundles() records it later.
+        log.error("bundle %s sealed but not recorded: %s", info.bundle_id, e.__class__.__name__)
+        notes.append("sealed, but not yet recorded in the database (reconciled on the next run)")
+    log.info("page sealed", extra={"url": url, "bundle_id": info.bundle_id})
+    return SealOutcome(page_url=url, bundle=info, notes=tuple(notes))
+
+
+def _record(
+    ws: Workspace,
+    info: BundleInfo,
+    *,
+    page_url: str,
+    job_id: str | None,
+    captured_at: datetime,
+    match_ids: Sequence[int] = (),
+    pairs: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Record a sealed bundle, and link the crawl matches it seals (by id, or by
+    (image URL, work) on the page for a bundle found on disk)."""
+    from copyseal.crawl._tables import CrawlMatch
+
     with Session(ws.engine) as db:
         db.add(
             EvidenceBundle(
                 bundle_id=info.bundle_id,
-                page_url=url,
+                page_url=page_url,
                 job_id=job_id,
                 path=str(info.path),
                 manifest_sha256=info.manifest_sha256,
                 leaf_hash=info.leaf_hash,
                 ledger_index=info.ledger_index,
-                captured_at=capture.started_at,
+                captured_at=captured_at,
                 created_at=datetime.now(UTC),
             )
         )
-        ids = [f.match_id for f in found if f.match_id is not None]
-        if ids:
-            from copyseal.crawl._tables import CrawlMatch
-
+        if match_ids:
             db.execute(
-                update(CrawlMatch).where(CrawlMatch.id.in_(ids)).values(bundle_id=info.bundle_id)
+                update(CrawlMatch)
+                .where(CrawlMatch.id.in_(match_ids))
+                .values(bundle_id=info.bundle_id)
+            )
+        for image_url, work_id in pairs:
+            db.execute(
+                update(CrawlMatch)
+                .where(
+                    CrawlMatch.job_id == job_id,
+                    CrawlMatch.page_url == page_url,
+                    CrawlMatch.image_url == image_url,
+                    CrawlMatch.work_id == work_id,
+                    CrawlMatch.bundle_id.is_(None),
+                )
+                .values(bundle_id=info.bundle_id)
             )
         db.commit()
-    log.info("page sealed", extra={"url": url, "bundle_id": info.bundle_id})
-    return SealOutcome(page_url=url, bundle=info, notes=tuple(notes))
+
+
+def reconcile_bundles(ws: Workspace) -> list[str]:
+    """Record every sealed bundle on disk that the database does not know (a crash or a
+    database error after sealing); returns their ids. Bundles are never changed."""
+    from copyseal.bundle.manifest import parse_manifest
+    from copyseal.ledger import leaf_hash
+    from copyseal.ledger.proof import parse_receipt
+
+    root = ws.settings.workspace.evidence_dir / "bundles"
+    if not root.is_dir():
+        return []
+    with Session(ws.engine) as db:
+        known = set(db.scalars(select(EvidenceBundle.bundle_id)))
+    added = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if folder.name in known:
+            continue
+        try:
+            data = (folder / "manifest.json").read_bytes()
+            manifest = parse_manifest(data)
+            receipt = parse_receipt((folder / "manifest.json.tlog-proof").read_bytes())
+        except (OSError, CopysealError) as e:
+            log.warning("not a bundle, left alone: %s (%s)", folder, e)
+            continue
+        info = BundleInfo(
+            bundle_id=manifest.bundle_id,
+            path=folder,
+            manifest_sha256=hashlib.sha256(data).hexdigest(),
+            leaf_hash=leaf_hash(data).hex(),
+            ledger_index=receipt.index,
+            checkpoint_size=0,
+        )
+        matches = (manifest.match or {}).get("matches", [])
+        job = manifest.capture.get("job_id")
+        _record(
+            ws,
+            info,
+            page_url=manifest.url,
+            job_id=job if isinstance(job, str) else None,
+            captured_at=manifest.captured_at,
+            pairs=[(m["image_url"], m["work"]["work_id"]) for m in matches],
+        )
+        added.append(manifest.bundle_id)
+        log.info("bundle recorded from disk", extra={"bundle_id": manifest.bundle_id})
+    return added
 
 
 def _pending(ws: Workspace, job_id: str) -> dict[str, list[FoundImage]]:
@@ -324,6 +416,7 @@ def seal_job(ws: Workspace, job_id: str, *, concurrency: int = 2) -> list[SealOu
 
     Pages are captured ``concurrency`` at a time in one browser (each in a fresh context).
     """
+    reconcile_bundles(ws)
     pages = _pending(ws, job_id)
     if not pages:
         return []
@@ -341,6 +434,15 @@ def seal_job(ws: Workspace, job_id: str, *, concurrency: int = 2) -> list[SealOu
                         ws, url=url, found=found, session=session, job_id=job_id, matcher=matcher
                     )
 
-            return list(await asyncio.gather(*(one(u, f) for u, f in pages.items())))
+            done = await asyncio.gather(
+                *(one(u, f) for u, f in pages.items()), return_exceptions=True
+            )
+            # One page's unexpected error must not lose the other pages' outcomes.
+            return [
+                o
+                if isinstance(o, SealOutcome)
+                else SealOutcome(page_url=u, error=f"{o.__class__.__name__}: {o}")
+                for u, o in zip(pages, done, strict=True)
+            ]
 
     return asyncio.run(run())

@@ -21,6 +21,7 @@ then made read-only. Nothing rewrites a bundle afterwards.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import secrets
@@ -36,9 +37,17 @@ from typing import TYPE_CHECKING, Any
 from nacl.signing import SigningKey
 
 from copyseal import __version__
-from copyseal.bundle import _bagit
-from copyseal.bundle._readme import readme_text
-from copyseal.bundle.manifest import FileEntry, Manifest
+from copyseal.bundle._bagit import TAGMANIFEST as _TAGMANIFEST
+from copyseal.bundle._tags import (
+    MANIFEST,
+    RECEIPT,
+    SIGNATURE,
+    TAG_FILES,
+    derived_tags,
+    public_key_pem,
+    tag_manifest,
+)
+from copyseal.bundle.manifest import FileEntry, Manifest, safe_path
 from copyseal.errors import BundleError, CopysealError
 from copyseal.ledger import leaf_hash, verify_receipt
 from copyseal.ledger.statements import EVIDENCE_BUNDLE, evidence_bundle
@@ -55,28 +64,6 @@ __all__ = [
     "write_bundle",
 ]
 
-MANIFEST = "manifest.json"
-SIGNATURE = "manifest.json.sig"
-RECEIPT = "manifest.json.tlog-proof"
-VKEY = "ledger.vkey"
-PUBKEY = "signing.pub"
-PUBKEY_PEM = "signing.pub.pem"
-README = "README.txt"
-#: Every file of a bundle outside ``data/`` (the tag files), in the tag manifest's order.
-TAG_FILES = (
-    "bagit.txt",
-    "bag-info.txt",
-    _bagit.PAYLOAD_MANIFEST,
-    MANIFEST,
-    SIGNATURE,
-    PUBKEY,
-    PUBKEY_PEM,
-    RECEIPT,
-    VKEY,
-    README,
-)
-# DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4), followed by the 32-byte key.
-_ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
 _CHUNK = 1 << 20
 
 
@@ -116,12 +103,6 @@ class BundleInfo:
         }
 
 
-def public_key_pem(raw: bytes) -> str:
-    """An Ed25519 public key as a PEM SubjectPublicKeyInfo (RFC 8410), for openssl."""
-    der = base64.b64encode(_ED25519_SPKI_PREFIX + raw).decode("ascii")
-    return f"-----BEGIN PUBLIC KEY-----\n{der}\n-----END PUBLIC KEY-----\n"
-
-
 def _copy_hashed(item: EvidenceFile, dest: Path) -> FileEntry:
     """Copy the file into the bundle, hashing the bytes as they are written."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -149,10 +130,28 @@ def _copy_hashed(item: EvidenceFile, dest: Path) -> FileEntry:
     )
 
 
+def _write(path: Path, data: bytes) -> None:
+    """Write and fsync one file (a bundle must survive a power cut once renamed)."""
+    with path.open("xb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _make_read_only(root: Path) -> None:
-    for path in root.rglob("*"):
-        if path.is_file():
-            path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    """Files 0444 and folders 0555, deepest first: nothing can be changed, added or removed."""
+    read = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        path.chmod(read | (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH if path.is_dir() else 0))
+    root.chmod(read | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
 def write_bundle(
@@ -187,18 +186,21 @@ def write_bundle(
     names = [f.name for f in files]
     if len(set(names)) != len(names):
         raise BundleError("evidence file names must be unique")
+    for name in names:
+        if not safe_path(f"data/{name}"):
+            raise BundleError(
+                f"evidence file name {name!r} is not a safe relative path"
+                " (letters, digits, '.', '_', '-' and '/' only)"
+            )
     captured_at = captured_at.astimezone(UTC)
     bundle_id = captured_at.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
     final = root / bundle_id
     tmp = root / f".tmp-{bundle_id}"
     root.mkdir(parents=True, exist_ok=True)
     tmp.mkdir()
+    index: int | None = None
     try:
-        entries = []
-        for item in files:
-            if item.name.startswith("/") or ".." in Path(item.name).parts:
-                raise BundleError(f"evidence file name {item.name!r} is not a safe relative path")
-            entries.append(_copy_hashed(item, tmp / "data" / item.name))
+        entries = [_copy_hashed(item, tmp / "data" / item.name) for item in files]
         manifest = Manifest(
             bundle_id=bundle_id,
             url=url,
@@ -206,51 +208,42 @@ def write_bundle(
             files=tuple(entries),
             match=match,
             capture=capture,
+            organization=" ".join((organization or "copyseal user").split()),
+            software=f"copyseal {__version__}",
         )
         manifest_bytes = manifest.to_bytes()
-        (tmp / MANIFEST).write_bytes(manifest_bytes)
+        _write(tmp / MANIFEST, manifest_bytes)
         signature = signing_key.sign(manifest_bytes).signature
-        (tmp / SIGNATURE).write_text(
-            base64.b64encode(signature).decode("ascii") + "\n", encoding="ascii"
-        )
-        raw_pub = bytes(signing_key.verify_key)
-        (tmp / PUBKEY).write_text(
-            base64.b64encode(raw_pub).decode("ascii") + "\n", encoding="ascii"
-        )
-        (tmp / PUBKEY_PEM).write_text(public_key_pem(raw_pub), encoding="ascii")
-        # Anchor last: everything above is on disk, so a failure here leaves no entry.
+        _write(tmp / SIGNATURE, base64.b64encode(signature) + b"\n")
+        # Anchor last: everything above is on disk, so a failure before here leaves no entry.
         index = ledger.append([(EVIDENCE_BUNDLE, evidence_bundle(manifest_bytes))])[0]
         receipt = ledger.receipt(index)
         # Check our own receipt before handing it to anyone (and learn its tree size).
         checkpoint = verify_receipt(receipt, manifest_bytes, ledger.vkey())
-        (tmp / RECEIPT).write_text(receipt, encoding="utf-8")
-        (tmp / VKEY).write_text(ledger.vkey() + "\n", encoding="ascii")
-        (tmp / README).write_text(
-            readme_text(manifest=manifest, origin=ledger.origin), encoding="utf-8"
-        )
-        (tmp / "bagit.txt").write_text(_bagit.BAGIT_TXT, encoding="utf-8")
-        (tmp / _bagit.PAYLOAD_MANIFEST).write_text(
-            _bagit.manifest_lines((e.path, e.sha256) for e in entries), encoding="utf-8"
-        )
-        info = {
-            "Source-Organization": organization or "copyseal user",
-            "Bagging-Date": captured_at.date().isoformat(),
-            "External-Identifier": bundle_id,
-            "External-Description": f"copyseal evidence bundle of {url}",
-            "Bag-Software-Agent": f"copyseal {__version__}",
-        }
-        _bagit.write_bag_info(tmp, info, octets=sum(e.size for e in entries), count=len(entries))
-        _bagit.write_tag_manifest(tmp, TAG_FILES)
+        _write(tmp / RECEIPT, receipt.encode("utf-8"))
+        tags = derived_tags(manifest, vkey=ledger.vkey(), public_key=bytes(signing_key.verify_key))
+        for name, data in tags.items():
+            _write(tmp / name, data)
+        _write(tmp / _TAGMANIFEST, tag_manifest(tmp))
         _make_read_only(tmp)
+        _fsync_dir(tmp)
         os.rename(tmp, final)
-    except CopysealError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(e, BundleError):
-            raise
-        raise BundleError(f"cannot seal bundle {bundle_id}: {e}") from e
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise BundleError(f"cannot write bundle {bundle_id} in {root}: {e}") from e
+        _fsync_dir(root)
+    except (CopysealError, OSError) as e:
+        reason = str(e) if isinstance(e, CopysealError) else f"{e.__class__.__name__}: {e}"
+        if index is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, BundleError):
+                raise
+            raise BundleError(f"cannot seal bundle {bundle_id} in {root}: {reason}") from e
+        # Anchored: the ledger names this manifest, so its files are evidence; keep them.
+        kept = root / f".failed-{bundle_id}"
+        with contextlib.suppress(OSError):
+            os.rename(tmp, kept)
+        raise BundleError(
+            f"bundle {bundle_id} is anchored as ledger entry {index} but could not be"
+            f" completed ({reason}); its files are kept in {kept}"
+        ) from e
     return BundleInfo(
         bundle_id=bundle_id,
         path=final,
@@ -265,8 +258,11 @@ def export_zip(bundle: Path, out: Path) -> Path:
     """Write the bundle folder as one ``.zip`` (entries sorted, times fixed; never overwrites)."""
     if not (bundle / MANIFEST).is_file():
         raise BundleError(f"{bundle}: not an evidence bundle (no {MANIFEST})")
+    if out.exists():
+        raise BundleError(f"{out}: exists already; refusing to overwrite it")
+    partial = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
     try:
-        with zipfile.ZipFile(out, "x", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zipfile.ZipFile(partial, "x", compression=zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
                 arcname = f"{bundle.name}/{path.relative_to(bundle).as_posix()}"
                 info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
@@ -274,6 +270,13 @@ def export_zip(bundle: Path, out: Path) -> Path:
                 info.external_attr = 0o444 << 16
                 with path.open("rb") as src, zf.open(info, "w") as dst:
                     shutil.copyfileobj(src, dst, _CHUNK)
+        # link() fails if ``out`` appeared meanwhile: never overwrite, even in a race.
+        os.link(partial, out)
     except FileExistsError as e:
         raise BundleError(f"{out}: exists already; refusing to overwrite it") from e
+    except OSError as e:
+        raise BundleError(f"cannot write {out}: {e.strerror or e}") from e
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink()
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -34,9 +35,9 @@ def _ext_for(content_type: str | None, url: str) -> str:
         mimetypes.guess_extension(media) if media else None
     )
     if not ext:
-        suffix = Path(urlsplit(url).path).suffix.lower()
-        ext = suffix if 1 < len(suffix) <= 5 else ".bin"
-    return ext
+        ext = Path(urlsplit(url).path).suffix.lower()
+    # Only plain extensions: the name becomes an evidence file path in a bundle.
+    return ext if re.fullmatch(r"\.[a-z0-9]{1,5}", ext or "") else ".bin"
 
 
 class Assembler:

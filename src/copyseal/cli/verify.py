@@ -38,6 +38,11 @@ _HEX_HASH = re.compile(r"[0-9a-fA-F]{64}")
     " receipt; for a bundle, without it the bundle's own key is used (and reported).",
 )
 @click.option(
+    "--trust-bundle-key",
+    is_flag=True,
+    help="Bundle without --vkey: accept the key inside the bundle (proves self-consistency only).",
+)
+@click.option(
     "--against-workspace",
     is_flag=True,
     help="Bundle: also check that the workspace's latest checkpoint extends the receipt's.",
@@ -56,6 +61,7 @@ def verify(
     app: App,
     receipt: Path,
     vkey: str | None,
+    trust_bundle_key: bool,
     against_workspace: bool,
     data_path: Path | None,
     leaf_hash: str | None,
@@ -70,7 +76,12 @@ def verify(
     """
     if receipt.is_dir() or zipfile.is_zipfile(receipt):
         _verify_bundle(
-            app, receipt, vkey=vkey, against_workspace=against_workspace, as_json=as_json
+            app,
+            receipt,
+            vkey=vkey,
+            trust=trust_bundle_key,
+            against_workspace=against_workspace,
+            as_json=as_json,
         )
         return
     if vkey is None:
@@ -106,7 +117,7 @@ def verify(
 
 def _newer_from_workspace(app: App, path: Path) -> tuple[str, Sequence[bytes]] | None:
     """The workspace's latest checkpoint and a consistency proof from the bundle's."""
-    first = verify_bundle(path)
+    first = verify_bundle(path, trust_bundle_key=True)
     if first.checkpoint is None:
         return None
     ledger = app.workspace().ledger()
@@ -117,11 +128,11 @@ def _newer_from_workspace(app: App, path: Path) -> tuple[str, Sequence[bytes]] |
 
 
 def _verify_bundle(
-    app: App, path: Path, *, vkey: str | None, against_workspace: bool, as_json: bool
+    app: App, path: Path, *, vkey: str | None, trust: bool, against_workspace: bool, as_json: bool
 ) -> None:
     newer = _newer_from_workspace(app, path) if against_workspace else None
     result: BundleVerification = verify_bundle(
-        path, vkey=load_vkey(vkey) if vkey else None, newer=newer
+        path, vkey=load_vkey(vkey) if vkey else None, newer=newer, trust_bundle_key=trust
     )
 
     def human(console: Console) -> None:
@@ -132,8 +143,9 @@ def _verify_bundle(
             console.print(f"[green]verified[/green]: {path}")
             if result.key_source == "bundle":
                 console.print(
-                    "[yellow]note[/yellow]: checked with the key inside the bundle; pass --vkey"
-                    " with the ledger's key from a trusted source"
+                    "[yellow]note[/yellow]: checked with the key inside the bundle, which proves"
+                    " only self-consistency; pass --vkey with the ledger's key from a trusted"
+                    " source"
                 )
 
     emit(app, result.to_json(), as_json=as_json, human=human)

@@ -8,6 +8,8 @@ deletes a row. Proofs read O(log n) stored hashes (see :mod:`copyseal.ledger._me
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -81,6 +83,14 @@ class LedgerStatus:
     latest: SignedCheckpoint
     checkpoints: int
     entry_types: dict[str, int]
+
+
+#: How many times an append is tried when other writers win the race for the next index.
+_APPEND_ATTEMPTS = 8
+
+
+class _WriterConflict(LedgerError):
+    """Another writer appended first; the whole batch was rolled back."""
 
 
 class Ledger:
@@ -276,6 +286,18 @@ class Ledger:
                 raise LedgerError("leaf data must be bytes")
         if not statements:
             return []
+        # Two writers race for the same next index; the loser's transaction rolls back
+        # whole, so trying again (a bounded number of times) is safe.
+        for attempt in range(_APPEND_ATTEMPTS):
+            try:
+                return self._append_once(statements)
+            except _WriterConflict:
+                if attempt == _APPEND_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _append_once(self, statements: Sequence[tuple[str, bytes]]) -> list[int]:
         now = datetime.now(UTC)
         try:
             with self._engine.begin() as conn:
@@ -314,8 +336,8 @@ class Ledger:
                 )
         except IntegrityError as e:
             self._edge = None
-            raise LedgerError(
-                "another writer appended to the ledger at the same time; retry"
+            raise _WriterConflict(
+                "another writer kept appending to the ledger at the same time; retry"
             ) from e
         except SQLAlchemyError as e:
             self._edge = None

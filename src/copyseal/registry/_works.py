@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -170,11 +172,23 @@ def _keep_original(ws: Workspace, digest: str, data: bytes) -> None:
     path = original_path(ws, digest)
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{digest}.tmp")
-    tmp.write_bytes(data)
-    tmp.chmod(0o444)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{digest}.")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(name, 0o444)
+            os.replace(name, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+    except OSError as e:
+        raise RegistrationError(
+            f"cannot keep the original in {path.parent}: {e.strerror or e}"
+        ) from e
 
 
 def _read(path: Path, max_bytes: int) -> bytes:
@@ -250,6 +264,7 @@ def anchor_pending(ws: Workspace) -> int:
     leaves works without a ``ledger_index``; the next call anchors them. Returns how many
     works were anchored.
     """
+    from copyseal.ledger import leaf_hash
     from copyseal.ledger.statements import WORK_REGISTRATION, work_registration
 
     ledger = ws.ledger()
@@ -266,22 +281,23 @@ def anchor_pending(ws: Workspace) -> int:
             if not rows:
                 return anchored
             statements = [
-                (
-                    WORK_REGISTRATION,
-                    work_registration(
-                        work_id=work.work_id,
-                        owner=work.owner or "",
-                        title=work.title or "",
-                        original_sha256=work.sha256,
-                        fingerprints_digest=fp_digest,
-                        time=_utc(work.registered_at),
-                    ),
+                work_registration(
+                    work_id=work.work_id,
+                    owner=work.owner or "",
+                    title=work.title or "",
+                    original_sha256=work.sha256,
+                    fingerprints_digest=fp_digest,
+                    time=_utc(work.registered_at),
                 )
                 for work, fp_digest in rows
             ]
-            indices = ledger.append(statements)
-            for (work, _), index in zip(rows, indices, strict=True):
-                work.ledger_index = index
+            # A statement is deterministic: if a crash came after the append and before
+            # this commit (or another process anchored it), it is in the log already.
+            found = [ledger.find(leaf_hash(s)) for s in statements]
+            missing = [s for s, index in zip(statements, found, strict=True) if index is None]
+            appended = iter(ledger.append([(WORK_REGISTRATION, s) for s in missing]))
+            for (work, _), index in zip(rows, found, strict=True):
+                work.ledger_index = index if index is not None else next(appended)
             session.commit()
             anchored += len(rows)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import zipfile
@@ -37,7 +38,7 @@ def test_a_fresh_bundle_verifies(bundle: BundleInfo, ledger: Ledger) -> None:
         "manifest",
         "files",
         "unlisted",
-        "bagit",
+        "tags",
         "signature",
         "checkpoint",
         "inclusion",
@@ -47,9 +48,94 @@ def test_a_fresh_bundle_verifies(bundle: BundleInfo, ledger: Ledger) -> None:
     assert doc["ledger"]["index"] == bundle.ledger_index
 
 
-def test_without_a_vkey_the_bundle_key_is_used_and_said(bundle: BundleInfo) -> None:
+def test_without_a_vkey_the_bundle_key_is_not_trusted_unless_asked(bundle: BundleInfo) -> None:
     result = verify_bundle(bundle.path)
-    assert result.ok and result.key_source == "bundle"
+    assert not result.ok and result.key_source == "bundle"
+    assert "give the ledger's --vkey" in failed(result)["key"]
+    assert [c.name for c in result.failures()] == ["key"]
+    trusted = verify_bundle(bundle.path, trust_bundle_key=True)
+    assert trusted.ok and trusted.key_source == "bundle"
+
+
+def test_a_bundle_forged_with_another_key_passes_only_self_consistency(
+    bundle: BundleInfo, ledger: Ledger, tmp_path: Path
+) -> None:
+    """Re-sign a changed manifest with a fresh key and a fresh one-entry log: the bundle is
+    consistent with itself, so only the trusted vkey exposes it."""
+    from nacl.signing import SigningKey
+
+    from copyseal.bundle._tags import derived_tags, tag_manifest
+    from copyseal.bundle.manifest import parse_manifest
+    from copyseal.ledger import leaf_hash
+    from copyseal.ledger.checkpoint import Checkpoint
+    from copyseal.ledger.note import NoteSigner
+    from copyseal.ledger.proof import Receipt
+
+    copy = writable_copy(bundle, tmp_path)
+    m = parse_manifest((copy / "manifest.json").read_bytes())
+    forged = type(m)(**{**m.__dict__, "url": "http://evil.example/"})
+    data = forged.to_bytes()
+    key = SigningKey.generate()
+    signer = NoteSigner(name=bundle_origin(bundle), signing_key=key)
+    note = Checkpoint(origin=signer.name, size=1, root=leaf_hash(data)).sign(signer)
+    (copy / "manifest.json").write_bytes(data)
+    (copy / "manifest.json.sig").write_bytes(base64.b64encode(key.sign(data).signature) + b"\n")
+    (copy / "manifest.json.tlog-proof").write_text(
+        Receipt(index=0, proof=(), checkpoint_note=note).format()
+    )
+    for name, content in derived_tags(
+        forged, vkey=signer.verifier.vkey, public_key=bytes(key.verify_key)
+    ).items():
+        (copy / name).write_bytes(content)
+    (copy / "tagmanifest-sha256.txt").write_bytes(tag_manifest(copy))
+    assert verify_bundle(copy, trust_bundle_key=True).ok  # self-consistent
+    assert not verify_bundle(copy).ok
+    assert {"tags", "signature", "checkpoint"} <= set(
+        failed(verify_bundle(copy, vkey=ledger.vkey()))
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["README.txt", "bag-info.txt", "signing.pub.pem", "signing.pub", "ledger.vkey", "bagit.txt"],
+)
+def test_every_tag_file_is_checked(
+    bundle: BundleInfo, ledger: Ledger, tmp_path: Path, name: str
+) -> None:
+    copy = writable_copy(bundle, tmp_path)
+    path = copy / name
+    path.write_bytes(path.read_bytes().replace(b"a", b"b", 1) + b"x")
+    # Even with the tag manifest rewritten to match, the rebuilt file differs.
+    from copyseal.bundle._tags import tag_manifest
+
+    (copy / "tagmanifest-sha256.txt").write_bytes(tag_manifest(copy))
+    result = verify_bundle(copy, vkey=ledger.vkey())
+    assert f"{name} differs" in failed(result)["tags"]
+
+
+def test_emptied_bagit_manifests_are_caught(
+    bundle: BundleInfo, ledger: Ledger, tmp_path: Path
+) -> None:
+    copy = writable_copy(bundle, tmp_path)
+    (copy / "manifest-sha256.txt").write_text("")
+    (copy / "tagmanifest-sha256.txt").write_text("")
+    detail = failed(verify_bundle(copy, vkey=ledger.vkey()))["tags"]
+    assert "manifest-sha256.txt differs" in detail and "tagmanifest-sha256.txt" in detail
+
+
+def test_a_symlinked_evidence_file_is_refused(
+    bundle: BundleInfo, ledger: Ledger, tmp_path: Path
+) -> None:
+    copy = writable_copy(bundle, tmp_path)
+    target = copy / "data" / "page" / "raw.html"
+    outside = tmp_path / "outside.html"
+    outside.write_bytes(target.read_bytes())
+    target.unlink()
+    target.symlink_to(outside)
+    assert (
+        "not a regular file inside the bundle"
+        in failed(verify_bundle(copy, vkey=ledger.vkey()))["files"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -147,5 +233,10 @@ def test_zip_round_trip_and_unsafe_zip(bundle: BundleInfo, ledger: Ledger, tmp_p
         zf.writestr("../escape.txt", "x")
     with pytest.raises(VerificationError, match="unsafe entry name"):
         verify_bundle(evil)
+    dot = tmp_path / "dot.zip"
+    with zipfile.ZipFile(dot, "w") as zf:
+        zf.writestr(".", "x")
+    with pytest.raises(VerificationError, match="unsafe entry name"):
+        verify_bundle(dot)
     with pytest.raises(VerificationError, match="not a bundle folder or zip"):
         verify_bundle(tmp_path / "nothing")

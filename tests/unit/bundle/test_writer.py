@@ -64,8 +64,8 @@ def test_bag_is_valid_for_the_bagit_library(bundle: BundleInfo) -> None:
 
 def test_files_are_read_only_and_no_temp_folder_remains(bundle: BundleInfo) -> None:
     for path in bundle.path.rglob("*"):
-        if path.is_file():
-            assert stat.S_IMODE(path.stat().st_mode) == 0o444
+        assert stat.S_IMODE(path.stat().st_mode) == (0o555 if path.is_dir() else 0o444)
+    assert stat.S_IMODE(bundle.path.stat().st_mode) == 0o555
     assert [p.name for p in bundle.path.parent.iterdir()] == [bundle.bundle_id]
 
 
@@ -108,6 +108,38 @@ def test_failed_anchoring_leaves_nothing(
     assert ledger.size() == size_before
 
 
+def test_failure_after_anchoring_keeps_the_files(
+    sqlite_workspace: Workspace,
+    evidence_files: list[EvidenceFile],
+    ledger: Ledger,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from copyseal.errors import LedgerError
+
+    def broken(index: int) -> str:
+        raise LedgerError("disk full")
+
+    monkeypatch.setattr(ledger, "receipt", broken)
+    root = tmp_path / "bundles"
+    with pytest.raises(BundleError, match="anchored as ledger entry 0 but could not be completed"):
+        write_bundle(
+            root=root,
+            url="http://x/",
+            captured_at=datetime.now(UTC),
+            files=evidence_files,
+            match=None,
+            capture={},
+            signing_key=sqlite_workspace.signing_key(),
+            ledger=ledger,
+        )
+    (kept,) = list(root.iterdir())
+    assert kept.name.startswith(".failed-")
+    manifest = (kept / "manifest.json").read_bytes()
+    assert ledger.entry(0).data == manifest  # the anchored manifest's files are all kept
+    assert len(list((kept / "data").rglob("*.png"))) == 2
+
+
 def test_unsafe_and_duplicate_names_are_refused(
     sqlite_workspace: Workspace, ledger: Ledger, tmp_path: Path
 ) -> None:
@@ -122,6 +154,10 @@ def test_unsafe_and_duplicate_names_are_refused(
     }
     with pytest.raises(BundleError, match="not a safe relative path"):
         write_bundle(files=[EvidenceFile(name="../evil", media_type="x/y", data=b"1")], **common)  # type: ignore[arg-type]
+    with pytest.raises(BundleError, match="not a safe relative path"):
+        write_bundle(
+            files=[EvidenceFile(name="images/01.w@2x", media_type="x/y", data=b"1")], **common
+        )  # type: ignore[arg-type]
     with pytest.raises(BundleError, match="unique"):
         write_bundle(files=[EvidenceFile(name="a", media_type="x/y", data=b"1")] * 2, **common)  # type: ignore[arg-type]
 

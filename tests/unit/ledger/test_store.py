@@ -166,13 +166,32 @@ def test_a_lost_race_rolls_back_the_whole_batch(
     Ledger(engine=engine, origin=ORIGIN, signing_key=KEY).append([("test", b"winner")])
     # Both writers read size 37 before either committed: the loser's rows collide.
     monkeypatch.setattr(filled, "_current_edge", lambda conn: edge_at_37)
-    with pytest.raises(LedgerError, match="another writer appended"):
+    with pytest.raises(LedgerError, match="another writer kept appending"):
         filled.append([("test", b"loser 1"), ("test", b"loser 2")])
     assert filled.size() == 38
     assert filled.find(leaf_hash(b"loser 2")) is None
     assert filled.audit().ok
     monkeypatch.undo()
     assert filled.append([("test", b"retry")]) == [38]
+
+
+def test_a_race_lost_once_is_retried(
+    filled: Ledger, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = filled._current_edge
+    with engine.connect() as conn:
+        edge_at_37 = real(conn).copy()
+    Ledger(engine=engine, origin=ORIGIN, signing_key=KEY).append([("test", b"winner")])
+    calls: list[int] = []
+
+    def stale_once(conn: object) -> object:
+        calls.append(1)
+        return edge_at_37 if len(calls) == 1 else real(conn)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(filled, "_current_edge", stale_once)
+    assert filled.append([("test", b"second")]) == [38]
+    assert len(calls) == 2
+    assert filled.audit().ok
 
 
 def test_a_log_refuses_another_key_or_origin(filled: Ledger, engine: Engine) -> None:
