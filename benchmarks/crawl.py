@@ -1,18 +1,29 @@
-"""Crawl throughput on a generated local site: bare Scrapy vs copyseal static vs render.
+"""Crawl throughput and memory on a generated local site: bare Scrapy vs copyseal.
 
-    .venv/bin/python benchmarks/crawl.py [--pages 200] [--no-render]
+    .venv/bin/python benchmarks/crawl.py [--pages 500] [--render-pages N] [--no-render]
+                                         [--growth-pages 10000]
 
-One run serves a generated site on 127.0.0.1 (``--pages`` pages, each with three
-distinct photos of 320 px and links to the next pages), then crawls it three ways, each
-in its own process (a reactor runs once per process):
+One run serves a generated site from memory on 127.0.0.1 and crawls it, each crawl in
+its own process (a reactor runs once per process):
 
 * **bare** — the baseline: a plain Scrapy spider that only fetches the same pages and
-  images (no extraction, matching, database);
-* **static** — ``copyseal crawl URL`` in an empty workspace (every image is fetched,
-  sniffed, decoded under the matcher's limits and stored; no works, so no matching cost);
-* **render** — ``copyseal crawl URL --render`` (Chromium, wheel scroll, network settle).
+  images (no extraction, matching, database), on the ``--pages`` site (each page has
+  three distinct 320 px photos and links to eight more pages, a tree like a shop's
+  listings);
+* **static** — ``copyseal crawl URL --no-capture`` in an empty workspace (every image is
+  fetched, sniffed, decoded under the matcher's limits and stored; no works, so no
+  matching cost; no sealing, which would measure capture instead of crawling);
+* **render** — the same with ``--render`` (Chromium, wheel scroll, network settle), on
+  the first ``--render-pages`` pages;
+* **growth** — a static crawl of ``--growth-pages`` generated pages (made on request,
+  each image's bytes unique), reporting the peak memory reached by 1k, 5k and 10k pages:
+  memory must not grow with the crawl.
 
-Prints pages/s, images/s and the peak RSS of the largest process of each run.
+Memory is the **whole process tree**: the sum of the resident set (RSS, from
+``/proc/PID/status``) of the crawl process and all its descendants (Chromium's
+processes included), sampled every 0.1 s; the peak is the largest sum. Summed RSS
+counts pages shared between processes (Chromium's) more than once, so it is an upper
+bound. Linux only.
 """
 
 from __future__ import annotations
@@ -21,12 +32,12 @@ import argparse
 import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -58,28 +69,65 @@ s = c.stats.get_stats()
 print(s.get("bare/images", 0), s.get("response_received_count", 0))
 """
 
-
-def make_site(pages: int) -> dict[str, tuple[str, bytes]]:
-    rng = np.random.default_rng(0)
-    files: dict[str, tuple[str, bytes]] = {}
-    for i in range(pages):
-        imgs = []
-        for j in range(3):
-            pixels = rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)
-            buf = io.BytesIO()
-            Image.fromarray(pixels).resize((320, 240)).save(buf, format="JPEG", quality=80)
-            files[f"/img/{i}-{j}.jpg"] = ("image/jpeg", buf.getvalue())
-            imgs.append(f'<img src="/img/{i}-{j}.jpg" loading="lazy">')
-        links = "".join(f'<a href="/p/{k}.html">{k}</a> ' for k in range(i + 1, min(pages, i + 4)))
-        body = (
-            f"<html><head><title>Page {i}</title></head><body><p>{'Text. ' * 80}</p>"
-            f"{''.join(imgs)}<div style='height:1500px'></div>{links}</body></html>"
-        )
-        files[f"/p/{i}.html"] = ("text/html", body.encode())
-    return files
+_MB = 1024 * 1024
 
 
-def serve(files: dict[str, tuple[str, bytes]]) -> tuple[str, ThreadingHTTPServer]:
+def _jpeg(rng: np.random.Generator) -> bytes:
+    pixels = rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).resize((320, 240)).save(buf, format="JPEG", quality=80)
+    return buf.getvalue()
+
+
+def _page(prefix: str, i: int, pages: int) -> bytes:
+    imgs = "".join(f'<img src="{prefix}img/{i}-{j}.jpg" loading="lazy">' for j in range(3))
+    # A tree of fan-out 8 (like listing pages): enough pages are known at any time to
+    # keep every connection busy (a chain would measure latency, not throughput).
+    links = "".join(
+        f'<a href="{prefix}p/{k}.html">{k}</a> ' for k in range(8 * i + 1, min(pages, 8 * i + 9))
+    )
+    return (
+        f"<html><head><title>Page {i}</title></head><body><p>{'Text. ' * 80}</p>"
+        f"{imgs}<div style='height:1500px'></div>{links}</body></html>"
+    ).encode()
+
+
+class Site:
+    """A fixed site of ``pages`` pages (``/p/N.html``, images stored) and a generated one
+    of ``growth`` pages (``/g/p/N.html``, made on request: images are a pool's bytes with
+    a unique trailer after the JPEG's end, so every image is distinct)."""
+
+    def __init__(self, pages: int, growth: int) -> None:
+        rng = np.random.default_rng(0)
+        self.pages = pages
+        self.growth = growth
+        self.files: dict[str, tuple[str, bytes]] = {}
+        for i in range(pages):
+            self.files[f"/p/{i}.html"] = ("text/html", _page("/", i, pages))
+            for j in range(3):
+                self.files[f"/img/{i}-{j}.jpg"] = ("image/jpeg", _jpeg(rng))
+        self.pool = [_jpeg(rng) for _ in range(64)]
+        self.growth_pages_served = 0
+        self.lock = threading.Lock()
+
+    def get(self, path: str) -> tuple[str, bytes] | None:
+        if not path.startswith("/g/"):
+            return self.files.get(path)
+        name = path[3:]
+        if name.startswith("p/") and name.endswith(".html"):
+            i = int(name[2:-5])
+            if i >= self.growth:
+                return None
+            with self.lock:
+                self.growth_pages_served += 1
+            return "text/html", _page("/g/", i, self.growth)
+        if name.startswith("img/") and name.endswith(".jpg"):
+            i, j = (int(x) for x in name[4:-4].split("-"))
+            return "image/jpeg", self.pool[(i * 3 + j) % len(self.pool)] + f"#{i}-{j}".encode()
+        return None
+
+
+def serve(site: Site) -> tuple[str, ThreadingHTTPServer]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -87,8 +135,9 @@ def serve(files: dict[str, tuple[str, bytes]]) -> tuple[str, ThreadingHTTPServer
             pass
 
         def do_GET(self) -> None:
-            ctype, body = files.get(self.path, ("text/html", b"not found"))
-            self.send_response(200 if self.path in files else 404)
+            found = site.get(self.path)
+            ctype, body = found or ("text/html", b"not found")
+            self.send_response(200 if found else 404)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -100,75 +149,167 @@ def serve(files: dict[str, tuple[str, bytes]]) -> tuple[str, ThreadingHTTPServer
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str, float]:
+# -- process-tree memory -------------------------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes resident in ``pid`` and all its descendants (sum of VmRSS)."""
+    tree = _children()
+    total = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(tree.get(p, ()))
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            continue
+    return total
+
+
+def measured(
+    cmd: list[str],
+    env: dict[str, str],
+    *,
+    progress: Callable[[], int] | None = None,
+    marks: tuple[int, ...] = (),
+) -> tuple[float, str, int, dict[int, int]]:
+    """Run ``cmd``; returns seconds, stdout, peak tree RSS, and the peak reached by the
+    time ``progress()`` passed each mark."""
     start = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    elapsed = time.perf_counter() - start
-    if r.returncode != 0:
-        raise SystemExit(f"{cmd[:4]} failed:\n{r.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return elapsed, r.stdout, peak
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=env)
+        peak = 0
+        at: dict[int, int] = {}
+        errors: list[str] = []
+        reader = threading.Thread(target=lambda: errors.extend(proc.stderr or ()), daemon=True)
+        reader.start()
+        while proc.poll() is None:
+            peak = max(peak, tree_rss(proc.pid))
+            if progress is not None:
+                done = progress()
+                for m in marks:
+                    if m not in at and done >= m:
+                        at[m] = peak
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - start
+        reader.join()
+        if proc.returncode != 0:
+            raise SystemExit(f"{cmd[:6]} failed:\n{''.join(errors)[-3000:]}")
+        out.seek(0)
+        return elapsed, out.read(), peak, at
+
+
+def copyseal_crawl(
+    tmp: Path, name: str, url: str, env: dict[str, str], *, pages: int, render: bool
+) -> list[str]:
+    ws = tmp / name
+    subprocess.run(
+        [sys.executable, "-m", "copyseal", "init", str(ws)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    return [
+        sys.executable,
+        "-m",
+        "copyseal",
+        "--config",
+        str(ws / "config.yaml"),
+        "--set",
+        "crawl.autothrottle=false",
+        "--set",
+        "crawl.per_domain_concurrency=16",
+        "--set",
+        f"crawl.max_pages={pages}",
+        "--set",
+        "crawl.max_depth=100000",
+        "crawl",
+        url,
+        "--allow-private",
+        "--no-capture",
+        "--json",
+        "--no-progress",
+        "--render" if render else "--no-render",
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--pages", type=int, default=500)
+    parser.add_argument("--render-pages", type=int, default=None, help="default: --pages")
     parser.add_argument("--no-render", action="store_true")
+    parser.add_argument("--growth-pages", type=int, default=10_000, help="0: skip")
     args = parser.parse_args()
-    base, server = serve(make_site(args.pages))
+    site = Site(args.pages, args.growth_pages)
+    base, server = serve(site)
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPYSEAL_")}
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        elapsed, out, peak = timed([sys.executable, "-c", _BARE, base + "/p/0.html"], env)
+    growth: tuple[int, float, int, dict[int, int]] | None = None
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        elapsed, out, peak, _ = measured([sys.executable, "-c", _BARE, base + "/p/0.html"], env)
         images, responses = (int(x) for x in out.split())
-        pages = responses - images
-        rows.append(("bare scrapy (baseline)", pages, images, elapsed, peak))
-        modes = ["static"] + ([] if args.no_render else ["render"])
-        for mode in modes:
-            ws = Path(tmp) / mode
-            subprocess.run(
-                [sys.executable, "-m", "copyseal", "init", str(ws)],
-                check=True,
-                capture_output=True,
-                env=env,
+        rows.append(("bare scrapy (baseline)", responses - images, images, elapsed, peak))
+        modes = [("static", args.pages)]
+        if not args.no_render:
+            modes.append(("render", args.render_pages or args.pages))
+        for mode, pages in modes:
+            cmd = copyseal_crawl(
+                tmp, mode, base + "/p/0.html", env, pages=pages, render=mode == "render"
             )
-            cmd = [
-                sys.executable,
-                "-m",
-                "copyseal",
-                "--config",
-                str(ws / "config.yaml"),
-                "--set",
-                "crawl.autothrottle=false",
-                "--set",
-                "crawl.per_domain_concurrency=16",
-                "--set",
-                f"crawl.max_pages={args.pages}",
-                "--set",
-                "crawl.max_depth=1000",
-                "crawl",
-                base + "/p/0.html",
-                "--allow-private",
-                "--json",
-                "--no-progress",
-                "--render" if mode == "render" else "--no-render",
-            ]
-            elapsed, out, peak = timed(cmd, env)
+            elapsed, out, peak, _ = measured(cmd, env)
             result = json.loads(out)
             rows.append((f"copyseal {mode}", result["pages"], result["images"], elapsed, peak))
+        if args.growth_pages:
+            n = args.growth_pages
+            marks = tuple(m for m in (1_000, 5_000, 10_000, n) if m <= n)
+            cmd = copyseal_crawl(tmp, "growth", base + "/g/p/0.html", env, pages=n, render=False)
+            elapsed, out, peak, at = measured(
+                cmd, env, progress=lambda: site.growth_pages_served, marks=marks
+            )
+            result = json.loads(out)
+            rows.append(
+                ("copyseal static (growth)", result["pages"], result["images"], elapsed, peak)
+            )
+            growth = (result["pages"], elapsed, peak, at)
     server.shutdown()
     print(
-        f"{'crawl':<24}{'pages':>7}{'images':>8}{'seconds':>9}{'pages/s':>9}"
-        f"{'images/s':>10}{'peak MB':>9}"
+        f"{'crawl':<26}{'pages':>7}{'images':>8}{'seconds':>9}{'pages/s':>9}"
+        f"{'images/s':>10}{'peak tree MB':>14}"
     )
     for name, pages, images, elapsed, peak in rows:
         print(
-            f"{name:<24}{pages:>7}{images:>8}{elapsed:>9.1f}{pages / elapsed:>9.1f}"
-            f"{images / elapsed:>10.1f}{peak:>9.0f}"
+            f"{name:<26}{pages:>7}{images:>8}{elapsed:>9.1f}{pages / elapsed:>9.1f}"
+            f"{images / elapsed:>10.1f}{peak / _MB:>14.0f}"
         )
     bare = rows[0][1] / rows[0][3]
     static = rows[1][1] / rows[1][3]
     print(f"\ncopyseal static / bare scrapy = {static / bare:.2f} (target >= 0.5)")
+    if growth is not None:
+        pages, elapsed, peak, at = growth
+        print(f"\nmemory growth, static crawl of {pages} generated pages in {elapsed:.0f} s:")
+        print(f"{'pages crawled':>14}{'peak tree MB so far':>22}")
+        for mark, value in sorted(at.items()):
+            print(f"{mark:>14,}{value / _MB:>22.0f}")
+        print(f"{'end':>14}{peak / _MB:>22.0f}   (target < 1536 MB, flat)")
 
 
 if __name__ == "__main__":

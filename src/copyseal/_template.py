@@ -89,6 +89,23 @@ crawl:
   #       urls: [https://shop.example/]
   #       render: true
   targets: {}
+  # Recurring crawls, run by 'copyseal scheduler' ('copyseal schedule list' shows the
+  # next runs). Cron expressions have five fields (minute hour day-of-month month
+  # day-of-week, or @daily, @hourly, ...) and are evaluated in UTC. Each schedule has:
+  #   target: suspect-shop           a name under targets (required)
+  #   cron: "0 3 * * *"              when, in UTC (required): here 03:00 UTC daily
+  #   revisit_matches: false         also crawl every page where earlier crawls of the
+  #                                  target found a match (new evidence of continued use)
+  #   enabled: true                  false: listed, never run
+  # A run missed while no scheduler was running is caught up at the next start: the
+  # latest missed occurrence runs once, older ones are recorded as missed.
+  # Example:
+  #   schedules:
+  #     nightly-shop:
+  #       target: suspect-shop
+  #       cron: "0 3 * * *"
+  #       revisit_matches: true
+  schedules: {}
 
 capture:
   # Capture and seal each page where a crawl finds a match, as part of the crawl (pages

@@ -156,6 +156,41 @@ class CrawlTarget(_Section):
         return self
 
 
+class CrawlSchedule(_Section):
+    """A recurring crawl of a target, named under ``crawl.schedules`` (``copyseal scheduler``).
+
+    Cron expressions are evaluated in UTC (see :mod:`copyseal._cron`).
+    """
+
+    #: The name of a target under ``crawl.targets``.
+    target: str
+    #: When to crawl: five cron fields in UTC, e.g. ``0 3 * * *`` (03:00 UTC daily).
+    cron: str
+    #: Also crawl again every page where earlier crawls of the target found a match, so
+    #: their continued use is captured again as new evidence.
+    revisit_matches: bool = False
+    #: A disabled schedule is listed but never run.
+    enabled: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_ok(cls, v: str) -> str:
+        from copyseal._cron import parse_cron
+
+        parse_cron(v)  # CronError is a ValueError: reported with the key and value
+        return v.strip()
+
+
+class NamedKeyError(ValueError):
+    """A validation error about a key below the one being validated (``key`` is dotted,
+    relative to it), so the one-line message names the exact key and value."""
+
+    def __init__(self, key: str, value: object, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.value = value
+
+
 class CrawlSettings(_Section):
     """How copyseal crawls other people's sites (see ``copyseal.crawl``)."""
 
@@ -196,6 +231,24 @@ class CrawlSettings(_Section):
 
     #: Named sites to crawl: ``copyseal crawl NAME`` (see CrawlTarget for the keys).
     targets: dict[str, CrawlTarget] = {}
+    #: Recurring crawls of targets, run by ``copyseal scheduler`` (see CrawlSchedule).
+    schedules: dict[str, CrawlSchedule] = {}
+
+    @model_validator(mode="after")
+    def _schedules_name_targets(self) -> CrawlSettings:
+        for name, schedule in self.schedules.items():
+            if not name or len(name) > 64 or any(c.isspace() for c in name):
+                raise NamedKeyError(
+                    f"schedules.{name}", name, "a schedule name has 1-64 characters, no spaces"
+                )
+            if schedule.target not in self.targets:
+                known = ", ".join(sorted(self.targets)) or "none configured"
+                raise NamedKeyError(
+                    f"schedules.{name}.target",
+                    schedule.target,
+                    f"not a target under crawl.targets ({known})",
+                )
+        return self
 
 
 class CaptureSettings(_Section):
@@ -330,6 +383,9 @@ def _describe(error: ValidationError, path: str) -> str:
     if kind == "extra_forbidden":
         return f"{path}: unknown key '{key}'"
     value = first.get("input")
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, NamedKeyError):
+        key, value = f"{key}.{cause.key}" if key else cause.key, cause.value
     shown = json.dumps(value, default=str) if not isinstance(value, dict) else "a mapping"
     message = first["msg"].removeprefix("Value error, ")
     return f"{path}: key '{key}' = {shown}: {message}"

@@ -1,8 +1,15 @@
-"""``copyseal crawl``, ``copyseal crawls`` and ``copyseal matches``."""
+"""``copyseal crawl``, ``copyseal crawls`` (alias ``jobs``), ``copyseal matches``,
+``copyseal schedule list`` and ``copyseal scheduler``."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 import click
 from rich.console import Console
@@ -13,10 +20,14 @@ from copyseal.cli._common import App, emit, json_option, pass_app
 from copyseal.crawl import (
     CrawlSummary,
     MatchRecord,
+    RunOutcome,
+    RunRecord,
+    Scheduler,
     crawl_summary,
     list_jobs,
     list_matches,
     resume_crawl,
+    schedule_states,
     spec_for,
     start_crawl,
 )
@@ -139,8 +150,7 @@ def crawl(
     if seal if seal is not None else app.settings().capture.on_match:
         # Pages change: each page with a match is captured now, before any review.
         sealed = seal_job(ws, summary.job_id)
-        if sealed:
-            summary = crawl_summary(ws, summary.job_id)
+        summary = crawl_summary(ws, summary.job_id)  # matches now name their bundles
     data = summary.to_json()
     data["sealed"] = [o.to_json() for o in sealed]
     emit(app, data, as_json=as_json, human=_summary_human(summary, sealed))
@@ -150,7 +160,7 @@ def crawl(
 @json_option
 @pass_app
 def crawls(app: App, as_json: bool) -> None:
-    """List crawl jobs with their status and counts."""
+    """List crawl jobs with their status and counts (also: copyseal jobs)."""
     jobs = list_jobs(app.workspace())
 
     def human(console: Console) -> None:
@@ -193,3 +203,180 @@ def matches(app: App, job_id: str | None, as_json: bool) -> None:
         as_json=as_json,
         human=lambda c: c.print(_matches_table(records)),
     )
+
+
+# -- schedules -----------------------------------------------------------------------------
+
+
+def _when(value: str | None) -> str:
+    return value.replace("+00:00", "Z") if value else ""
+
+
+@click.group("schedule")
+def schedule_group() -> None:
+    """Scheduled crawls (crawl.schedules in config.yaml; cron in UTC)."""
+
+
+@schedule_group.command("list")
+@json_option
+@pass_app
+def schedule_list(app: App, as_json: bool) -> None:
+    """List schedules: target, cron, next run (UTC), last run and its job."""
+    states = schedule_states(app.workspace())
+    data = [s.to_json() for s in states]
+
+    def human(console: Console) -> None:
+        table = Table(title=f"{len(states)} schedule(s), times in UTC")
+        for column in ("schedule", "target", "cron", "next run", "last run", "status", "job"):
+            table.add_column(column, overflow="fold")
+        for d in data:
+            last = d["last_run"] or {}
+            nxt = _when(d["next_run"]) + (" (due)" if d["due"] else "")
+            table.add_row(
+                d["name"] + ("" if d["enabled"] else " (disabled)"),
+                d["target"] + (" +revisit" if d["revisit_matches"] else ""),
+                d["cron"],
+                nxt if d["enabled"] else "-",
+                _when(last.get("due_at")),
+                last.get("job_status") or last.get("status") or "",
+                last.get("job_id") or "",
+            )
+        console.print(table)
+
+    emit(app, data, as_json=as_json, human=human)
+
+
+class _ChildRunner:
+    """Runs a crawl job as ``copyseal crawl --resume JOB`` in a child process (a reactor
+    runs once per process), with this command's configuration; the child seals pages
+    with matches as any crawl does (capture.on_match)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.proc: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+
+    def command(self, job_id: str) -> list[str]:
+        cmd = [sys.executable, "-m", "copyseal"]
+        if self.app.config_path is not None:
+            cmd += ["--config", str(self.app.config_path)]
+        for item in self.app.overrides:
+            cmd += ["--set", item]
+        if self.app.debug:
+            cmd.append("--debug")
+        return [*cmd, "crawl", "--resume", job_id, "--json", "--no-progress"]
+
+    def __call__(self, job_id: str) -> RunOutcome:
+        ws = self.app.workspace()
+        if (
+            crawl_summary(ws, job_id).status == "finished"
+            and not self.app.settings().capture.on_match
+        ):
+            return RunOutcome(status="finished")
+        last_error: list[str] = []
+        with self._lock:
+            # Its own session: a Ctrl-C in the terminal reaches the child once, from us.
+            self.proc = subprocess.Popen(
+                self.command(job_id),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+        proc = self.proc
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the child's logs go on to our stderr
+            sys.stderr.write(line)
+            if line.startswith("error: "):
+                last_error[:] = [line.removeprefix("error: ").strip()]
+        code = proc.wait()
+        with self._lock:
+            self.proc = None
+        status = crawl_summary(ws, job_id).status
+        error = None
+        if code != 0:
+            error = last_error[0] if last_error else f"crawl process exited with code {code}"
+        return RunOutcome(status=status, error=error)
+
+    def interrupt(self) -> None:
+        """Ask the running crawl to stop gracefully (Scrapy stops on SIGINT; it is
+        resumable, and a second SIGINT forces it)."""
+        with self._lock:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGINT)
+
+
+def _run_line(r: RunRecord) -> str:
+    text = f"schedule {r.schedule} (due {_when(r.due_at.isoformat())}): "
+    if r.status == "running":
+        text += f"job {r.job_id} released, to be resumed"
+    else:
+        text += f"job {r.job_id or '-'} {r.status}"
+    return text + (f": {r.error}" if r.error else "")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Run what is due now, then exit.")
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between checks for due runs.",
+)
+@json_option
+@pass_app
+def scheduler(app: App, once: bool, poll: float, as_json: bool) -> None:
+    """Run due scheduled crawls until stopped (SIGINT or SIGTERM).
+
+    Each due run is claimed exactly once in the database (two schedulers or a restart
+    never run it twice); runs missed while no scheduler ran are caught up at start (the
+    latest runs, older ones are recorded as missed); a crawl interrupted by a stop or a
+    crash is resumed by the next scheduler. Progress goes to stderr; with --json, the
+    runs handled are printed as one JSON list at exit.
+    """
+    ws = app.workspace()
+    stop = threading.Event()
+    runner = _ChildRunner(app)
+    handled: list[RunRecord] = []
+
+    def on_run(r: RunRecord) -> None:
+        click.echo(_run_line(r), err=True)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if not stop.is_set():
+            click.echo(
+                f"{signal.Signals(signum).name}: stopping (the crawl in progress stops and is"
+                " resumed by the next scheduler)",
+                err=True,
+            )
+        stop.set()
+        runner.interrupt()
+
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, on_signal)
+    try:
+        sched = Scheduler(ws, runner=runner, stop=stop, on_run=on_run)
+        names = ", ".join(sorted(ws.settings.crawl.schedules)) or "none configured"
+        click.echo(f"scheduler {sched.owner}: schedules {names}", err=True)
+        if once:
+            handled = sched.tick()
+        else:
+            # Runs are not kept in memory over a long life: each was reported on stderr.
+            while not stop.is_set():
+                sched.tick()
+                stop.wait(poll)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def human(console: Console) -> None:
+        console.print(f"{len(handled)} scheduled run(s) handled")
+        for r in handled:
+            console.print("  " + _run_line(r))
+
+    if once or as_json:
+        emit(app, [r.to_json() for r in handled], as_json=as_json, human=human)
+    if any(r.status == "failed" for r in handled):
+        raise click.exceptions.Exit(1)

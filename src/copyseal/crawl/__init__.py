@@ -5,7 +5,9 @@ they share: extraction (:func:`extract_html`, and the browser-side collection of
 mode), image fetching with limits and content sniffing, safety (no private addresses),
 politeness (robots.txt, AutoThrottle, a User-Agent naming copyseal), page classification
 (challenges, login walls, soft-404s), the item pipelines that match and store, and crawl
-jobs kept in the database so that a killed crawl resumes exactly.
+jobs kept in the database so that a killed crawl resumes exactly, and scheduled crawls
+(:class:`Scheduler`: each due run claimed exactly once, missed runs caught up, pages with
+earlier matches re-visited).
 """
 
 from copyseal.crawl._detect import PageVerdict, classify_page
@@ -20,6 +22,15 @@ from copyseal.crawl._jobs import (
     start_crawl,
 )
 from copyseal.crawl._pipelines import MatchPipeline, StorePipeline
+from copyseal.crawl._schedule import (
+    RunOutcome,
+    RunRecord,
+    Scheduler,
+    ScheduleState,
+    next_run,
+    plan_catch_up,
+    schedule_states,
+)
 from copyseal.crawl._spec import JobSpec, spec_for
 from copyseal.crawl._spider import CopysealSpider
 from copyseal.crawl._store import FrontierEntry
@@ -34,13 +45,20 @@ __all__ = [
     "MatchRecord",
     "PageExtract",
     "PageVerdict",
+    "RunOutcome",
+    "RunRecord",
+    "ScheduleState",
+    "Scheduler",
     "StorePipeline",
     "classify_page",
     "crawl_summary",
     "extract_html",
     "list_jobs",
     "list_matches",
+    "next_run",
+    "plan_catch_up",
     "resume_crawl",
+    "schedule_states",
     "spec_for",
     "start_crawl",
 ]

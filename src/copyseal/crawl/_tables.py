@@ -1,5 +1,7 @@
 """The crawler's tables: jobs, the page frontier, images seen, and matches found.
 
+Scheduled runs (``schedule_runs``) are here too: migration ``0006_schedule`` creates them.
+
 The frontier lives in the database (not in Scrapy's ``JOBDIR``) so that a crawl killed
 with SIGKILL resumes exactly: a page row becomes ``done`` only in the transaction that
 follows the storing of every image of that page, and images and matches are inserted
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from copyseal.db.base import Base
 
-__all__ = ["CrawlImage", "CrawlJob", "CrawlMatch", "CrawlPage"]
+__all__ = ["CrawlImage", "CrawlJob", "CrawlMatch", "CrawlPage", "ScheduleRun"]
 
 _BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -143,3 +145,41 @@ class CrawlMatch(Base):
     found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     #: The evidence bundle that sealed the page showing this match (None until sealed).
     bundle_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class ScheduleRun(Base):
+    """One occurrence of a schedule (``crawl.schedules``): claimed once, by inserting it.
+
+    The unique key (``schedule``, ``due_at``) is what makes a due run happen exactly once:
+    a scheduler claims an occurrence by inserting its row, and a second scheduler (or the
+    same one after a restart) that tries to insert it again gets nothing. ``status``:
+    ``running`` (claimed; ``job_id`` is its crawl job, created in the same transaction),
+    ``finished``, ``stopped``, ``failed`` (the job's final status), or ``missed`` (an
+    older occurrence passed over by the catch-up policy, never run). ``owner`` is the
+    scheduler running it (``host:pid:token``; null: released by a clean shutdown, to be
+    resumed by the next scheduler); ``heartbeat_at`` shows it is alive across hosts.
+    ``attempts`` counts the times the job's process died (it is resumed a few times).
+    ``revisit_pages`` is the number of pages of earlier matches queued with the job.
+    """
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (
+        UniqueConstraint("schedule", "due_at"),
+        Index("ix_schedule_runs_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigIntKey, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    target: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    job_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("crawl_jobs.job_id", ondelete="SET NULL"), index=True
+    )
+    revisit_pages: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
