@@ -34,6 +34,13 @@ _OPTIONAL = {
     "crawl": "copyseal.cli.crawl:crawl",
     "crawls": "copyseal.cli.crawl:crawls",
     "matches": "copyseal.cli.crawl:matches",
+    "serve": "copyseal.cli.serve:serve",
+    "users": "copyseal.cli.users:users",
+    "cases": "copyseal.cli.cases:cases",
+    "export": "copyseal.cli.export:export",
+    "jobs": "copyseal.cli.crawl:crawls",
+    "schedule": "copyseal.cli.crawl:schedule_group",
+    "scheduler": "copyseal.cli.crawl:scheduler",
 }
 
 

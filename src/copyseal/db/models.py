@@ -70,4 +70,6 @@ with contextlib.suppress(ImportError):
 with contextlib.suppress(ImportError):
     import copyseal.crawl._tables
 with contextlib.suppress(ImportError):
-    import copyseal.bundle._tables  # noqa: F401
+    import copyseal.bundle._tables
+with contextlib.suppress(ImportError):
+    import copyseal.review._tables  # noqa: F401

@@ -43,7 +43,7 @@ REVIEW_DECISION: Final = "review-decision"
 EXPORT: Final = "export"
 LICENCE: Final = "licence"
 
-_DECISIONS = frozenset({"confirmed", "rejected", "licensed", "dismissed"})
+_DECISIONS = frozenset({"confirmed", "rejected", "licensed", "dismissed", "needs-more-info"})
 
 
 def _check(value: Any, path: str) -> None:
@@ -151,8 +151,9 @@ def review_decision(
     evidence_leaf: str | None = None,
     reason: str | None = None,
 ) -> bytes:
-    """A reviewer's decision on a finding (``confirmed``, ``rejected``, ``licensed`` or
-    ``dismissed``), optionally naming the evidence bundle's leaf hash (hex)."""
+    """A reviewer's decision on a finding (``confirmed``, ``rejected``, ``licensed``,
+    ``dismissed`` or ``needs-more-info``), optionally naming the evidence bundle's leaf hash
+    (hex)."""
     if decision not in _DECISIONS:
         raise LedgerError(f"unknown review decision {decision!r}; one of {sorted(_DECISIONS)}")
     return statement(

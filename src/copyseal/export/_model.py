@@ -1,0 +1,224 @@
+"""What a case package is made of, gathered once from the database and the bundles.
+
+Everything here derives from stored data (never from the clock), so the same case with
+the same decisions gives the same package, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from copyseal.bundle._tables import EvidenceBundle
+from copyseal.crawl._tables import CrawlMatch
+from copyseal.db.models import Work
+from copyseal.errors import CopysealError
+from copyseal.ledger.checkpoint import open_checkpoint
+from copyseal.ledger.note import parse_vkey
+from copyseal.ledger.proof import Receipt, parse_receipt
+from copyseal.ledger.store import SignedCheckpoint
+from copyseal.review._util import domain_of, utc
+from copyseal.review.cases import CaseRecord, get_case
+from copyseal.review.decisions import DecisionRecord, history
+from copyseal.workspace import Workspace
+
+__all__ = ["CaseData", "ExportError", "MatchData", "gather", "safe_name"]
+
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class ExportError(CopysealError):
+    """A case cannot be exported (empty, unsealed matches, unsafe names, ...)."""
+
+
+def safe_name(name: str) -> str:
+    """``name`` if it is one safe path component (letters, digits, ``._-``), else an error.
+
+    Case and bundle ids become file names inside the package and in the exports folder;
+    nothing that could climb out of a folder (``..``, ``/``, ``\\``) is ever accepted.
+    """
+    if not _SAFE.fullmatch(name) or ".." in name:
+        raise ExportError(f"unsafe file name {name!r}")
+    return name
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchData:
+    """One match of the case with its work, bundle and decisions."""
+
+    match_id: int
+    page_url: str
+    image_url: str
+    site: str
+    score: float
+    method: str | None
+    found_at: datetime
+    image_sha256: str
+    work: dict[str, Any]
+    bundle_id: str
+    decisions: tuple[DecisionRecord, ...]  # oldest first
+    report: dict[str, Any]  # the match's entry in the bundle manifest
+    files: dict[str, str]  # role -> manifest path (work, found, overlay, closeup, screenshot)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleData:
+    """A bundle of the case: its folder and its ledger facts."""
+
+    bundle_id: str
+    path: Path
+    page_url: str
+    manifest_sha256: str
+    leaf_hash: str
+    ledger_index: int
+    captured_at: datetime
+    receipt_size: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseData:
+    """Everything the package holds, and the checkpoint every receipt is made against."""
+
+    case: CaseRecord
+    matches: tuple[MatchData, ...]
+    bundles: tuple[BundleData, ...]
+    origin: str
+    vkey: str
+    checkpoint: SignedCheckpoint
+    as_of: datetime
+    #: Ledger index -> (statement bytes, tlog-proof receipt text) of every decision.
+    decision_receipts: dict[int, tuple[bytes, str]]
+    #: Bundle id -> consistency proof from its receipt's checkpoint to ``checkpoint``.
+    consistency: dict[str, list[bytes]]
+
+
+def _files(
+    manifest: dict[str, Any], image_url: str, work_id: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    listed = {f["path"] for f in manifest.get("files", [])}
+    files = {
+        k: v
+        for k, v in (
+            ("screenshot", "data/capture/screenshots/viewport.png"),
+            ("full", "data/capture/screenshots/full.png"),
+        )
+        if v in listed
+    }
+    for n, entry in enumerate((manifest.get("match") or {}).get("matches") or [], start=1):
+        if entry.get("image_url") == image_url and entry["match"].get("work_id") == work_id:
+            for key, value in (
+                ("work", (entry.get("work") or {}).get("original")),
+                ("found", entry.get("captured_image")),
+                ("overlay", entry.get("overlay")),
+                ("closeup", f"data/capture/closeups/{n:02d}.png"),
+            ):
+                if isinstance(value, str) and value in listed:
+                    files[key] = value
+            return entry, files
+    return {}, files
+
+
+def gather(ws: Workspace, case_id: str) -> CaseData:
+    """Collect a case's matches, bundles, decisions, receipts and the pinned checkpoint.
+
+    Raises:
+        NotFound: no such case.
+        ExportError: the case is empty or one of its matches has no evidence bundle.
+    """
+    case = get_case(ws, case_id)
+    safe_name(case.case_id)
+    if not case.match_ids:
+        raise ExportError(f"case {case_id} has no matches")
+    ledger = ws.ledger()
+    verifier = parse_vkey(ledger.vkey())
+    matches: list[MatchData] = []
+    bundles: dict[str, BundleData] = {}
+    with Session(ws.engine) as s:
+        for match_id in sorted(case.match_ids):
+            row = s.get(CrawlMatch, match_id)
+            if row is None or row.bundle_id is None:
+                raise ExportError(f"match {match_id} has no sealed evidence bundle")
+            bundle = s.get(EvidenceBundle, row.bundle_id)
+            work = s.get(Work, row.work_id)
+            if bundle is None or work is None:
+                raise ExportError(f"match {match_id}: bundle or work missing")
+            path = Path(bundle.path)
+            try:
+                manifest = json.loads((path / "manifest.json").read_bytes())
+                receipt = parse_receipt((path / "manifest.json.tlog-proof").read_bytes())
+                receipt_size = open_checkpoint(receipt.checkpoint_note, verifier).size
+            except (OSError, ValueError, CopysealError) as e:
+                raise ExportError(f"bundle {bundle.bundle_id}: unreadable ({e})") from e
+            if bundle.bundle_id not in bundles:
+                bundles[bundle.bundle_id] = BundleData(
+                    bundle_id=safe_name(bundle.bundle_id),
+                    path=path,
+                    page_url=bundle.page_url,
+                    manifest_sha256=bundle.manifest_sha256,
+                    leaf_hash=bundle.leaf_hash,
+                    ledger_index=bundle.ledger_index,
+                    captured_at=utc(bundle.captured_at),
+                    receipt_size=receipt_size,
+                )
+            report, files = _files(manifest, row.image_url, row.work_id)
+            detail = json.loads(row.detail)
+            matches.append(
+                MatchData(
+                    match_id=row.id,
+                    page_url=row.page_url,
+                    image_url=row.image_url,
+                    site=domain_of(row.page_url),
+                    score=float(row.score),
+                    method=detail.get("method"),
+                    found_at=utc(row.found_at),
+                    image_sha256=row.image_sha256,
+                    work={
+                        "work_id": work.work_id,
+                        "title": work.title,
+                        "owner": work.owner,
+                        "licence": work.licence,
+                        "original_sha256": work.sha256,
+                        "registered_at": utc(work.registered_at),
+                        "ledger_index": work.ledger_index,
+                    },
+                    bundle_id=bundle.bundle_id,
+                    decisions=tuple(reversed(history(ws, row.id))),
+                    report=report,
+                    files=files,
+                )
+            )
+    indices = [b.ledger_index for b in bundles.values()]
+    indices += [d.ledger_index for m in matches for d in m.decisions]
+    last = max(indices)
+    pinned = next((c for c in ledger.checkpoints() if c.size > last), None)
+    if pinned is None:
+        raise ExportError(f"no checkpoint covers ledger entry {last}")
+    receipts = {}
+    for d in (d for m in matches for d in m.decisions):
+        proof = ledger.inclusion_proof(d.ledger_index, pinned.size)
+        text = Receipt(
+            index=d.ledger_index, proof=tuple(proof), checkpoint_note=pinned.note
+        ).format()
+        receipts[d.ledger_index] = (ledger.entry(d.ledger_index).data, text)
+    times = [case.created_at, *(b.captured_at for b in bundles.values())]
+    times += [d.decided_at for m in matches for d in m.decisions]
+    return CaseData(
+        case=case,
+        matches=tuple(matches),
+        bundles=tuple(sorted(bundles.values(), key=lambda b: b.bundle_id)),
+        origin=ledger.origin,
+        vkey=ledger.vkey(),
+        checkpoint=pinned,
+        as_of=max(times),
+        decision_receipts=receipts,
+        consistency={
+            b.bundle_id: ledger.consistency_proof(b.receipt_size, pinned.size)
+            for b in bundles.values()
+        },
+    )

@@ -1,0 +1,296 @@
+"""The case report as a PDF (fpdf2): summary, one section per match, the chain of custody
+and how to verify.
+
+Reproducible: the document's dates come from the case data (``as_of``), never from the
+clock, and fpdf2 derives the file identifier from the content, so the same case gives
+the same bytes. Text uses the PDF core fonts (Latin-1); other characters are replaced.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import WrapMode, XPos, YPos
+from PIL import Image
+
+from copyseal import __version__
+from copyseal.export._model import CaseData, MatchData
+from copyseal.review._util import utc
+
+__all__ = ["render_report"]
+
+_MARGIN = 15.0
+_MAX_PIXELS = 1400
+
+
+def _t(text: object) -> str:
+    """Latin-1 safe text for the core fonts."""
+    return str(text).encode("latin-1", "replace").decode("latin-1")
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else utc(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class _Report(FPDF):
+    case_id = ""
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", "", 8)
+        self.set_text_color(110)
+        self.cell(0, 5, _t(f"copyseal case {self.case_id} - page {self.page_no()}"), align="C")
+        self.set_text_color(0)
+
+
+def _heading(pdf: FPDF, text: str, size: int = 14) -> None:
+    pdf.set_font("Helvetica", "B", size)
+    pdf.multi_cell(0, size * 0.5, _t(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(1.5)
+
+
+def _para(pdf: FPDF, text: str, *, mono: bool = False, size: float = 9.5) -> None:
+    pdf.set_font("Courier" if mono else "Helvetica", "", size)
+    pdf.multi_cell(
+        0, size * 0.48, _t(text), wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
+    pdf.ln(1)
+
+
+def _facts(pdf: FPDF, rows: Sequence[tuple[str, object]]) -> None:
+    width = pdf.w - 2 * _MARGIN
+    for label, value in rows:
+        pdf.set_font("Helvetica", "B", 8.5)
+        y = pdf.get_y()
+        if y > pdf.h - 25:
+            pdf.add_page()
+            y = pdf.get_y()
+        pdf.cell(42, 4.4, _t(label))
+        pdf.set_font("Courier", "", 8.5)
+        pdf.multi_cell(
+            width - 42,
+            4.4,
+            _t(value),
+            wrapmode=WrapMode.CHAR,
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+    pdf.ln(2)
+
+
+def _load_image(path: Path) -> Image.Image | None:
+    try:
+        with Image.open(path) as im:
+            im.load()
+            picture = im.convert("RGB")
+    except OSError:
+        return None
+    picture.thumbnail((_MAX_PIXELS, _MAX_PIXELS))
+    return picture
+
+
+def _images(pdf: FPDF, images: Sequence[tuple[str, Path]], *, per_row: int = 2) -> None:
+    loaded = [(label, im) for label, path in images if (im := _load_image(path)) is not None]
+    gap = 5.0
+    width = (pdf.w - 2 * _MARGIN - gap * (per_row - 1)) / per_row
+    for start in range(0, len(loaded), per_row):
+        row = loaded[start : start + per_row]
+        heights = [min(width * im.height / im.width, 80.0) for _, im in row]
+        if pdf.get_y() + max(heights) + 8 > pdf.h - 18:
+            pdf.add_page()
+        top = pdf.get_y()
+        for i, ((label, im), h) in enumerate(zip(row, heights, strict=True)):
+            x = _MARGIN + i * (width + gap)
+            w = min(width, h * im.width / im.height)
+            pdf.set_xy(x, top)
+            pdf.set_font("Helvetica", "B", 8)
+            pdf.cell(width, 4, _t(label))
+            buffer = io.BytesIO()
+            # JPEG keeps the report small; the exact image bytes are in the bundles.
+            im.save(buffer, format="JPEG", quality=85)
+            pdf.image(buffer, x=x, y=top + 5, w=w, h=h)
+        pdf.set_xy(_MARGIN, top + 6 + max(heights) + 3)
+
+
+def _summary(pdf: FPDF, data: CaseData) -> None:
+    case = data.case
+    _heading(pdf, f"Evidence report: {case.title}", 18)
+    _para(
+        pdf,
+        "This report accompanies a case package made by copyseal. Every finding below was"
+        " captured and sealed in a signed evidence bundle anchored in an append-only Merkle"
+        " ledger, then confirmed by a person. The bundles, receipts and checkpoints in the"
+        " package can be verified by anyone, offline, with the ledger's verifier key.",
+    )
+    sites = sorted({m.site for m in data.matches})
+    works = sorted({m.work["work_id"] for m in data.matches})
+    _facts(
+        pdf,
+        [
+            ("Case", case.case_id),
+            ("Title", case.title),
+            ("Infringing domain(s)", ", ".join(sites)),
+            ("Opened", f"{_when(case.created_at)} by {case.created_by}"),
+            ("Facts as of", _when(data.as_of)),
+            ("Matches", len(data.matches)),
+            ("Works", ", ".join(works)),
+            ("Evidence bundles", len(data.bundles)),
+            ("Ledger", data.origin),
+            ("Ledger verifier key", data.vkey),
+            ("Checkpoint", f"size {data.checkpoint.size}, root {data.checkpoint.root.hex()}"),
+            ("Made by", f"copyseal {__version__}"),
+        ],
+    )
+    _heading(pdf, "Findings", 12)
+    for m in data.matches:
+        decided = m.decisions[-1] if m.decisions else None
+        _para(
+            pdf,
+            f"Match {m.match_id}: '{m.work.get('title')}' ({m.work['work_id']}) shown at"
+            f" {m.image_url} on {m.page_url}; score {m.score:.3f}; "
+            + (f"{decided.decision} by {decided.reviewer}" if decided else "not decided"),
+            size=9,
+        )
+
+
+def _match_section(pdf: FPDF, data: CaseData, m: MatchData) -> None:
+    bundle = next(b for b in data.bundles if b.bundle_id == m.bundle_id)
+    pdf.add_page()
+    _heading(pdf, f"Match {m.match_id}: {m.work.get('title') or m.work['work_id']} on {m.site}")
+    transform: dict[str, Any] = (m.report.get("match") or {}).get("transform") or {}
+    _facts(
+        pdf,
+        [
+            ("Page URL", m.page_url),
+            ("Image URL", m.image_url),
+            ("Found at", _when(m.found_at)),
+            ("Captured at", _when(bundle.captured_at)),
+            ("Work", f"{m.work.get('title')} ({m.work['work_id']}), owner {m.work.get('owner')}"),
+            (
+                "Work registered",
+                f"{_when(m.work['registered_at'])}, ledger entry {m.work.get('ledger_index')}",
+            ),
+            ("Original SHA-256", m.work["original_sha256"]),
+            ("Found image SHA-256", m.image_sha256),
+            ("Score / method", f"{m.score:.4f} / {m.method}"),
+            (
+                "Transform",
+                ", ".join(f"{k} {v}" for k, v in sorted(transform.items()) if k != "matrix") or "-",
+            ),
+            ("Bundle", f"bundles/{bundle.bundle_id}.zip"),
+            ("Manifest SHA-256", bundle.manifest_sha256),
+            ("Leaf hash", bundle.leaf_hash),
+            (
+                "Ledger entry",
+                f"{bundle.ledger_index} (receipt checkpoint size {bundle.receipt_size})",
+            ),
+        ],
+    )
+    root = bundle.path
+    labelled = [
+        ("Registered work", m.files.get("work")),
+        ("Image found on the page", m.files.get("found")),
+        ("Overlay: matched region", m.files.get("overlay")),
+        ("The image on the page, outlined", m.files.get("closeup")),
+    ]
+    _images(pdf, [(label, root / p) for label, p in labelled if p])
+    if "screenshot" in m.files:
+        _images(pdf, [("Page screenshot (viewport)", root / m.files["screenshot"])], per_row=1)
+    _heading(pdf, "Decisions", 11)
+    for d in m.decisions:
+        reason = f" ({d.reason})" if d.reason else ""
+        _para(
+            pdf,
+            f"{_when(d.decided_at)}: {d.decision}{reason} by {d.reviewer}, ledger entry"
+            f" {d.ledger_index}. {d.comment}",
+            size=9,
+        )
+    _heading(pdf, "Bundle receipt (manifest.json.tlog-proof)", 11)
+    try:
+        _para(pdf, (root / "manifest.json.tlog-proof").read_text("utf-8"), mono=True, size=7)
+    except OSError:
+        _para(pdf, "(missing)")
+
+
+def _custody(pdf: FPDF, data: CaseData) -> None:
+    pdf.add_page()
+    _heading(pdf, "Chain of custody")
+    _para(
+        pdf,
+        "Each event is a statement in the ledger: the registration of the work, the sealed"
+        " capture of the page, each review decision, and the export of this package (whose"
+        " SHA-256 is logged after it was written, so it cannot appear inside it).",
+    )
+    for m in data.matches:
+        bundle = next(b for b in data.bundles if b.bundle_id == m.bundle_id)
+        rows: list[tuple[str, object]] = [
+            (
+                "Registration",
+                f"{_when(m.work['registered_at'])} - ledger entry"
+                f" {m.work.get('ledger_index')} - work {m.work['work_id']}",
+            ),
+            (
+                "Capture",
+                f"{_when(bundle.captured_at)} - ledger entry {bundle.ledger_index} -"
+                f" bundle {bundle.bundle_id}",
+            ),
+        ]
+        rows += [
+            (
+                "Review",
+                f"{_when(d.decided_at)} - ledger entry {d.ledger_index} - {d.decision}"
+                f" by {d.reviewer}",
+            )
+            for d in m.decisions
+        ]
+        rows.append(("Export", f"this package, facts as of {_when(data.as_of)}"))
+        _heading(pdf, f"Match {m.match_id}", 10)
+        _facts(pdf, rows)
+
+
+def _how_to_verify(pdf: FPDF, data: CaseData) -> None:
+    pdf.add_page()
+    _heading(pdf, "How to verify")
+    _para(
+        pdf,
+        "1. Obtain the ledger's verifier key from a trusted source and compare it with"
+        " ledger/vkey in the package:\n" + data.vkey + "\n\n"
+        "2. Verify each evidence bundle (files, BagIt manifests, signature, checkpoint and"
+        " inclusion proof):\n"
+        '   copyseal verify bundles/BUNDLE.zip --vkey "$(cat ledger/vkey)"\n'
+        "   Each bundle's README.txt explains how to do the same by hand (sha256sum,"
+        " openssl, and the RFC 9162 proof).\n\n"
+        "3. Verify each review decision against its receipt:\n"
+        '   copyseal verify receipts/decision-N.tlog-proof --vkey "$(cat ledger/vkey)"'
+        " --data receipts/decision-N.json\n\n"
+        "4. ledger/checkpoint is the signed checkpoint (size"
+        f" {data.checkpoint.size}) every decision receipt is made against; case.json gives,"
+        " for each bundle, the RFC 9162 consistency proof from the bundle's own checkpoint"
+        " to it, so all the evidence sits in one append-only history.\n\n"
+        "5. case.json lists every file of the package with its SHA-256.",
+    )
+
+
+def render_report(data: CaseData) -> bytes:
+    """The PDF report of a case package (same data, same bytes)."""
+    pdf = _Report(format="A4")
+    pdf.case_id = data.case.case_id
+    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.set_creation_date(utc(data.as_of))
+    pdf.set_title(_t(f"copyseal case {data.case.case_id}: {data.case.title}"))
+    pdf.set_subject(_t("Evidence report"))
+    pdf.set_author(_t(data.case.created_by))
+    pdf.set_creator(f"copyseal {__version__}")
+    pdf.add_page()
+    _summary(pdf, data)
+    for m in data.matches:
+        _match_section(pdf, data, m)
+    _custody(pdf, data)
+    _how_to_verify(pdf, data)
+    return bytes(pdf.output())

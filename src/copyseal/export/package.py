@@ -1,0 +1,329 @@
+"""Case packages: every bundle of a case, receipts, checkpoint, vkey, PDF report, case.json.
+
+Layout of ``CASE.zip`` (one top folder named after the case)::
+
+    CASE/README.txt                       what is here and how to verify it
+    CASE/case.json                        machine-readable case: matches, decisions,
+                                          bundles, consistency proofs, every file's SHA-256
+    CASE/report.pdf                       the report for people
+    CASE/bundles/BUNDLE.zip               each evidence bundle (``copyseal verify`` it)
+    CASE/ledger/vkey                      the ledger's note verifier key
+    CASE/ledger/checkpoint                the signed checkpoint the receipts are made against
+    CASE/receipts/decision-N.json         each review decision statement (ledger entry N)
+    CASE/receipts/decision-N.tlog-proof   and its C2SP tlog-proof receipt
+
+The package is reproducible: entries are sorted, their times and the PDF's dates come
+from the case's own data, so exporting the same case again gives the same bytes. After
+writing, its SHA-256 is appended to the ledger as an ``export`` statement.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from copyseal.bundle.writer import export_zip
+from copyseal.export._model import CaseData, ExportError, gather, safe_name
+from copyseal.export._pdf import render_report
+from copyseal.ledger import statements
+from copyseal.review._tables import Export
+from copyseal.review._util import iso, now, utc
+from copyseal.workspace import Workspace
+
+__all__ = [
+    "FORMAT",
+    "ExportError",
+    "ExportResult",
+    "export_case",
+    "export_path",
+    "exports_dir",
+]
+
+FORMAT: Final = "copyseal-case/1"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportResult:
+    """An exported package: where, its hash, and its ``export`` ledger entry."""
+
+    case_id: str
+    path: Path
+    sha256: str
+    size: int
+    bundles: tuple[str, ...]
+    matches: int
+    as_of: datetime
+    ledger_index: int
+    statement: bytes
+    receipt: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``copyseal export --json`` document."""
+        return {
+            "case_id": self.case_id,
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "size": self.size,
+            "bundles": list(self.bundles),
+            "matches": self.matches,
+            "as_of": iso(self.as_of),
+            "ledger_index": self.ledger_index,
+            "statement": json.loads(self.statement),
+            "receipt": self.receipt,
+        }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _case_json(data: CaseData, files: dict[str, tuple[str, int]]) -> dict[str, Any]:
+    case = data.case
+
+    def decision(d: Any) -> dict[str, Any]:
+        return {
+            **d.to_json(),
+            "statement": f"receipts/decision-{d.ledger_index}.json",
+            "receipt": f"receipts/decision-{d.ledger_index}.tlog-proof",
+        }
+
+    return {
+        "format": FORMAT,
+        "case_id": case.case_id,
+        "title": case.title,
+        "domain": case.domain,
+        "created_by": case.created_by,
+        "created_at": iso(case.created_at),
+        "as_of": iso(data.as_of),
+        "ledger": {
+            "origin": data.origin,
+            "vkey": data.vkey,
+            "checkpoint": "ledger/checkpoint",
+            "checkpoint_size": data.checkpoint.size,
+            "checkpoint_root_hex": data.checkpoint.root.hex(),
+        },
+        "matches": [
+            {
+                "match_id": m.match_id,
+                "page_url": m.page_url,
+                "image_url": m.image_url,
+                "site": m.site,
+                "score": round(m.score, 4),
+                "method": m.method,
+                "found_at": iso(m.found_at),
+                "image_sha256": m.image_sha256,
+                "work": {**m.work, "registered_at": iso(m.work["registered_at"])},
+                "bundle": m.bundle_id,
+                "files": {
+                    k: f"bundles/{m.bundle_id}.zip!{m.bundle_id}/{v}"
+                    for k, v in sorted(m.files.items())
+                },
+                "decisions": [decision(d) for d in m.decisions],
+            }
+            for m in data.matches
+        ],
+        "bundles": [
+            {
+                "bundle_id": b.bundle_id,
+                "path": f"bundles/{b.bundle_id}.zip",
+                "sha256": files[f"bundles/{b.bundle_id}.zip"][0],
+                "page_url": b.page_url,
+                "captured_at": iso(b.captured_at),
+                "manifest_sha256": b.manifest_sha256,
+                "leaf_hash": b.leaf_hash,
+                "ledger_index": b.ledger_index,
+                "receipt_checkpoint_size": b.receipt_size,
+                "consistency_proof": [
+                    base64.b64encode(h).decode("ascii") for h in data.consistency[b.bundle_id]
+                ],
+            }
+            for b in data.bundles
+        ],
+        "files": [
+            {"path": name, "sha256": sha, "size": size}
+            for name, (sha, size) in sorted(files.items())
+        ],
+    }
+
+
+_README = """copyseal case package {case_id}: {title}
+
+Facts as of {as_of}. Made by copyseal from the workspace's database and evidence bundles.
+
+  report.pdf                 the report: summary, each match, chain of custody, how to verify
+  case.json                  the same facts for machines, with every file's SHA-256
+  bundles/*.zip              the sealed evidence bundles (each has its own README.txt)
+  ledger/vkey                the ledger's verifier key (compare it with a trusted copy)
+  ledger/checkpoint          the signed checkpoint (size {size}) the decision receipts prove against
+  receipts/decision-N.*      each review decision statement and its tlog-proof receipt
+
+Verify a bundle:    copyseal verify bundles/BUNDLE.zip --vkey "$(cat ledger/vkey)"
+Verify a decision:  copyseal verify receipts/decision-N.tlog-proof --vkey "$(cat ledger/vkey)" \\
+                        --data receipts/decision-N.json
+"""
+
+
+def _build(data: CaseData, folder: Path) -> dict[str, Path]:
+    """Write every member file into ``folder``; returns archive name -> file."""
+    members: dict[str, Path] = {}
+
+    def put(name: str, content: bytes) -> None:
+        path = folder / name.replace("/", "__")
+        path.write_bytes(content)
+        members[name] = path
+
+    for b in data.bundles:
+        target = folder / f"bundle-{safe_name(b.bundle_id)}.zip"
+        export_zip(b.path, target)
+        members[f"bundles/{b.bundle_id}.zip"] = target
+    put("ledger/vkey", (data.vkey + "\n").encode())
+    put("ledger/checkpoint", data.checkpoint.note.encode())
+    for index, (statement, receipt) in sorted(data.decision_receipts.items()):
+        put(f"receipts/decision-{index}.json", statement)
+        put(f"receipts/decision-{index}.tlog-proof", receipt.encode())
+    put("report.pdf", render_report(data))
+    put(
+        "README.txt",
+        _README.format(
+            case_id=data.case.case_id,
+            title=data.case.title,
+            as_of=iso(data.as_of),
+            size=data.checkpoint.size,
+        ).encode("utf-8"),
+    )
+    hashes = {name: (_sha256(p), p.stat().st_size) for name, p in members.items()}
+    document = _case_json(data, hashes)
+    put(
+        "case.json",
+        (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode(),
+    )
+    return members
+
+
+def _write_zip(data: CaseData, members: dict[str, Path], out: Path) -> None:
+    stamp = utc(data.as_of).timetuple()[:6]
+    top = safe_name(data.case.case_id)
+    with zipfile.ZipFile(out, "x") as zf:
+        for name in sorted(members):
+            info = zipfile.ZipInfo(f"{top}/{name}", date_time=stamp)
+            # Bundles are zips already: store them; deflate the rest.
+            info.compress_type = (
+                zipfile.ZIP_STORED if name.endswith(".zip") else zipfile.ZIP_DEFLATED
+            )
+            info.external_attr = 0o444 << 16
+            with members[name].open("rb") as src, zf.open(info, "w") as dst:
+                while chunk := src.read(_CHUNK):
+                    dst.write(chunk)
+
+
+def exports_dir(ws: Workspace) -> Path:
+    """Where the app keeps exported packages: ``evidence/exports/``."""
+    return ws.settings.workspace.evidence_dir / "exports"
+
+
+def export_path(ws: Workspace, file_name: str) -> Path:
+    """The exported package ``file_name`` in :func:`exports_dir` (never outside it).
+
+    Raises:
+        ExportError: the name is not one safe ``.zip`` file name, or it escapes the folder.
+    """
+    if not file_name.endswith(".zip"):
+        raise ExportError(f"unsafe file name {file_name!r}")
+    safe_name(file_name)
+    root = exports_dir(ws).resolve()
+    path = (root / file_name).resolve()
+    if path.parent != root:
+        raise ExportError(f"unsafe file name {file_name!r}")
+    return path
+
+
+def export_case(
+    ws: Workspace,
+    case_id: str,
+    *,
+    out: Path | None = None,
+    exported_by: str,
+    recipient: str = "not stated",
+) -> ExportResult:
+    """Write the case package and append its ``export`` statement to the ledger.
+
+    Args:
+        out: the zip to write (never overwritten); None: ``evidence/exports/CASE-HASH.zip``
+            (the same package twice is one file).
+        exported_by: who exported (recorded in the database).
+        recipient: to whom the package goes (recorded in the ledger statement).
+
+    Raises:
+        NotFound: no such case.
+        ExportError: an empty case, an unsealed match, or ``out`` exists.
+    """
+    data = gather(ws, case_id)
+    if out is not None and out.exists():
+        raise ExportError(f"{out}: exists already; refusing to overwrite it")
+    target_dir = out.parent if out is not None else exports_dir(ws)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="copyseal-export-") as tmp:
+        members = _build(data, Path(tmp))
+        partial = target_dir / f".{case_id}-{os.getpid()}.partial"
+        partial.unlink(missing_ok=True)
+        try:
+            _write_zip(data, members, partial)
+            sha = _sha256(partial)
+            if out is None:
+                # Content-addressed: an identical earlier export is replaced by itself.
+                final = export_path(ws, f"{case_id}-{sha[:16]}.zip")
+                partial.replace(final)
+            else:
+                final = out
+                os.link(partial, final)  # fails if ``out`` appeared meanwhile
+        except FileExistsError as e:
+            raise ExportError(f"{out}: exists already; refusing to overwrite it") from e
+        finally:
+            partial.unlink(missing_ok=True)
+    at = now()
+    statement = statements.export(
+        case_id=case_id, package_sha256=sha, recipient=recipient.strip() or "not stated", time=at
+    )
+    ledger = ws.ledger()
+    (index,) = ledger.append([(statements.EXPORT, statement)])
+    size = final.stat().st_size
+    with Session(ws.engine) as s, s.begin():
+        s.add(
+            Export(
+                case_id=case_id,
+                file_name=final.name,
+                package_sha256=sha,
+                size=size,
+                recipient=recipient,
+                exported_by=exported_by,
+                exported_at=at,
+                ledger_index=index,
+            )
+        )
+    return ExportResult(
+        case_id=case_id,
+        path=final,
+        sha256=sha,
+        size=size,
+        bundles=tuple(b.bundle_id for b in data.bundles),
+        matches=len(data.matches),
+        as_of=data.as_of,
+        ledger_index=index,
+        statement=statement,
+        receipt=ledger.receipt(index),
+    )

@@ -1,0 +1,127 @@
+"""The dashboard's numbers: works, crawls, pages and images seen, matches by status, top
+infringing domains, and evidence bundles with their verification state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from copyseal.bundle._tables import EvidenceBundle
+from copyseal.crawl._tables import CrawlImage, CrawlJob, CrawlPage
+from copyseal.db.models import Work
+from copyseal.review._tables import Case
+from copyseal.review._util import iso, utc
+from copyseal.review.evidence import verify_live
+from copyseal.review.queue import QueueFilter, all_items, queue
+from copyseal.workspace import Workspace
+
+__all__ = ["BundleState", "Dashboard", "bundle_states", "dashboard"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleState:
+    """A bundle and whether it verifies against the ledger now (None: not checked)."""
+
+    bundle_id: str
+    page_url: str
+    captured_at: str | None
+    ledger_index: int
+    ok: bool | None
+    failed: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bundle_id": self.bundle_id,
+            "page_url": self.page_url,
+            "captured_at": self.captured_at,
+            "ledger_index": self.ledger_index,
+            "ok": self.ok,
+            "failed": list(self.failed),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dashboard:
+    """The aggregates the dashboard shows."""
+
+    works: int
+    works_removed: int
+    crawls: dict[str, int]
+    pages: dict[str, int]
+    images: int
+    matches: dict[str, int]
+    top_domains: tuple[tuple[str, int, int], ...]
+    bundles: tuple[BundleState, ...]
+    cases: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "works": self.works,
+            "works_removed": self.works_removed,
+            "crawls": self.crawls,
+            "pages": self.pages,
+            "images": self.images,
+            "matches": self.matches,
+            "top_domains": [
+                {"site": s, "matches": n, "confirmed": c} for s, n, c in self.top_domains
+            ],
+            "bundles": [b.to_json() for b in self.bundles],
+            "bundles_ok": sum(1 for b in self.bundles if b.ok),
+            "bundles_failed": sum(1 for b in self.bundles if b.ok is False),
+            "cases": self.cases,
+        }
+
+
+def bundle_states(ws: Workspace, *, verify: bool = True) -> list[BundleState]:
+    """Every sealed bundle, newest first, verified live when ``verify``."""
+    with Session(ws.engine) as s:
+        rows = s.scalars(select(EvidenceBundle).order_by(EvidenceBundle.ledger_index.desc())).all()
+    out = []
+    for r in rows:
+        result = verify_live(ws, Path(r.path)) if verify else None
+        out.append(
+            BundleState(
+                bundle_id=r.bundle_id,
+                page_url=r.page_url,
+                captured_at=iso(utc(r.captured_at)),
+                ledger_index=r.ledger_index,
+                ok=None if result is None else result.ok,
+                failed=() if result is None else tuple(c.name for c in result.failures()),
+            )
+        )
+    return out
+
+
+def _grouped(s: Session, column: Any) -> dict[str, int]:
+    return {str(k): int(n) for k, n in s.execute(select(column, func.count()).group_by(column))}
+
+
+def dashboard(ws: Workspace, *, verify: bool = True, top: int = 10) -> Dashboard:
+    """Compute the dashboard (``verify``: check every bundle now, which reads every file)."""
+    with Session(ws.engine) as s:
+        works = int(s.scalar(select(func.count()).where(Work.removed_at.is_(None))) or 0)
+        removed = int(s.scalar(select(func.count()).where(Work.removed_at.is_not(None))) or 0)
+        crawls = _grouped(s, CrawlJob.status)
+        pages = _grouped(s, CrawlPage.status)
+        images = int(s.scalar(select(func.count()).select_from(CrawlImage)) or 0)
+        cases = int(s.scalar(select(func.count()).select_from(Case)) or 0)
+    page = queue(ws, QueueFilter(limit=1))
+    everything = all_items(ws)
+    per_site: Counter[str] = Counter(i.site for i in everything if i.status != "rejected")
+    confirmed: Counter[str] = Counter(i.site for i in everything if i.status == "confirmed")
+    return Dashboard(
+        works=works,
+        works_removed=removed,
+        crawls=crawls,
+        pages=pages,
+        images=images,
+        matches=page.counts,
+        top_domains=tuple((site, n, confirmed[site]) for site, n in per_site.most_common(top)),
+        bundles=tuple(bundle_states(ws, verify=verify)),
+        cases=cases,
+    )

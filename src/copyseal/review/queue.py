@@ -1,0 +1,343 @@
+"""The review queue: matches with their review status, filtered, sorted and counted.
+
+A match's status is its newest decision (``new`` when nobody decided yet). Filters are by
+status, site (the page's host), work, score range and the date the match was found;
+the queue is sorted newest first (``newest``), oldest first, or best score first
+(``strongest``), and the counts per status honour every filter except the status one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from copyseal.bundle._tables import EvidenceBundle
+from copyseal.crawl._tables import CrawlMatch
+from copyseal.db.models import Work
+from copyseal.review._tables import CaseMatch, Decision
+from copyseal.review._util import domain_of, iso, utc
+from copyseal.review.decisions import STATUSES, DecisionRecord, history
+from copyseal.review.errors import NotFound, ReviewError
+from copyseal.workspace import Workspace
+
+__all__ = [
+    "SORTS",
+    "MatchItem",
+    "QueueFilter",
+    "QueueItem",
+    "QueuePage",
+    "all_items",
+    "match_item",
+    "queue",
+    "statuses",
+]
+
+SORTS: Final = ("newest", "oldest", "strongest")
+MAX_LIMIT: Final = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueFilter:
+    """What to show: every field is optional (None: no filter)."""
+
+    status: str | None = None
+    site: str | None = None
+    work_id: str | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    found_from: date | None = None
+    found_to: date | None = None
+    job_id: str | None = None
+    sort: str = "newest"
+    limit: int = 50
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in STATUSES:
+            raise ReviewError(f"unknown status {self.status!r}; one of {', '.join(STATUSES)}")
+        if self.sort not in SORTS:
+            raise ReviewError(f"unknown sort {self.sort!r}; one of {', '.join(SORTS)}")
+        if not 0 < self.limit <= MAX_LIMIT or self.offset < 0:
+            raise ReviewError(f"limit must be 1-{MAX_LIMIT} and offset not negative")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "site": self.site,
+            "work_id": self.work_id,
+            "min_score": self.min_score,
+            "max_score": self.max_score,
+            "found_from": self.found_from.isoformat() if self.found_from else None,
+            "found_to": self.found_to.isoformat() if self.found_to else None,
+            "job_id": self.job_id,
+            "sort": self.sort,
+            "limit": self.limit,
+            "offset": self.offset,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueItem:
+    """A match with its work, bundle and review status."""
+
+    match_id: int
+    job_id: str
+    page_url: str
+    image_url: str
+    site: str
+    work_id: str
+    work_title: str | None
+    work_owner: str | None
+    score: float
+    method: str | None
+    found_at: datetime
+    bundle_id: str | None
+    status: str
+    decided_at: datetime | None
+    cases: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "match_id": self.match_id,
+            "job_id": self.job_id,
+            "page_url": self.page_url,
+            "image_url": self.image_url,
+            "site": self.site,
+            "work_id": self.work_id,
+            "work_title": self.work_title,
+            "work_owner": self.work_owner,
+            "score": round(self.score, 4),
+            "method": self.method,
+            "found_at": iso(self.found_at),
+            "bundle": self.bundle_id,
+            "status": self.status,
+            "decided_at": iso(self.decided_at),
+            "cases": list(self.cases),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueuePage:
+    """One page of the queue, the total after filtering, and counts per status."""
+
+    items: tuple[QueueItem, ...]
+    total: int
+    counts: dict[str, int]
+    filter: QueueFilter
+    sites: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "items": [i.to_json() for i in self.items],
+            "total": self.total,
+            "counts": self.counts,
+            "filter": self.filter.to_json(),
+            "sites": list(self.sites),
+        }
+
+
+def _latest_decisions() -> Any:
+    latest = (
+        select(Decision.match_id, func.max(Decision.id).label("last_id"))
+        .group_by(Decision.match_id)
+        .subquery()
+    )
+    return (
+        select(Decision.match_id, Decision.decision, Decision.decided_at)
+        .join(latest, Decision.id == latest.c.last_id)
+        .subquery()
+    )
+
+
+def _load(ws: Workspace, match_ids: list[int] | None = None) -> list[QueueItem]:
+    decided = _latest_decisions()
+    query = (
+        select(CrawlMatch, Work.title, Work.owner, decided.c.decision, decided.c.decided_at)
+        .join(Work, Work.work_id == CrawlMatch.work_id)
+        .outerjoin(decided, decided.c.match_id == CrawlMatch.id)
+    )
+    if match_ids is not None:
+        query = query.where(CrawlMatch.id.in_(match_ids))
+    with Session(ws.engine) as s:
+        rows = s.execute(query).all()
+        cases: dict[int, list[str]] = {}
+        for case_id, match_id in s.execute(
+            select(CaseMatch.case_id, CaseMatch.match_id).order_by(CaseMatch.case_id)
+        ):
+            cases.setdefault(match_id, []).append(case_id)
+    items = []
+    for m, title, owner, decision, decided_at in rows:
+        detail = json.loads(m.detail)
+        items.append(
+            QueueItem(
+                match_id=m.id,
+                job_id=m.job_id,
+                page_url=m.page_url,
+                image_url=m.image_url,
+                site=domain_of(m.page_url),
+                work_id=m.work_id,
+                work_title=title,
+                work_owner=owner,
+                score=float(m.score),
+                method=detail.get("method") if isinstance(detail, dict) else None,
+                found_at=utc(m.found_at),
+                bundle_id=m.bundle_id,
+                status=decision or "new",
+                decided_at=None if decided_at is None else utc(decided_at),
+                cases=tuple(cases.get(m.id, ())),
+            )
+        )
+    return items
+
+
+def _keep(item: QueueItem, f: QueueFilter) -> bool:
+    found = item.found_at.date()
+    return not (
+        (f.site and item.site != f.site.lower())
+        or (f.work_id and item.work_id != f.work_id)
+        or (f.job_id and item.job_id != f.job_id)
+        or (f.min_score is not None and item.score < f.min_score)
+        or (f.max_score is not None and item.score > f.max_score)
+        or (f.found_from and found < f.found_from)
+        or (f.found_to and found > f.found_to)
+    )
+
+
+def queue(ws: Workspace, f: QueueFilter | None = None) -> QueuePage:
+    """The matches the filter selects, sorted, one page of them, with counts per status."""
+    f = f or QueueFilter()
+    everything = _load(ws)
+    filtered = [i for i in everything if _keep(i, f)]
+    counts = dict.fromkeys(STATUSES, 0)
+    for item in filtered:
+        counts[item.status] += 1
+    selected = [i for i in filtered if f.status is None or i.status == f.status]
+    if f.sort == "strongest":
+        selected.sort(key=lambda i: (-i.score, -i.found_at.timestamp(), -i.match_id))
+    elif f.sort == "oldest":
+        selected.sort(key=lambda i: (i.found_at, i.match_id))
+    else:
+        selected.sort(key=lambda i: (i.found_at, i.match_id), reverse=True)
+    return QueuePage(
+        items=tuple(selected[f.offset : f.offset + f.limit]),
+        total=len(selected),
+        counts=counts,
+        filter=f,
+        sites=tuple(sorted({i.site for i in everything})),
+    )
+
+
+def all_items(ws: Workspace) -> list[QueueItem]:
+    """Every match as a queue item, unsorted."""
+    return _load(ws)
+
+
+def statuses(ws: Workspace, match_ids: list[int]) -> dict[int, QueueItem]:
+    """The queue items of these matches (missing ids are left out)."""
+    return {i.match_id: i for i in _load(ws, match_ids)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchItem:
+    """Everything the match page shows: the queue item, the matcher's report, the bundle's
+    files for this match (manifest paths), and the decision history."""
+
+    item: QueueItem
+    detail: dict[str, Any]
+    location: dict[str, Any]
+    image_sha256: str
+    bundle_path: Path | None
+    bundle_leaf_hash: str | None
+    bundle_ledger_index: int | None
+    captured_at: datetime | None
+    #: Manifest paths: ``work``, ``found``, ``overlay``, ``closeup``, ``screenshot``,
+    #: ``viewport`` (only the ones the bundle has).
+    files: dict[str, str]
+    history: tuple[DecisionRecord, ...]
+    next_match_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.item.to_json(),
+            "detail": self.detail,
+            "location": self.location,
+            "image_sha256": self.image_sha256,
+            "bundle_leaf_hash": self.bundle_leaf_hash,
+            "bundle_ledger_index": self.bundle_ledger_index,
+            "captured_at": iso(self.captured_at),
+            "files": self.files,
+            "history": [d.to_json() for d in self.history],
+            "next_match_id": self.next_match_id,
+        }
+
+
+def _bundle_files(path: Path, image_url: str, work_id: str) -> dict[str, str]:
+    try:
+        manifest = json.loads((path / "manifest.json").read_bytes())
+    except (OSError, ValueError):
+        return {}
+    listed = {f.get("path") for f in manifest.get("files", []) if isinstance(f, dict)}
+    files: dict[str, str] = {}
+    for shot, key in (("full.png", "screenshot"), ("viewport.png", "viewport")):
+        if f"data/capture/screenshots/{shot}" in listed:
+            files[key] = f"data/capture/screenshots/{shot}"
+    entries = (manifest.get("match") or {}).get("matches") or []
+    for n, entry in enumerate(entries, start=1):
+        if (
+            entry.get("image_url") != image_url
+            or (entry.get("match") or {}).get("work_id") != work_id
+        ):
+            continue
+        candidates = {
+            "work": (entry.get("work") or {}).get("original"),
+            "found": entry.get("captured_image"),
+            "overlay": entry.get("overlay"),
+            "closeup": f"data/capture/closeups/{n:02d}.png",
+        }
+        files.update({k: v for k, v in candidates.items() if isinstance(v, str) and v in listed})
+        break
+    return files
+
+
+def match_item(ws: Workspace, match_id: int, *, f: QueueFilter | None = None) -> MatchItem:
+    """The match page's data for one match (``f``: the queue it was opened from, to find
+    the next match to review).
+
+    Raises:
+        NotFound: no such match.
+    """
+    items = statuses(ws, [match_id])
+    if match_id not in items:
+        raise NotFound(f"no match {match_id}")
+    with Session(ws.engine) as s:
+        row = s.get(CrawlMatch, match_id)
+        assert row is not None
+        bundle = s.get(EvidenceBundle, row.bundle_id) if row.bundle_id else None
+        detail, location, image_sha = (
+            json.loads(row.detail),
+            json.loads(row.location),
+            row.image_sha256,
+        )
+    path = Path(bundle.path) if bundle is not None else None
+    files = _bundle_files(path, row.image_url, row.work_id) if path is not None else {}
+    following = queue(ws, replace(f or QueueFilter(status="new"), limit=MAX_LIMIT, offset=0))
+    ids = [i.match_id for i in following.items if i.match_id != match_id]
+    return MatchItem(
+        item=items[match_id],
+        detail=detail,
+        location=location,
+        image_sha256=image_sha,
+        bundle_path=path,
+        bundle_leaf_hash=bundle.leaf_hash if bundle else None,
+        bundle_ledger_index=bundle.ledger_index if bundle else None,
+        captured_at=utc(bundle.captured_at) if bundle else None,
+        files=files,
+        history=tuple(history(ws, match_id)),
+        next_match_id=ids[0] if ids else None,
+    )

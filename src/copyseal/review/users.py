@@ -1,0 +1,306 @@
+"""Accounts, roles, Argon2id passwords, login throttling and sessions.
+
+Passwords are hashed with Argon2id (RFC 9106) through libsodium's ``crypto_pwhash``
+(``nacl.pwhash.argon2id``). A session is a random token handed to the browser; only its
+SHA-256 is stored, with the session's CSRF token and expiry. Failed logins are recorded
+and throttle further attempts per name and per address, so password guessing is slow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import nacl.exceptions
+import nacl.pwhash
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from copyseal.review._tables import LoginAttempt, User, WebSession
+from copyseal.review._util import iso, now, utc
+from copyseal.review.errors import AuthError, NotFound, PermissionDenied, ReviewError, Throttled
+from copyseal.workspace import Workspace
+
+__all__ = [
+    "PERMISSIONS",
+    "ROLES",
+    "SessionInfo",
+    "UserRecord",
+    "add_user",
+    "authenticate",
+    "end_session",
+    "get_user",
+    "list_users",
+    "load_session",
+    "require",
+    "set_password",
+    "start_session",
+    "update_user",
+]
+
+#: The roles, from least to most trusted.
+ROLES: Final = ("viewer", "reviewer", "legal", "admin")
+#: Which roles may do what. Everyone with an account may read.
+PERMISSIONS: Final[dict[str, frozenset[str]]] = {
+    "read": frozenset(ROLES),
+    "decide": frozenset({"reviewer", "admin"}),
+    "cases": frozenset({"legal", "admin"}),
+    "export": frozenset({"legal", "admin"}),
+    "users": frozenset({"admin"}),
+}
+#: How long a session lasts without logging in again.
+SESSION_LIFETIME: Final = timedelta(hours=12)
+#: Throttling: this many failures within the window lock a name (or an address, x4).
+MAX_FAILURES: Final = 5
+THROTTLE_WINDOW: Final = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH: Final = 8
+#: Argon2id cost (libsodium's "interactive" level: 2 passes over 64 MiB).
+OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
+MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-")
+# Verified against when the name is unknown, so a wrong name costs as much as a wrong password.
+_DUMMY_HASH: bytes | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserRecord:
+    """An account as the app and the CLI show it (never the hash)."""
+
+    user_id: int
+    name: str
+    role: str
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: User) -> UserRecord:
+        return cls(
+            user_id=row.id,
+            name=row.name,
+            role=row.role,
+            created_at=utc(row.created_at),
+            disabled_at=None if row.disabled_at is None else utc(row.disabled_at),
+        )
+
+    def can(self, action: str) -> bool:
+        """Whether this user's role allows ``action`` (a key of :data:`PERMISSIONS`)."""
+        return self.disabled_at is None and self.role in PERMISSIONS.get(action, frozenset())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "name": self.name,
+            "role": self.role,
+            "created_at": iso(self.created_at),
+            "disabled": self.disabled_at is not None,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionInfo:
+    """A live session: who, and the CSRF token every form of the session must carry."""
+
+    user: UserRecord
+    csrf_token: str
+    expires_at: datetime
+
+
+def require(user: UserRecord, action: str) -> None:
+    """Raise :class:`PermissionDenied` unless ``user`` may do ``action``."""
+    if not user.can(action):
+        raise PermissionDenied(f"{user.name} ({user.role}) may not {action}")
+
+
+def _hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ReviewError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    hashed = nacl.pwhash.argon2id.str(
+        password.encode("utf-8"), opslimit=OPSLIMIT, memlimit=MEMLIMIT
+    )
+    return hashed.decode("ascii")
+
+
+def _check_password(stored: str | None, password: str) -> bool:
+    global _DUMMY_HASH
+    if stored is None:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = nacl.pwhash.argon2id.str(
+                secrets.token_bytes(16), opslimit=OPSLIMIT, memlimit=MEMLIMIT
+            )
+        stored_bytes = _DUMMY_HASH
+    else:
+        stored_bytes = stored.encode("ascii")
+    try:
+        ok = nacl.pwhash.verify(stored_bytes, password.encode("utf-8"))
+    except (nacl.exceptions.InvalidkeyError, nacl.exceptions.CryptPrefixError):
+        return False
+    return bool(ok) and stored is not None
+
+
+def _check_name(name: str) -> str:
+    if not 0 < len(name) <= 64 or not set(name) <= _NAME_CHARS:
+        raise ReviewError(f"user name {name!r}: 1-64 letters, digits, '.', '_', '@' or '-'")
+    return name
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ReviewError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    return role
+
+
+def add_user(ws: Workspace, *, name: str, role: str, password: str) -> UserRecord:
+    """Create an account.
+
+    Raises:
+        ReviewError: bad name, unknown role, short password, or the name is taken.
+    """
+    row = User(
+        name=_check_name(name),
+        role=_check_role(role),
+        password_hash=_hash_password(password),
+        created_at=now(),
+    )
+    try:
+        with Session(ws.engine) as s, s.begin():
+            s.add(row)
+            s.flush()
+            return UserRecord.from_row(row)
+    except IntegrityError as e:
+        raise ReviewError(f"user {name!r} exists already") from e
+
+
+def list_users(ws: Workspace) -> list[UserRecord]:
+    """Every account, by name."""
+    with Session(ws.engine) as s:
+        return [UserRecord.from_row(r) for r in s.scalars(select(User).order_by(User.name))]
+
+
+def get_user(ws: Workspace, name: str) -> UserRecord:
+    """One account by name (:class:`NotFound` if none)."""
+    with Session(ws.engine) as s:
+        row = s.scalar(select(User).where(User.name == name))
+        if row is None:
+            raise NotFound(f"no user {name!r}")
+        return UserRecord.from_row(row)
+
+
+def update_user(
+    ws: Workspace, name: str, *, role: str | None = None, disabled: bool | None = None
+) -> UserRecord:
+    """Change an account's role or disable/enable it; disabling ends its sessions."""
+    with Session(ws.engine) as s, s.begin():
+        row = s.scalar(select(User).where(User.name == name))
+        if row is None:
+            raise NotFound(f"no user {name!r}")
+        if role is not None:
+            row.role = _check_role(role)
+        if disabled is not None:
+            row.disabled_at = now() if disabled else None
+            if disabled:
+                s.execute(delete(WebSession).where(WebSession.user_id == row.id))
+        s.flush()
+        return UserRecord.from_row(row)
+
+
+def set_password(ws: Workspace, name: str, password: str) -> None:
+    """Set a new password and end the account's sessions."""
+    with Session(ws.engine) as s, s.begin():
+        row = s.scalar(select(User).where(User.name == name))
+        if row is None:
+            raise NotFound(f"no user {name!r}")
+        row.password_hash = _hash_password(password)
+        s.execute(delete(WebSession).where(WebSession.user_id == row.id))
+
+
+def _failures(s: Session, since: datetime, **where: str) -> int:
+    query = (
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.ok.is_(False), LoginAttempt.attempted_at >= since)
+    )
+    for column, value in where.items():
+        query = query.where(getattr(LoginAttempt, column) == value)
+    return int(s.scalar(query) or 0)
+
+
+def authenticate(ws: Workspace, *, name: str, password: str, remote: str) -> UserRecord:
+    """Check a name and password (every attempt is recorded for throttling).
+
+    Raises:
+        Throttled: too many recent failures for this name or from this address.
+        AuthError: wrong name or password, or a disabled account (one message for all).
+    """
+    name, remote = name[:64], remote[:64]
+    at = now()
+    since = at - THROTTLE_WINDOW
+    with Session(ws.engine) as s, s.begin():
+        if (
+            _failures(s, since, name=name) >= MAX_FAILURES
+            or _failures(s, since, remote=remote) >= 4 * MAX_FAILURES
+        ):
+            raise Throttled("too many failed logins; wait a few minutes and try again")
+        row = s.scalar(select(User).where(User.name == name))
+        ok = _check_password(None if row is None else row.password_hash, password)
+        record = UserRecord.from_row(row) if row is not None else None
+        ok = ok and record is not None and record.disabled_at is None
+        s.add(LoginAttempt(name=name, remote=remote, ok=ok, attempted_at=at))
+    # The attempt is committed either way; only then is a failure refused.
+    if not ok or record is None:
+        raise AuthError("wrong name or password")
+    return record
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(ws: Workspace, user: UserRecord) -> tuple[str, SessionInfo]:
+    """A new session for ``user``: the secret token (for the cookie) and its info."""
+    token = secrets.token_urlsafe(32)
+    at = now()
+    info = SessionInfo(
+        user=user, csrf_token=secrets.token_urlsafe(32), expires_at=at + SESSION_LIFETIME
+    )
+    with Session(ws.engine) as s, s.begin():
+        s.execute(delete(WebSession).where(WebSession.expires_at < at))
+        s.add(
+            WebSession(
+                token_hash=_token_hash(token),
+                user_id=user.user_id,
+                csrf_token=info.csrf_token,
+                created_at=at,
+                expires_at=info.expires_at,
+            )
+        )
+    return token, info
+
+
+def load_session(ws: Workspace, token: str) -> SessionInfo:
+    """The live session for ``token``.
+
+    Raises:
+        AuthError: unknown, expired, or its account disabled.
+    """
+    with Session(ws.engine) as s:
+        row = s.get(WebSession, _token_hash(token))
+        if row is None or utc(row.expires_at) <= now():
+            raise AuthError("not logged in (no session or session expired)")
+        user = s.get(User, row.user_id)
+        if user is None or user.disabled_at is not None:
+            raise AuthError("account disabled")
+        return SessionInfo(
+            user=UserRecord.from_row(user),
+            csrf_token=row.csrf_token,
+            expires_at=utc(row.expires_at),
+        )
+
+
+def end_session(ws: Workspace, token: str) -> None:
+    """Log out: forget the session (nothing happens for an unknown token)."""
+    with Session(ws.engine) as s, s.begin():
+        s.execute(delete(WebSession).where(WebSession.token_hash == _token_hash(token)))
