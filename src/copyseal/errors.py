@@ -15,9 +15,11 @@ __all__ = [
     "CopysealError",
     "CrawlError",
     "DecodeError",
+    "ExportError",
     "LedgerError",
     "MatchError",
     "RegistrationError",
+    "ReviewError",
     "StorageError",
     "VerificationError",
     "WorkspaceError",
@@ -75,6 +77,14 @@ class BundleError(CopysealError):
 
 class LedgerError(CopysealError):
     """The ledger cannot be appended to, read or proven from."""
+
+
+class ReviewError(CopysealError):
+    """A review action cannot be done (bad input, wrong state, no permission)."""
+
+
+class ExportError(CopysealError):
+    """A case cannot be exported (empty, unsealed matches, unsafe names, ...)."""
 
 
 class VerificationError(CopysealError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import sys
 import traceback
@@ -17,45 +16,39 @@ from copyseal.errors import CopysealError
 
 __all__ = ["cli", "main"]
 
-# Sub-commands live in their own modules; a module that fails to import is a bug, not
-# something to hide, so there is no try/except around these.
+# One module per user action, imported only when its command runs (so `copyseal works`
+# never pays for Scrapy, Playwright or FastAPI). A module that fails to import is a bug,
+# not something to hide, so there is no try/except around these.
 _COMMANDS = {
     "init": "copyseal.cli.workspace:init",
     "db": "copyseal.cli.workspace:db_group",
     "register": "copyseal.cli.works:register",
     "works": "copyseal.cli.works:works",
-}
-_OPTIONAL = {
-    "bundles": "copyseal.cli.bundles:bundles",
-    "ledger": "copyseal.cli.ledger:ledger",
-    "verify": "copyseal.cli.verify:verify",
     "match": "copyseal.cli.match:match",
-    "capture": "copyseal.cli.capture:capture",
     "crawl": "copyseal.cli.crawl:crawl",
     "crawls": "copyseal.cli.crawl:crawls",
+    "jobs": "copyseal.cli.crawl:crawls",
     "matches": "copyseal.cli.crawl:matches",
+    "schedule": "copyseal.cli.crawl:schedule_group",
+    "scheduler": "copyseal.cli.crawl:scheduler",
+    "capture": "copyseal.cli.capture:capture",
+    "bundles": "copyseal.cli.bundles:bundles",
+    "verify": "copyseal.cli.verify:verify",
+    "ledger": "copyseal.cli.ledger:ledger",
     "serve": "copyseal.cli.serve:serve",
     "users": "copyseal.cli.users:users",
     "cases": "copyseal.cli.cases:cases",
     "export": "copyseal.cli.export:export",
-    "jobs": "copyseal.cli.crawl:crawls",
-    "schedule": "copyseal.cli.crawl:schedule_group",
-    "scheduler": "copyseal.cli.crawl:scheduler",
 }
 
 
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = set(_COMMANDS)
-        for name, target in _OPTIONAL.items():
-            module = target.split(":")[0]
-            if importlib.util.find_spec(module) is not None:
-                names.add(name)
-        return sorted(names)
+        return sorted(_COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = _COMMANDS.get(cmd_name) or _OPTIONAL.get(cmd_name)
-        if target is None or cmd_name not in self.list_commands(ctx):
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
             return None
         module, attr = target.split(":")
         command = getattr(importlib.import_module(module), attr)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from copyseal.bundle._tables import EvidenceBundle
 from copyseal.crawl._tables import CrawlMatch
 from copyseal.db.models import Work
-from copyseal.errors import CopysealError
+from copyseal.errors import CopysealError, ExportError
 from copyseal.ledger.checkpoint import open_checkpoint
 from copyseal.ledger.note import parse_vkey
 from copyseal.ledger.proof import Receipt, parse_receipt
@@ -31,10 +31,6 @@ from copyseal.workspace import Workspace
 __all__ = ["CaseData", "ExportError", "MatchData", "gather", "safe_name"]
 
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-
-
-class ExportError(CopysealError):
-    """A case cannot be exported (empty, unsealed matches, unsafe names, ...)."""
 
 
 def safe_name(name: str) -> str:

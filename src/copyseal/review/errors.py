@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from copyseal.errors import CopysealError
+from copyseal.errors import ReviewError
 
 __all__ = ["AuthError", "NotFound", "PermissionDenied", "ReviewError", "Throttled"]
-
-
-class ReviewError(CopysealError):
-    """A review action cannot be done (bad input, wrong state)."""
 
 
 class NotFound(ReviewError):
