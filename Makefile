@@ -35,7 +35,10 @@ demo: setup
 	$(PY) -m copyseal.demo --config config.yaml
 
 clean-demo:
-	rm -rf evidence/copyseal.db* evidence/keys evidence/logs evidence/demo evidence/bundles
+	@# Bundles are read-only on purpose; the demo's may go.
+	-chmod -R u+w evidence/bundles evidence/works 2>/dev/null
+	rm -rf evidence/copyseal.db* evidence/keys evidence/logs evidence/demo evidence/bundles \
+	  evidence/works evidence/index evidence/.captures
 
 lint: venv
 	$(VENV)/bin/ruff check src tests spiders benchmarks

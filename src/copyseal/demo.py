@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None) -> None:
         f"  database:   {settings.database.url}\n"
         f"  bundles:    {settings.workspace.evidence_dir / 'bundles'}\n"
         f"  ledger key: {vkey}\n"
-        f"  verify any bundle offline: copyseal verify BUNDLE --vkey {vkey}"
+        f"  verify any bundle offline: copyseal verify BUNDLE --vkey {vkey}\n"
+        f"  review the matches in a browser: copyseal users add me --role admin &&"
+        f" copyseal serve   (then open http://127.0.0.1:8000/)"
     )
 
 
