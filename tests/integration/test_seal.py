@@ -291,3 +291,20 @@ def test_a_bundle_sealed_but_not_recorded_is_reconciled_not_recaptured(
         assert conn.execute(
             "select count(*) from evidence_bundles where bundle_id = ?", (bundle_id,)
         ).fetchone() == (1,)
+
+
+def test_manifests_follow_the_published_schema(crawled: tuple[Path, dict[str, Any]]) -> None:
+    import jsonschema
+
+    schema_path = (
+        Path(__file__).resolve().parents[2] / "evidence" / "schemas" / "manifest.schema.json"
+    )
+    schema = json.loads(schema_path.read_text())
+    _, result = crawled
+    for outcome in result["sealed"]:
+        manifest = json.loads((Path(outcome["bundle"]["path"]) / "manifest.json").read_bytes())
+        jsonschema.validate(manifest, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            {**manifest, "files": [{"path": "../x", "sha256": "0", "size": 1}]}, schema
+        )
