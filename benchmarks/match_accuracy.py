@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/match_accuracy.py [--quick] [--misses] [--threads N]
+        [--family embed] [--set retrieval_features=400 ...]
 
 Builds the evaluation set of ``benchmarks/_evalset.py`` (photos shipped in wheels, seeded
 edits), registers the works, runs every query through the three methods and prints one
@@ -59,7 +60,7 @@ def build_queries(photos: dict[str, np.ndarray], registered: tuple[str, ...]) ->
     return out
 
 
-def run_copyseal(photos, registered, queries):  # type: ignore[no-untyped-def]
+def run_copyseal(photos, registered, queries, overrides=None):  # type: ignore[no-untyped-def]
     from copyseal.match import (
         DecodedImage,
         InMemoryStore,
@@ -69,7 +70,7 @@ def run_copyseal(photos, registered, queries):  # type: ignore[no-untyped-def]
         fingerprint,
     )
 
-    cfg = MatchConfig()
+    cfg = MatchConfig.from_mapping(overrides or {})
     store = InMemoryStore()
     matcher = Matcher(store=store, index=MatchIndex(), config=cfg)
     t0 = time.perf_counter()
@@ -124,7 +125,21 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="6 works instead of 19")
     ap.add_argument("--misses", action="store_true", help="list copyseal misses and FPs")
     ap.add_argument("--threads", type=int, default=1, help="OpenCV/FAISS threads (default 1)")
+    ap.add_argument("--family", help="only positive queries of edit families containing this text")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="MatchConfig override (value parsed as YAML), repeatable",
+    )
     args = ap.parse_args()
+    import yaml
+
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = yaml.safe_load(value)
 
     import cv2
     import faiss
@@ -135,6 +150,8 @@ def main() -> None:
     photos = E.prepare(E.load_photos())
     registered = E.QUICK_REGISTERED if args.quick else E.REGISTERED
     queries = build_queries(photos, registered)
+    if args.family:
+        queries = [q for q in queries if q.expected is None or args.family in q.family]
     n_pos = sum(q.expected is not None for q in queries)
     print(
         f"{len(registered)} registered works, {n_pos} positive and "
@@ -142,7 +159,7 @@ def main() -> None:
     )
 
     methods = {}
-    cs, cs_t, t_reg = run_copyseal(photos, registered, queries)
+    cs, cs_t, t_reg = run_copyseal(photos, registered, queries, overrides)
     methods["copyseal"] = (cs, cs_t)
     methods["pHash<=10"] = run_phash(photos, registered, queries)
     methods["PDQ<=31"] = run_pdq(photos, registered, queries)
@@ -188,6 +205,8 @@ def main() -> None:
     row = f"{'seconds per query (p95)':<24}{'':>5}"
     print(row + "".join(f"{np.percentile(methods[n][1], 95):>12.4f}" for n in names))
     print(f"\ncopyseal: {t_reg:.3f} s to fingerprint a work; threads={args.threads}")
+    if overrides:
+        print(f"MatchConfig overrides: {overrides}")
     if args.misses:
         print("\ncopyseal misses / false positives:")
         for i, q in enumerate(queries):

@@ -32,7 +32,10 @@ class MatchConfig:
             ORB (31 px patches) finds features on small crops and thumbnails.
         work_features: ORB keypoints kept per work (spread over a grid, strongest first).
         retrieval_features: How many of those (the first, i.e. strongest and spread) go to
-            the descriptor retrieval index.
+            the descriptor retrieval index. A 30 % embed of the fine-textured grass got
+            only 2 votes with 300 (8 with 500: its strongest keypoints are fine-scale ones
+            the embed no longer shows), but 500 made the descriptor index 1.7x larger and
+            its build ~2x slower, and queries slower; left at 300.
         query_features: ORB keypoints extracted from a query.
         query_spread: Detect this many times ``query_features`` keypoints and keep the
             best of each grid cell in turn, so that a work pasted beside a busier photo
@@ -50,6 +53,13 @@ class MatchConfig:
             Textured photos' copies under resize/JPEG/colour edits measured <= 8, but the
             flat colorwheel's under gamma/hue/sepia/letterbox measured 12-16 (16 raised
             its recall from 12/45 to 33/45 with no false positive); candidates are verified.
+            Applies to the query's hashes in its own orientation (whole and trimmed).
+        hash_radius_turned: The same for the seven flipped/rotated orientations of the
+            query's hashes. Mirrored and 90-degree-rotated copies measured 0-2 (all 19
+            works); the 10-16 seen were chance hits of symmetric works (clock, colorwheel)
+            in a wrong orientation. 8 lets the index answer them by multi-index hashing
+            (~0.3 % of the codes read instead of all), which keeps a query at 10^6 hashes
+            near the cost of the one or two radius-16 hashes.
         hash_accept: Largest pHash distance that may serve as evidence on the global-hash
             path (works without enough keypoints), always with the photometric check: the
             stereo pair is at distance 4, so a hash alone proves nothing.
@@ -89,6 +99,22 @@ class MatchConfig:
         ecc_min: ... unless fewer than this fraction of tiles agree at first: a wrong
             candidate (unrelated photos scored <= 0.08) is not worth refining, while the
             worst copy seen before refinement (a 30 % embed) scored 0.30.
+        region_min_votes: A voted candidate whose keypoint matching failed gets a second
+            try on the part of the query its voters lie in (a work pasted small into a
+            composite): when it had at least this many voters ...
+        region_max_area: ... and the box of the densest group of them (those within a
+            fifth of the query's side of one voter, at least half of all voters; its
+            middle 80 %) covers at most this fraction of the query. The box (enlarged
+            1.6x, plus 40 px) is cut out, scaled to at least ``region_side`` px and
+            described by ``region_features`` fresh ORB keypoints; the geometric and
+            photometric checks are then the usual ones. It found the low-texture clock
+            pasted at 40 % (6 inliers on the whole collage, 50 on the region,
+            photometric 1.0); the 30 % one's voters are scattered (no region).
+        region_side: Shortest side (px) the region is scaled up to (longest at most
+            ``query_side``).
+        region_features: ORB keypoints extracted from the region.
+        region_max: Most region passes per query (each costs ~10-20 ms); 2 found no more
+            than 1 in the benchmark.
         mirror_pass: When nothing matched, search again with the mirrored query (ORB
             descriptors are not mirror-invariant).
         threads: OpenMP threads for the FAISS searches of one query (0: FAISS's default).
@@ -110,6 +136,7 @@ class MatchConfig:
     thumb_side: int = 256
     hash_windows: tuple[float, ...] = (0.85, 0.7, 0.55, 0.4)
     hash_radius: int = 16
+    hash_radius_turned: int = 8
     hash_accept: int = 16
     ratio: float = 0.8
     ransac_threshold: float = 4.0
@@ -129,6 +156,11 @@ class MatchConfig:
     displaced_weight: float = 2.0
     ecc_skip: float = 0.85
     ecc_min: float = 0.2
+    region_min_votes: int = 8
+    region_max_area: float = 0.35
+    region_side: int = 768
+    region_features: int = 1500
+    region_max: int = 1
     mirror_pass: bool = True
     threads: int = 1
 

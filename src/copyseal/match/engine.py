@@ -4,13 +4,17 @@ Pipeline for a query (each frame of an animated image is matched on its own):
 
 1. **Prepare** — working greyscale (longest side ``query_side``), ORB features, pHashes of
    the whole query and of its border-trimmed inside, each in the 8 dihedral orientations.
-2. **Retrieve** — window-hash hits from the index (radius ``hash_radius``), and works voted
+2. **Retrieve** — window-hash hits from the index (radius ``hash_radius``, or
+   ``hash_radius_turned`` for the flipped/rotated orientations), and works voted
    for by the query's ORB descriptors (``min_votes``): at most ``max_hash_candidates``
    plus ``max_candidates``.
 3. **Verify** each candidate — geometric (ratio test + RANSAC, ``min_inliers``), or, for a
    work without enough keypoints, the transform implied by the hash hit
    (``hash_accept``); then the photometric tile check (``photometric_min`` /
    ``photometric_min_hash``) under that transform. Nothing is reported without both.
+   A voted candidate that fails keypoint matching while its voters cluster in a small
+   part of the query (a work pasted into a composite) is tried once more with denser
+   keypoints of that region, scaled up (``region_*``).
 4. **Mirror** — if nothing matched, the mirrored query goes through 2-3 again.
 """
 
@@ -30,6 +34,7 @@ import numpy.typing as npt
 from copyseal.errors import MatchError
 from copyseal.match import _verify
 from copyseal.match._features import (
+    Features,
     QueryView,
     mirrored,
     orb_features,
@@ -179,7 +184,11 @@ class Matcher:
     def _match_frame(self, rgb: npt.NDArray[np.uint8], frame: int) -> list[Match]:
         cfg = self.config
         view = prepare_query(rgb, cfg)
-        hits = self.index.search_hashes([h for _, _, h in view.hash_windows], cfg.hash_radius)
+        radii = [
+            cfg.hash_radius if d == 0 else min(cfg.hash_radius, cfg.hash_radius_turned)
+            for _, d, _ in view.hash_windows
+        ]
+        hits = self.index.search_hashes([h for _, _, h in view.hash_windows], radii)
         by_work: dict[str, list[HashHit]] = {}
         for hit in sorted(hits, key=lambda h: (h.distance, h.window, h.query)):
             by_work.setdefault(hit.work_id, []).append(hit)
@@ -188,35 +197,42 @@ class Matcher:
             found = self._verify_all(mirrored(view, cfg), {}, mirror=True, frame=frame)
         return found
 
-    def _candidates(self, view: QueryView, hash_works: list[str]) -> list[tuple[str, bool]]:
+    def _candidates(
+        self, view: QueryView, hash_works: list[str]
+    ) -> list[tuple[str, bool, list[int]]]:
         """The closest ``max_hash_candidates`` hash hits (``hash_works`` is sorted by
         distance), then the ``max_candidates`` works with most votes; no duplicates. Each
         comes with whether it had ``min_votes`` (else keypoint matching is skipped: it
-        could not reach ``min_inliers`` and costs a few ms)."""
+        could not reach ``min_inliers`` and costs a few ms) and the query keypoints that
+        voted for it."""
         cfg = self.config
         chosen = hash_works[: cfg.max_hash_candidates]
-        votes = self.index.vote(
+        voters = self.index.voters(
             view.features.descriptors[: cfg.vote_features],
             k=cfg.knn,
             max_distance=cfg.vote_distance,
         )
+        votes = {w: len(rows) for w, rows in voters.items()}
         ranked = sorted(
             (w for w, v in votes.items() if v >= cfg.min_votes and w not in chosen),
             key=lambda w: (-votes[w], w),
         )
-        out = [(w, votes.get(w, 0) >= cfg.min_votes) for w in chosen]
-        return out + [(w, True) for w in ranked[: cfg.max_candidates]]
+        out = [(w, votes.get(w, 0) >= cfg.min_votes, voters.get(w, [])) for w in chosen]
+        return out + [(w, True, voters[w]) for w in ranked[: cfg.max_candidates]]
 
     def _verify_all(
         self, view: QueryView, by_work: dict[str, list[HashHit]], *, mirror: bool, frame: int
     ) -> list[Match]:
         out = []
-        for work_id, voted in self._candidates(view, list(by_work)):
+        regions = [self.config.region_max]  # region passes left for this query
+        for work_id, voted, rows in self._candidates(view, list(by_work)):
             try:
                 fp = self.store.get(work_id)
             except KeyError:
                 continue  # indexed but gone from the store: nothing to verify against
-            verdict = self._verify(view, fp, by_work.get(work_id, []), geometric=voted)
+            verdict = self._verify(
+                view, fp, by_work.get(work_id, []), geometric=voted, voters=rows, regions=regions
+            )
             if verdict is None:
                 continue
             hits = by_work.get(work_id)
@@ -234,12 +250,30 @@ class Matcher:
         return out
 
     def _verify(
-        self, view: QueryView, fp: WorkFingerprint, hits: list[HashHit], *, geometric: bool
+        self,
+        view: QueryView,
+        fp: WorkFingerprint,
+        hits: list[HashHit],
+        *,
+        geometric: bool,
+        voters: list[int] | None = None,
+        regions: list[int] | None = None,
     ) -> _Verdict | None:
         cfg = self.config
         geo = (
             _verify.geometric(view.features, fp.points, fp.descriptors, cfg) if geometric else None
         )
+        if (
+            geometric
+            and (geo is None or geo.inliers < cfg.min_inliers)
+            and voters is not None
+            and regions is not None
+            and regions[0] > 0
+        ):
+            region = self._region_features(view, voters)
+            if region is not None:
+                regions[0] -= 1
+                geo = _verify.geometric(region, fp.points, fp.descriptors, cfg)
         if geo is not None and geo.inliers >= cfg.min_inliers:
             photo = _verify.photometric(fp.thumbnail, fp.work_size, view.grey, geo.matrix, cfg)
             if _verify.evidence(photo, cfg) >= cfg.photometric_min:
@@ -274,6 +308,42 @@ class Matcher:
                     "global-hash", photo.matrix, 0, photo.score, photo.displaced, strength, None
                 )
         return None
+
+    def _region_features(self, view: QueryView, voters: list[int]) -> Features | None:
+        """Fresh, denser ORB features of the part of the query where a candidate's voters
+        cluster (points in query working pixels), or None when they do not cluster."""
+        cfg = self.config
+        if len(voters) < cfg.region_min_votes:
+            return None
+        pts = view.features.points[np.asarray(voters)]
+        qh, qw = view.grey.shape
+        # The densest group: the voter with most others within a fifth of the query's
+        # side, and those others (chance voters elsewhere in the composite are left out).
+        near = np.linalg.norm(pts[:, None, :] - pts[None, :, :], axis=2) <= 0.2 * max(qw, qh)
+        members = pts[near[int(np.argmax(near.sum(axis=1)))]]
+        if len(members) < max(cfg.region_min_votes, len(pts) / 2):
+            return None  # no group holding most of the voters: not a pasted work
+        lo = np.percentile(members, 10, axis=0)
+        hi = np.percentile(members, 90, axis=0)
+        if (hi - lo).prod() > cfg.region_max_area * qw * qh:
+            return None
+        centre, half = (lo + hi) / 2, (hi - lo) / 2 * 1.6 + 40
+        x0, y0 = np.maximum(0, centre - half).astype(int)
+        x1, y1 = np.minimum([qw, qh], centre + half).astype(int)
+        if x1 - x0 < 32 or y1 - y0 < 32:
+            return None
+        crop = view.grey[y0:y1, x0:x1]
+        f = min(cfg.query_side / max(crop.shape), max(1.0, cfg.region_side / min(crop.shape)))
+        if f != 1.0:
+            size = (max(1, round(crop.shape[1] * f)), max(1, round(crop.shape[0] * f)))
+            interp = cv2.INTER_CUBIC if f > 1 else cv2.INTER_AREA
+            crop = np.asarray(cv2.resize(crop, size, interpolation=interp), dtype=np.uint8)
+        feats = orb_features(crop, cfg.region_features, cfg, spread=cfg.query_spread)
+        if len(feats.points) == 0:
+            return None
+        sx, sy = (x1 - x0) / crop.shape[1], (y1 - y0) / crop.shape[0]
+        points = feats.points * np.array([sx, sy], np.float32) + np.array([x0, y0], np.float32)
+        return Features(points=points.astype(np.float32), descriptors=feats.descriptors)
 
     def _to_match(
         self,

@@ -3,10 +3,19 @@
 Two FAISS binary indexes (Johnson, Douze and Jégou, "Billion-scale similarity search with
 GPUs", 2017) answer "which works could this query show?" without touching the works:
 
-* **hashes** — 64-bit window pHashes in an exact ``IndexBinaryFlat``, searched by radius.
-  At 10^6 hashes a radius query takes ~1 ms per query hash on one core
-  (``benchmarks/match_speed.py``). FAISS treats the radius as exclusive, so ``r + 1``
-  is passed.
+* **hashes** — 64-bit window pHashes in an exact ``IndexBinaryFlat``, searched by radius
+  (~0.6 ms per query hash at 10^6 hashes on one core, ``benchmarks/match_speed.py``;
+  FAISS treats the radius as exclusive, so ``r + 1`` is passed). Query hashes with a
+  small radius (the engine's turned orientations, radius 8) are instead answered by
+  multi-index hashing (Norouzi, Punjani and Fleet, "Fast search in Hamming space with
+  multi-index hashing", CVPR 2012): the 64 bits are four 16-bit chunks, each with a
+  table from chunk value to the codes having it; by the pigeonhole principle a code
+  within ``r`` of the query is within ``r_i`` of it on some chunk ``i`` whenever
+  ``sum(r_i + 1) > r``, so probing every chunk value within ``r_i`` and checking the full
+  distance of what they hold is exact. At radius 8 that is 188 probes and ~0.3 % of the
+  codes, against all of them for the flat scan. The tables are built in memory when the
+  index is loaded or first searched (~0.7 s and ~64 bytes per hash at 10^6 hashes; not
+  saved) and used from ``mih_min_hashes`` hashes on.
 * **descriptors** — each work's strongest, spread ORB descriptors (256-bit). Exact
   (``IndexBinaryFlat``) while small; from ``ivf_threshold`` descriptors on it is rebuilt
   as an inverted file (``IndexBinaryIVF``, k-means-trained on the descriptors held, with a
@@ -14,12 +23,13 @@ GPUs", 2017) answer "which works could this query show?" without touching the wo
   their near neighbours.
 
 FAISS ids encode the work's slot: ``slot << 16 | row``, so removing a work is one range.
-The index saves to one file (header JSON + both serialised FAISS indexes) and loads in
-about the time it takes to read it.
+The index saves to one file (header JSON + both serialised FAISS indexes + a SHA-256
+trailer) and loads in about the time it takes to read it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -39,7 +49,7 @@ from copyseal.match.hashes import ImageHash
 
 __all__ = ["HashHit", "MatchIndex"]
 
-_MAGIC = b"CSIDX1\n"
+_MAGIC = b"CSIDX2\n"  # 2: SHA-256 trailer over the whole file
 _SHIFT = 16
 _HASH_BITS = 64
 _DESC_BITS = 256
@@ -66,6 +76,137 @@ def _flat(bits: int) -> Any:
     return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(bits))
 
 
+_CHUNKS = 4
+_CHUNK_BITS = _HASH_BITS // _CHUNKS
+#: Largest fraction of the codes multi-index hashing may expect to check; beyond it (radius
+#: 13 and more) the flat scan, which reads every code sequentially, is cheaper.
+_MIH_MAX_FRACTION = 0.02
+#: Codes added since the tables were built are scanned; the tables are rebuilt when there
+#: are more than this many and more than a quarter of those in the tables.
+_MIH_PENDING = 4096
+
+
+def _masks_within(r: int) -> npt.NDArray[np.int64]:
+    """Every 16-bit value with at most ``r`` bits set (sorted)."""
+    values = np.arange(1 << _CHUNK_BITS, dtype=np.int64)
+    return values[np.bitwise_count(values) <= r]
+
+
+_MASKS = [_masks_within(r) for r in range(_CHUNK_BITS + 1)]
+
+
+def _chunk_radii(radius: int) -> list[int]:
+    """Per-chunk probe radii with ``sum(r_i + 1) = radius + 1`` (-1: chunk not probed)."""
+    total = radius + 1
+    return [total // _CHUNKS + (i < total % _CHUNKS) - 1 for i in range(_CHUNKS)]
+
+
+def _mih_fraction(radius: int) -> float:
+    """Expected fraction of uniformly random codes that the chunk probes return."""
+    return sum(len(_MASKS[r]) for r in _chunk_radii(radius) if r >= 0) / (1 << _CHUNK_BITS)
+
+
+def _as_u64(codes: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """``N x 8`` packed hashes as big-endian ``uint64`` (bit 0 of byte 0 is the top bit)."""
+    return np.ascontiguousarray(codes).view(">u8").ravel().astype(np.uint64)
+
+
+class _MultiIndex:
+    """Four 16-bit chunk tables (CSR: offsets by chunk value, positions) over a snapshot
+    of the codes, plus codes added since (scanned)."""
+
+    def __init__(self, codes: npt.NDArray[np.uint64], ids: npt.NDArray[np.int64]) -> None:
+        self.codes = codes
+        self.ids = ids
+        self.offsets: list[npt.NDArray[np.int64]] = []
+        self.order: list[npt.NDArray[np.int32]] = []
+        # Each table keeps its own copy of the codes in its order, so that checking a
+        # probe's codes reads a contiguous run instead of scattered memory (at 10^6 codes
+        # random reads made the search 5x slower). 20 bytes per code per table.
+        self.sorted_codes: list[npt.NDArray[np.uint64]] = []
+        for c in range(_CHUNKS):
+            key = self._chunk(codes, c)
+            order = np.argsort(key, kind="stable")
+            self.order.append(order.astype(np.int32))
+            self.sorted_codes.append(codes[order])
+            counts = np.bincount(key, minlength=1 << _CHUNK_BITS)
+            self.offsets.append(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        self.pending_codes: list[npt.NDArray[np.uint64]] = []
+        self.pending_ids: list[npt.NDArray[np.int64]] = []
+        self.n_pending = 0
+
+    @staticmethod
+    def _chunk(codes: npt.NDArray[np.uint64], c: int) -> npt.NDArray[np.int64]:
+        shift = np.uint64(_HASH_BITS - _CHUNK_BITS * (c + 1))
+        return ((codes >> shift) & np.uint64((1 << _CHUNK_BITS) - 1)).astype(np.int64)
+
+    def append(self, codes: npt.NDArray[np.uint64], ids: npt.NDArray[np.int64]) -> None:
+        self.pending_codes.append(codes)
+        self.pending_ids.append(ids)
+        self.n_pending += len(codes)
+
+    @property
+    def stale(self) -> bool:
+        return self.n_pending > max(_MIH_PENDING, len(self.codes) // 4)
+
+    def search(
+        self, queries: Sequence[int], radii: Sequence[int]
+    ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """For each query code, (ids, distances) of every code within its radius (exact).
+
+        The probes of all queries go through each chunk table together (numpy's per-call
+        cost, not the candidates, dominates at these sizes).
+        """
+        nq = len(queries)
+        qv = np.array(queries, dtype=np.uint64)
+        rv = np.array(radii, dtype=np.int64)
+        labels, positions = [], []
+        for c in range(_CHUNKS):
+            shift = _HASH_BITS - _CHUNK_BITS * (c + 1)
+            probe_parts, label_parts = [], []
+            for qi, (q, radius) in enumerate(zip(queries, radii, strict=True)):
+                r = _chunk_radii(radius)[c]
+                if r >= 0:
+                    probe_parts.append(_MASKS[r] ^ ((q >> shift) & ((1 << _CHUNK_BITS) - 1)))
+                    label_parts.append(np.full(len(_MASKS[r]), qi, np.int64))
+            if not probe_parts:
+                continue
+            probes = np.concatenate(probe_parts)
+            lo = self.offsets[c][probes]
+            n = self.offsets[c][probes + 1] - lo
+            total = int(n.sum())
+            if total == 0:
+                continue
+            # Positions lo[k] .. lo[k] + n[k] - 1 of every probe k, as one array.
+            at = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(total)
+            lab = np.repeat(np.concatenate(label_parts), n)
+            d = np.bitwise_count(self.sorted_codes[c][at] ^ qv[lab])
+            ok = d <= rv[lab]
+            positions.append(self.order[c][at[ok]].astype(np.int64))
+            labels.append(lab[ok])
+        out_ids = [[np.zeros(0, np.int64)] for _ in range(nq)]
+        out_dist = [[np.zeros(0, np.int64)] for _ in range(nq)]
+        if positions:
+            pos, lab = np.concatenate(positions), np.concatenate(labels)
+            # A code found through several chunks is reported once.
+            key = np.unique(lab * len(self.codes) + pos)
+            lab_k, pos_k = key // len(self.codes), key % len(self.codes)
+            d_k = np.bitwise_count(self.codes[pos_k] ^ qv[lab_k]).astype(np.int64)
+            for qi in np.unique(lab_k).tolist():
+                sel = lab_k == qi
+                out_ids[qi].append(self.ids[pos_k[sel]])
+                out_dist[qi].append(d_k[sel])
+        for codes, ids in zip(self.pending_codes, self.pending_ids, strict=True):
+            d = np.bitwise_count(codes[None, :] ^ qv[:, None]).astype(np.int64)
+            for qi in range(nq):
+                ok = d[qi] <= rv[qi]
+                out_ids[qi].append(ids[ok])
+                out_dist[qi].append(d[qi][ok])
+        return [
+            (np.concatenate(i), np.concatenate(dd)) for i, dd in zip(out_ids, out_dist, strict=True)
+        ]
+
+
 class MatchIndex:
     """Window hashes and retrieval descriptors of the registered works.
 
@@ -85,6 +226,9 @@ class MatchIndex:
         self.nprobe = nprobe
         self._is_ivf = False
         self._trained_at = 0
+        self._mih: _MultiIndex | None = None  # built at the first small-radius query
+        #: Below this many hashes every query hash goes through the flat scan.
+        self.mih_min_hashes = 200_000
 
     # -- content -------------------------------------------------------------------------
 
@@ -118,7 +262,10 @@ class MatchIndex:
         self._slot_of[work_id] = slot
         base = slot << _SHIFT
         codes = np.stack([wh.hash.to_array() for wh in fp.hashes])
-        self._hashes.add_with_ids(codes, base + np.arange(len(codes), dtype=np.int64))
+        hash_ids = base + np.arange(len(codes), dtype=np.int64)
+        self._hashes.add_with_ids(codes, hash_ids)
+        if self._mih is not None:
+            self._mih.append(_as_u64(codes), hash_ids)
         desc = fp.descriptors[:n_descriptors]
         if len(desc):
             ids = base + np.arange(len(desc), dtype=np.int64)
@@ -143,16 +290,49 @@ class MatchIndex:
 
     # -- queries -------------------------------------------------------------------------
 
-    def search_hashes(self, hashes: Sequence[ImageHash], radius: int) -> list[HashHit]:
-        """Every (query hash, work window) pair within Hamming ``radius`` (inclusive)."""
+    def search_hashes(
+        self, hashes: Sequence[ImageHash], radius: int | Sequence[int]
+    ) -> list[HashHit]:
+        """Every (query hash, work window) pair within Hamming ``radius`` (inclusive).
+
+        ``radius`` is one for all query hashes or one per query hash. Exact either way:
+        small radii go through the chunk tables, large ones through the flat scan.
+        """
         if not hashes or self._hashes.ntotal == 0:
             return []
-        q = np.stack([h.to_array() for h in hashes])
-        lims, dist, ids = self._hashes.range_search(q, radius + 1)  # FAISS radius: exclusive
+        radii = [radius] * len(hashes) if isinstance(radius, int) else list(radius)
+        if len(radii) != len(hashes):
+            raise ValueError("one radius per query hash")
+        if len(hashes[0].data) * 8 != _HASH_BITS:
+            raise MatchError(f"the index holds {_HASH_BITS}-bit hashes")
+        # The flat scan reads every code once per query hash; the chunk tables pay off
+        # only for small radii and large indexes.
+        use_mih = [
+            r >= 0
+            and _mih_fraction(r) <= _MIH_MAX_FRACTION
+            and self._hashes.ntotal >= self.mih_min_hashes
+            for r in radii
+        ]
+        found: list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+        flat = [i for i, m in enumerate(use_mih) if not m]
+        for r in sorted({radii[i] for i in flat}):
+            sel = [i for i in flat if radii[i] == r]
+            q = np.stack([hashes[i].to_array() for i in sel])
+            lims, dist, ids = self._hashes.range_search(q, r + 1)  # FAISS radius: exclusive
+            for k, qi in enumerate(sel):
+                a, b = int(lims[k]), int(lims[k + 1])
+                found.append((qi, ids[a:b].astype(np.int64), dist[a:b].astype(np.int64)))
+        sel = [i for i, m in enumerate(use_mih) if m]
+        if sel:
+            results = self._multi_index().search(
+                [int.from_bytes(hashes[i].data, "big") for i in sel], [radii[i] for i in sel]
+            )
+            for qi, (ids_q, dist_q) in zip(sel, results, strict=True):
+                order = np.argsort(ids_q, kind="stable")  # deterministic: by id
+                found.append((qi, ids_q[order], dist_q[order]))
         out = []
-        for qi in range(len(hashes)):
-            for j in range(int(lims[qi]), int(lims[qi + 1])):
-                ident = int(ids[j])
+        for qi, ids_q, dist_q in sorted(found, key=lambda f: f[0]):
+            for ident, d in zip(ids_q.tolist(), dist_q.tolist(), strict=True):
                 work = self._slots[ident >> _SHIFT]
                 if work is None:
                     continue
@@ -161,28 +341,53 @@ class MatchIndex:
                         work_id=work,
                         window=ident & ((1 << _SHIFT) - 1),
                         query=qi,
-                        distance=int(dist[j]),
+                        distance=int(d),
                     )
                 )
         return out
+
+    def prepare_search(self) -> None:
+        """Build the chunk tables now rather than at the first query that needs them
+        (~0.2 s at 10^6 hashes); nothing to do for a small index."""
+        if self._hashes.ntotal >= self.mih_min_hashes and self._hashes.ntotal:
+            self._multi_index()
+
+    def _multi_index(self) -> _MultiIndex:
+        """The chunk tables, (re)built from the flat index when missing or stale."""
+        if self._mih is None or self._mih.stale:
+            n = int(self._hashes.ntotal)
+            inner: Any = faiss.downcast_IndexBinary(self._hashes.index)
+            codes = faiss.vector_to_array(inner.xb).reshape(n, _HASH_BITS // 8)
+            ids = faiss.vector_to_array(self._hashes.id_map).astype(np.int64)
+            self._mih = _MultiIndex(_as_u64(codes), ids)
+        return self._mih
 
     def vote(
         self, descriptors: npt.NDArray[np.uint8], *, k: int, max_distance: int
     ) -> dict[str, int]:
         """Votes per work: query descriptors with a neighbour of that work within
         ``max_distance`` among their ``k`` nearest (each descriptor votes once per work)."""
+        return {
+            w: len(rows)
+            for w, rows in self.voters(descriptors, k=k, max_distance=max_distance).items()
+        }
+
+    def voters(
+        self, descriptors: npt.NDArray[np.uint8], *, k: int, max_distance: int
+    ) -> dict[str, list[int]]:
+        """Like :meth:`vote`, but the rows of ``descriptors`` that voted for each work."""
         if len(descriptors) == 0 or self._descs.ntotal == 0:
             return {}
         dist, ids = self._descs.search(np.ascontiguousarray(descriptors), k)
         ok = (ids >= 0) & (dist <= max_distance)
-        votes: dict[str, int] = defaultdict(int)
-        for row_ids, row_ok in zip(ids, ok, strict=True):
+        rows: dict[str, list[int]] = defaultdict(list)
+        for q, (row_ids, row_ok) in enumerate(zip(ids, ok, strict=True)):
             slots = {int(i) >> _SHIFT for i in row_ids[row_ok]}
             for s in slots:
                 work = self._slots[s]
                 if work is not None:
-                    votes[work] += 1
-        return dict(votes)
+                    rows[work].append(q)
+        return dict(rows)
 
     # -- scaling -------------------------------------------------------------------------
 
@@ -198,7 +403,9 @@ class MatchIndex:
         if n == 0:
             return
         # sqrt(n) lists (FAISS's rule of thumb is 4-16 sqrt(n); fewer keeps the k-means
-        # training to seconds), trained on 40 codes per list (FAISS asks for >= 39).
+        # training to seconds), trained on 40 codes per list (FAISS asks for >= 39). 2
+        # sqrt(n), the least comparisons per query descriptor at nprobe 4, made a rebuild
+        # at 10^4 works take minutes instead of seconds (assigning every code to a list).
         nlist = int(min(4096, max(64, np.sqrt(n))))
         rng = np.random.default_rng(0)
         train = codes[np.sort(rng.choice(n, size=min(n, 40 * nlist), replace=False))]
@@ -239,7 +446,10 @@ class MatchIndex:
     # -- persistence ---------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the index to one file (atomically: temp file, then rename)."""
+        """Write the index to one file (atomically: temp file, then rename).
+
+        The file ends with the SHA-256 of everything before it, which :meth:`load` checks.
+        """
         header = json.dumps(
             {
                 "slots": self._slots,
@@ -256,20 +466,29 @@ class MatchIndex:
             faiss.serialize_index_binary(self._descs).tobytes(),
         ]
         target = Path(path)
-        tmp = target.with_name(target.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(_MAGIC)
-            for blob in blobs:
-                f.write(struct.pack("<Q", len(blob)))
-                f.write(blob)
-        os.replace(tmp, target)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        digest = hashlib.sha256(_MAGIC)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(_MAGIC)
+                for blob in blobs:
+                    size = struct.pack("<Q", len(blob))
+                    f.write(size)
+                    f.write(blob)
+                    digest.update(size)
+                    digest.update(blob)
+                f.write(digest.digest())
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MatchIndex:
         """Read a file written by :meth:`save`.
 
         Raises:
-            MatchError: The file is missing, truncated or not an index.
+            MatchError: The file is missing, truncated, altered (checksum) or not an index.
         """
         try:
             data = Path(path).read_bytes()
@@ -277,6 +496,10 @@ class MatchIndex:
             raise MatchError(f"cannot read match index {path}: {e}") from e
         if not data.startswith(_MAGIC):
             raise MatchError(f"{path} is not a copyseal match index")
+        body, trailer = data[:-32], data[-32:]
+        if len(data) < len(_MAGIC) + 32 or hashlib.sha256(body).digest() != trailer:
+            raise MatchError(f"corrupt match index {path}: checksum mismatch")
+        data = body
         try:
             off = len(_MAGIC)
             blobs = []
@@ -288,6 +511,8 @@ class MatchIndex:
                     raise ValueError("truncated")
                 blobs.append(blob)
                 off += n
+            if off != len(data):
+                raise ValueError("trailing bytes")
             header = json.loads(blobs[0])
             hashes: Any = faiss.deserialize_index_binary(np.frombuffer(blobs[1], dtype=np.uint8))
             descs: Any = faiss.deserialize_index_binary(np.frombuffer(blobs[2], dtype=np.uint8))

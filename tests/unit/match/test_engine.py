@@ -192,3 +192,63 @@ def test_results_are_sorted_by_score(matcher: Matcher, match_photos: dict) -> No
     found = _match(matcher, canvas)
     assert {m.work_id for m in found} == {"astronaut", "chelsea"}
     assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
+
+
+def test_turned_orientations_use_their_own_radius(
+    fingerprints: dict[str, WorkFingerprint], match_photos: dict
+) -> None:
+    """The query's own orientation is searched at hash_radius, the 7 turned ones at
+    hash_radius_turned; a rotated low-texture work is still found through them."""
+    cfg = MatchConfig(hash_radius=16, hash_radius_turned=5)
+    seen: list[list[int]] = []
+
+    class Spy(MatchIndex):
+        def search_hashes(self, hashes, radius):  # type: ignore[no-untyped-def]
+            seen.append(list(radius))
+            return super().search_hashes(hashes, radius)
+
+    store = InMemoryStore()
+    m = Matcher(store=store, index=Spy(), config=cfg)
+    store.put("colorwheel", fingerprints["colorwheel"])
+    m.add("colorwheel", fingerprints["colorwheel"])
+    found = _match(m, np.rot90(match_photos["colorwheel"]))
+    assert [x.work_id for x in found] == ["colorwheel"]
+    assert seen and all(len(r) in (8, 16) for r in seen)
+    assert all(r[::8] == [16] * (len(r) // 8) for r in seen)
+    assert all(x == 5 for r in seen for i, x in enumerate(r) if i % 8)
+
+
+def test_region_pass_describes_where_the_voters_cluster(
+    fingerprints: dict[str, WorkFingerprint], match_photos: dict
+) -> None:
+    """A work pasted small into a composite: the part of the query where its voters lie
+    is described again, denser and scaled up, in query coordinates; voters spread over
+    the whole query give no region."""
+    from copyseal.match import _verify
+    from copyseal.match._features import prepare_query
+
+    cfg = MatchConfig()
+    canvas = np.full((700, 1000, 3), 255, np.uint8)
+    canvas[:350, :500] = cv2.resize(match_photos["rocket"], (500, 350))
+    canvas[350:, 500:] = cv2.resize(match_photos["china"], (500, 350))
+    canvas[380:680, 40:340] = cv2.resize(match_photos["astronaut"], (300, 300))
+    view = prepare_query(canvas, cfg)
+    pts = view.features.points
+    inside = np.flatnonzero(
+        (pts[:, 0] > 40) & (pts[:, 0] < 340) & (pts[:, 1] > 380) & (pts[:, 1] < 680)
+    )
+    m = Matcher(store=InMemoryStore(), index=MatchIndex(), config=cfg)
+    region = m._region_features(view, inside[:40].tolist())
+    assert region is not None and len(region.points) > len(inside)
+    assert (region.points.min(axis=0) >= [0, 250]).all()
+    assert (region.points.max(axis=0) <= [480, 700]).all()
+    fp = fingerprints["astronaut"]
+    geo = _verify.geometric(region, fp.points, fp.descriptors, cfg)
+    assert geo is not None and geo.inliers >= cfg.min_inliers
+    corner = geo.matrix @ np.array([0.0, 0.0, 1.0])
+    assert corner[:2] / corner[2] == pytest.approx([40, 380], abs=6)  # query working px
+    rocket = np.flatnonzero((pts[:, 0] < 450) & (pts[:, 1] < 300))
+    china = np.flatnonzero((pts[:, 0] > 550) & (pts[:, 1] > 400))
+    spread = [*rocket[:10], *china[:10], *inside[:10]]  # three groups, none a majority
+    assert m._region_features(view, [int(i) for i in spread]) is None
+    assert m._region_features(view, inside[:5].tolist()) is None  # too few voters

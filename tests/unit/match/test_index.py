@@ -123,3 +123,89 @@ def test_optimize_rebuilds_an_inverted_file_without_losing_codes(
     np.testing.assert_array_equal(codes[order], codes2[order2])
     votes = idx.vote(fingerprints["astronaut"].descriptors[:300], k=3, max_distance=10)
     assert max(votes, key=lambda w: votes[w]) == "astronaut"
+
+
+def _hash_only(codes: np.ndarray) -> WorkFingerprint:
+    from copyseal.match.fingerprint import WindowHash
+
+    return WorkFingerprint(
+        width=1,
+        height=1,
+        work_size=(1, 1),
+        hashes=tuple(
+            WindowHash(window=(0, 0, 10_000, 10_000), hash=ImageHash(data=c.tobytes()))
+            for c in codes
+        ),
+        points=np.zeros((0, 2), np.float32),
+        descriptors=np.zeros((0, 32), np.uint8),
+        thumbnail_png=b"",
+    )
+
+
+def _brute(
+    works: dict[str, np.ndarray], queries: list[ImageHash], radii: list[int]
+) -> set[tuple[str, int, int, int]]:
+    out = set()
+    for qi, (q, r) in enumerate(zip(queries, radii, strict=True)):
+        qv = np.unpackbits(q.to_array())
+        for work_id, codes in works.items():
+            d = (np.unpackbits(codes, axis=1) != qv).sum(axis=1)
+            out |= {(work_id, int(w), qi, int(d[w])) for w in np.flatnonzero(d <= r)}
+    return out
+
+
+def test_chunk_tables_are_exact_against_brute_force() -> None:
+    """Multi-index hashing (small radii) and the flat scan agree with brute force,
+    for one radius or one per query hash, after adds (scanned, then rebuilt) and
+    removals."""
+    rng = np.random.default_rng(7)
+    idx = MatchIndex()
+    idx.mih_min_hashes = 0  # use the chunk tables at this small size
+    works: dict[str, np.ndarray] = {}
+
+    def add(n: int, start: int) -> None:
+        for w in range(start, start + n):
+            codes = rng.integers(0, 256, (5, 8), dtype=np.uint8)
+            works[f"w{w}"] = codes
+            idx.add(f"w{w}", _hash_only(codes), n_descriptors=0)
+
+    add(600, 0)
+    anchors = [works[f"w{i}"][i % 5] for i in range(0, 600, 37)]
+    queries = []
+    for i, a in enumerate(anchors):  # near neighbours at every distance 0..16, and random
+        bits = np.unpackbits(a)
+        bits[rng.choice(64, size=i % 17, replace=False)] ^= 1
+        queries.append(ImageHash(data=np.packbits(bits).tobytes()))
+    queries += [ImageHash(data=rng.bytes(8)) for _ in range(4)]
+
+    def check() -> None:
+        for radius in (0, 3, 8, 11, 16):
+            radii = [radius] * len(queries)
+            got = {
+                (h.work_id, h.window, h.query, h.distance)
+                for h in idx.search_hashes(queries, radius)
+            }
+            assert got == _brute(works, queries, radii)
+        mixed = [int(r) for r in rng.integers(0, 17, len(queries))]
+        hits = idx.search_hashes(queries, mixed)
+        assert [h.query for h in hits] == sorted(h.query for h in hits)
+        assert {(h.work_id, h.window, h.query, h.distance) for h in hits} == _brute(
+            works, queries, mixed
+        )
+
+    check()
+    assert idx._mih is not None
+    add(50, 600)  # kept beside the tables and scanned
+    queries.append(ImageHash(data=works["w620"][2].tobytes()))
+    check()
+    for w in ("w3", "w37", "w610"):
+        idx.remove(w)
+        del works[w]
+    idx.add("w37", _hash_only(works["w74"]), n_descriptors=0)  # re-added under another slot
+    works["w37"] = works["w74"]
+    check()
+    add(900, 1000)  # enough to make the tables stale: rebuilt from the flat index
+    check()
+    assert idx._mih is not None and idx._mih.n_pending == 0
+    with pytest.raises(ValueError, match="one radius per query hash"):
+        idx.search_hashes(queries, [1, 2])
