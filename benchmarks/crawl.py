@@ -11,8 +11,10 @@ its own process (a reactor runs once per process):
   three distinct 320 px photos and links to eight more pages, a tree like a shop's
   listings);
 * **static** — ``copyseal crawl URL --no-capture`` in an empty workspace (every image is
-  fetched, sniffed, decoded under the matcher's limits and stored; no works, so no
-  matching cost; no sealing, which would measure capture instead of crawling);
+  fetched, sniffed, decoded under the matcher's limits, looked up by SHA-256 and stored;
+  no works are indexed, so the crawler skips the perceptual step — with works indexed,
+  each distinct image costs the matcher ~30 ms on its one thread, which then bounds the
+  crawl; no sealing, which would measure capture instead of crawling);
 * **render** — the same with ``--render`` (Chromium, wheel scroll, network settle), on
   the first ``--render-pages`` pages;
 * **growth** — a static crawl of ``--growth-pages`` generated pages (made on request,
@@ -86,8 +88,10 @@ def _page(prefix: str, i: int, pages: int) -> bytes:
     links = "".join(
         f'<a href="{prefix}p/{k}.html">{k}</a> ' for k in range(8 * i + 1, min(pages, 8 * i + 9))
     )
+    # Zero-padded: a title "Page 404" is (rightly) a soft-404 to copyseal, which would then
+    # skip that page's images and its eight children that bare Scrapy fetches.
     return (
-        f"<html><head><title>Page {i}</title></head><body><p>{'Text. ' * 80}</p>"
+        f"<html><head><title>Page {i:06d}</title></head><body><p>{'Text. ' * 80}</p>"
         f"{imgs}<div style='height:1500px'></div>{links}</body></html>"
     ).encode()
 

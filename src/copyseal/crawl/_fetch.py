@@ -6,6 +6,12 @@ once: pages that show it while it is being fetched wait for the same download, a
 after that get its summary (hash and status) without the bytes, because the match
 pipeline has its outcome by then (:meth:`ImageFetcher.processed` is called once the
 first item carrying the bytes is stored).
+
+Fetching waits while ``max_pending`` images hold bytes not stored yet, and
+:class:`BacklogMiddleware` holds page requests back meanwhile: when matching is slower
+than downloading, the crawl slows to the matcher's pace instead of keeping every fetched
+image and page in memory (a backlog that grew with the crawl). Both waits are bounded
+(``slot_timeout``), so a lost item can slow the crawl but never stop it.
 """
 
 from __future__ import annotations
@@ -22,10 +28,14 @@ from w3lib.url import parse_data_uri
 
 from copyseal.match.decode import sniff
 
-__all__ = ["ERROR_STATUSES", "Fetched", "ImageFetcher", "describe_non_image"]
+__all__ = ["ERROR_STATUSES", "BacklogMiddleware", "Fetched", "ImageFetcher", "describe_non_image"]
 
 #: Statuses handed to callbacks rather than filtered (redirects are still followed).
 ERROR_STATUSES = list(range(400, 600))
+#: Images whose bytes may wait for the matcher at once (the rest wait to be fetched).
+MAX_PENDING_IMAGES = 64
+#: Longest wait for room in that backlog before fetching anyway (seconds).
+SLOT_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +84,9 @@ class ImageFetcher:
         max_bytes: Larger bodies are cancelled (``download_maxsize``) and skipped.
         timeout: Per-image download timeout in seconds.
         known: ``url -> (sha256, status, reason)`` already processed (after a resume).
+        max_pending: At most this many fetched images hold bytes not yet
+            :meth:`processed`; further fetches wait (at most ``slot_timeout``) for one.
+        slot_timeout: Longest wait for such a slot before fetching anyway.
     """
 
     def __init__(
@@ -83,6 +96,8 @@ class ImageFetcher:
         max_bytes: int,
         timeout: float,
         known: dict[str, tuple[str | None, str, str | None]] | None = None,
+        max_pending: int = MAX_PENDING_IMAGES,
+        slot_timeout: float = SLOT_TIMEOUT,
     ) -> None:
         self._download = download
         self.max_bytes = max_bytes
@@ -93,6 +108,40 @@ class ImageFetcher:
         }
         self._inflight: dict[str, asyncio.Future[Fetched]] = {}
         self.fetched = 0
+        self.max_pending = max_pending
+        self.slot_timeout = slot_timeout
+        self._slots: asyncio.Semaphore | None = None  # made on the crawl's loop
+        self._holding: set[str] = set()  # URLs holding a slot until processed
+
+    def full(self) -> bool:
+        """True while ``max_pending`` fetched images wait to be processed."""
+        return self._slots is not None and self._slots.locked()
+
+    async def wait_for_room(self, *, poll: float = 0.05) -> None:
+        """Return once the backlog has room (or after ``slot_timeout``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.slot_timeout
+        while self.full() and loop.time() < deadline:
+            await asyncio.sleep(poll)
+
+    async def _slot(self, url: str) -> None:
+        """Take a pending-bytes slot for ``url`` (given up after ``slot_timeout``)."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_pending)
+        if self._slots.locked():
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self.slot_timeout)
+            except TimeoutError:
+                return
+        else:
+            await self._slots.acquire()
+        self._holding.add(url)
+
+    def _release(self, url: str) -> None:
+        if url in self._holding:
+            self._holding.discard(url)
+            assert self._slots is not None
+            self._slots.release()
 
     async def get(self, url: str) -> Fetched:
         """The image at ``url`` (bytes only if not processed yet)."""
@@ -103,18 +152,24 @@ class ImageFetcher:
         future: asyncio.Future[Fetched] = asyncio.get_running_loop().create_future()
         self._inflight[url] = future
         try:
+            await self._slot(url)
             result = await self._fetch(url)
         except Exception as e:  # a failed image never stops the crawl
             result = Fetched(url=url, status="skipped", reason=f"fetch failed: {e}")
+        except BaseException:  # cancelled (the crawl is stopping): give the slot back
+            self._release(url)
+            raise
         if result.data is None:  # nothing for the matcher: no need to wait for it
             self._inflight.pop(url, None)
             self._done[url] = result
+            self._release(url)
         future.set_result(result)
         return result
 
     def processed(self, url: str) -> None:
         """The item with ``url``'s bytes is stored: later pages need only the summary."""
         future = self._inflight.pop(url, None)
+        self._release(url)
         if future is not None and future.done():
             self._done[url] = replace(future.result(), data=None)
 
@@ -154,3 +209,23 @@ class ImageFetcher:
             return Fetched(url=url, status="skipped", reason=f"HTTP {response.status}")
         self.fetched += 1
         return _checked(url, bytes(response.body))
+
+
+class BacklogMiddleware:
+    """Downloader middleware: a page request waits while the crawl's image backlog is full
+    (:meth:`ImageFetcher.wait_for_room`), so pages are not downloaded faster than their
+    images can be matched. Image requests pass at once (they drain the backlog)."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> BacklogMiddleware:
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        if "copyseal_url" not in request.meta:  # images, stylesheets, robots.txt
+            return
+        from copyseal.crawl._context import CrawlContext
+
+        await CrawlContext.of(self.crawler).fetcher.wait_for_room()

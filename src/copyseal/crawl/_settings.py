@@ -16,6 +16,7 @@ __all__ = ["BROWSER_ARGS", "DEFAULT_MATCHER", "scrapy_settings"]
 BROWSER_ARGS = CHROMIUM_ARGS
 DEFAULT_MATCHER = "copyseal.crawl._matching.build_matcher"
 _ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+_CONCURRENT_ITEMS = 16
 
 
 def user_agent(settings: Settings) -> str:
@@ -49,6 +50,10 @@ def scrapy_settings(
         "TWISTED_REACTOR": _ASYNCIO_REACTOR,
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_domain_concurrency,
+        # Items of one response processed at once. Scrapy starts this many worker tasks per
+        # response (default 100); a page yields a few images, links and one page item,
+        # and matching runs on one thread, so 100 tasks a page only cost event-loop time.
+        "CONCURRENT_ITEMS": _CONCURRENT_ITEMS,
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
         "AUTOTHROTTLE_START_DELAY": crawl.autothrottle_start_delay,
         "AUTOTHROTTLE_MAX_DELAY": crawl.autothrottle_max_delay,
@@ -63,7 +68,10 @@ def scrapy_settings(
         "DEPTH_LIMIT": 0,
         "LOG_LEVEL": "DEBUG" if debug else "WARNING",
         "LOG_ENABLED": True,
-        "DOWNLOADER_MIDDLEWARES": {"copyseal.crawl._safety.SafetyMiddleware": 50},
+        "DOWNLOADER_MIDDLEWARES": {
+            "copyseal.crawl._safety.SafetyMiddleware": 50,
+            "copyseal.crawl._fetch.BacklogMiddleware": 60,
+        },
         "ITEM_PIPELINES": {
             "copyseal.crawl._pipelines.MatchPipeline": 300,
             "copyseal.crawl._pipelines.StorePipeline": 800,

@@ -53,8 +53,10 @@ def _insert_ignore(
     if not rows:
         return
     dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    stmt = dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=keys)
-    conn.execute(stmt)
+    # Rows as parameters (executemany), not literal values: the statement is compiled once
+    # per table and reused from SQLAlchemy's cache instead of per call.
+    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt, rows)
 
 
 class JobStore:

@@ -120,6 +120,9 @@ class WorkspaceMatcher:
         work = self.exact.get(image.sha256)
         if work is not None:
             return [ExactMatch(work_id=work, width=image.width, height=image.height)]
+        if len(self.matcher.index) == 0:
+            # Nothing fingerprinted to find: skip the query's features (~30 ms an image).
+            return []
         return self.matcher.match(image)
 
     def match_image(self, image: DecodedImage) -> list[Match]:

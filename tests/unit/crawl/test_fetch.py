@@ -110,3 +110,75 @@ def test_non_image_descriptions() -> None:
     assert describe_non_image(b"\x00\x01\x02\x03\x04\x05\x06\x07\x08").startswith(
         "not an image (unknown"
     )
+
+
+def test_fetched_bytes_waiting_for_the_matcher_are_bounded() -> None:
+    urls = [f"https://x/{i}.png" for i in range(5)]
+    dl = FakeDownloader({u: (200, png(), "image/png") for u in urls})
+    f = fetcher(dl, max_pending=2)
+
+    async def main() -> None:
+        tasks = [asyncio.ensure_future(f.get(u)) for u in urls]
+        await asyncio.sleep(0.1)
+        assert len(dl.calls) == 2  # two hold bytes; the others wait for a slot
+        assert sum(t.done() for t in tasks) == 2
+        for t in [t for t in tasks if t.done()]:
+            f.processed(t.result().url)
+        await asyncio.sleep(0.1)
+        assert len(dl.calls) == 4
+        for t in tasks:
+            if t.done():
+                f.processed(t.result().url)
+        results = await asyncio.gather(*tasks)
+        assert [r.status for r in results] == ["ok"] * 5
+        assert len(dl.calls) == 5
+
+    asyncio.run(main())
+
+
+def test_skipped_images_hold_no_slot_and_a_lost_item_only_delays() -> None:
+    dl = FakeDownloader(
+        {
+            "https://x/a.png": (404, b"", "text/html"),
+            "https://x/b.png": (200, png(), "image/png"),
+            "https://x/c.png": (200, png(), "image/png"),
+        }
+    )
+    f = fetcher(dl, max_pending=1, slot_timeout=0.2)
+
+    async def main() -> None:
+        assert (await f.get("https://x/a.png")).status == "skipped"  # no bytes: slot freed
+        assert (await f.get("https://x/b.png")).data is not None
+        assert f.full()
+        # b is never processed: c waits for a slot at most ``slot_timeout``, then goes on
+        c = await f.get("https://x/c.png")
+        assert c.status == "ok"
+        f.processed("https://x/b.png")
+        assert not f.full()
+
+    asyncio.run(main())
+
+
+def test_page_requests_wait_while_the_image_backlog_is_full(monkeypatch: Any) -> None:
+    from copyseal.crawl import _context
+    from copyseal.crawl._fetch import BacklogMiddleware
+
+    dl = FakeDownloader({"https://x/a.png": (200, png(), "image/png")})
+    f = fetcher(dl, max_pending=1)
+    ctx = type("Ctx", (), {"fetcher": f})()
+    monkeypatch.setattr(_context.CrawlContext, "of", classmethod(lambda cls, crawler: ctx))
+    mw = BacklogMiddleware(crawler=None)
+
+    async def main() -> None:
+        await f.get("https://x/a.png")
+        assert f.full()
+        image = asyncio.ensure_future(mw.process_request(Request("https://x/b.png")))
+        page = asyncio.ensure_future(
+            mw.process_request(Request("https://x/p", meta={"copyseal_url": "https://x/p"}))
+        )
+        await asyncio.sleep(0.15)
+        assert image.done() and not page.done()
+        f.processed("https://x/a.png")
+        await asyncio.wait_for(page, 1)
+
+    asyncio.run(main())
