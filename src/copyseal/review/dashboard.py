@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from copyseal.bundle._tables import EvidenceBundle
+from copyseal.crawl._schedule import schedule_states
 from copyseal.crawl._tables import CrawlImage, CrawlJob, CrawlPage
 from copyseal.db.models import Work
 from copyseal.review._tables import Case
@@ -58,6 +59,8 @@ class Dashboard:
     top_domains: tuple[tuple[str, int, int], ...]
     bundles: tuple[BundleState, ...]
     cases: int
+    #: Scheduled crawls: ``copyseal schedule list --json`` entries (next and last run).
+    schedules: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,7 @@ class Dashboard:
             "bundles_ok": sum(1 for b in self.bundles if b.ok),
             "bundles_failed": sum(1 for b in self.bundles if b.ok is False),
             "cases": self.cases,
+            "schedules": list(self.schedules),
         }
 
 
@@ -124,4 +128,5 @@ def dashboard(ws: Workspace, *, verify: bool = True, top: int = 10) -> Dashboard
         top_domains=tuple((site, n, confirmed[site]) for site, n in per_site.most_common(top)),
         bundles=tuple(bundle_states(ws, verify=verify)),
         cases=cases,
+        schedules=tuple(s.to_json() for s in schedule_states(ws)),
     )
