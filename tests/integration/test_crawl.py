@@ -331,6 +331,44 @@ def test_page_that_never_stops_loading_is_still_collected(
 # -- safety and resume ---------------------------------------------------------------------
 
 
+def test_a_target_added_in_the_app_is_crawled_by_name(
+    site: tuple[Site, dict[str, bytes]], tmp_path: Path
+) -> None:
+    """A target kept in the database (as the review app saves it) is resolved by
+    ``copyseal crawl NAME`` in a new process, with its own limits."""
+    from copyseal.crawl import save_target, target_jobs
+
+    s, works = site
+    config = make_workspace(tmp_path / "ws", {"china": works["china"]}, fingerprints=False)
+    ws = Workspace.open(load_settings(config, env={}))
+    try:
+        save_target(
+            ws,
+            name="local-shop",
+            fields={"urls": [s.base + "/"], "allow_private": True, "max_pages": 3},
+            actor="alice",
+            create=True,
+        )
+    finally:
+        ws.close()
+    listed = copyseal(config, "targets", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (shop,) = json.loads(listed.stdout)
+    assert (shop["name"], shop["source"], shop["created_by"]) == ("local-shop", "app", "alice")
+    history = copyseal(config, "targets", "history", "local-shop", "--json")
+    assert [e["action"] for e in json.loads(history.stdout)] == ["created"]
+    r = copyseal(config, "crawl", "local-shop", "--no-capture", "--json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["target"] == "local-shop" and result["status"] == "finished"
+    assert 1 <= result["pages"] <= 3  # the target's max_pages, not the default 1000
+    ws = Workspace.open(load_settings(config, env={}))
+    try:
+        assert [j["job_id"] for j in target_jobs(ws, "local-shop")] == [result["job_id"]]
+    finally:
+        ws.close()
+
+
 def test_private_addresses_are_refused_unless_allowed(
     site: tuple[Site, dict[str, bytes]], tmp_path: Path
 ) -> None:

@@ -145,8 +145,23 @@ def test_review_to_export_in_a_browser(
         download = tmp_path / "case.zip"
         info.value.save_as(str(download))
 
+        # An admin adds a crawl target with a schedule; the dashboard lists the schedule.
+        page.goto(f"{base}/targets")
+        page.click("#add-target")
+        page.fill("input[name=name]", "mirror-site")
+        page.fill("textarea[name=urls]", "http://127.0.0.1:9/gallery/")
+        page.check("input[name=allow_private]")
+        page.fill("input[name=cron]", "0 5 * * *")
+        page.click("form.targetform button[type=submit]")
+        page.wait_for_url(re.compile(r".*/targets/mirror-site\?flash=target$"))
+        facts = page.locator("table.facts").inner_text()
+        assert "http://127.0.0.1:9/gallery/" in facts and "0 5 * * *" in facts
+        assert "created" in page.locator("table.history").inner_text()
+        page.screenshot(path=str(shots / "target.png"), full_page=True)
+
         page.goto(f"{base}/")
         assert page.locator("svg.chart").count() >= 2
+        assert page.locator("a[href='/targets/mirror-site']").count() == 1
         page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
     finally:
         context.close()
@@ -161,5 +176,5 @@ def test_review_to_export_in_a_browser(
             inner = tmp_path / f"{b['bundle_id']}.zip"
             inner.write_bytes(zf.read(f"{case_id}/{b['path']}"))
             assert verify_bundle(inner, vkey=vkey).ok
-    for name in ("login", "queue", "match", "match-confirmed", "case", "dashboard"):
+    for name in ("login", "queue", "match", "match-confirmed", "case", "target", "dashboard"):
         assert (shots / f"{name}.png").stat().st_size > 10_000, name

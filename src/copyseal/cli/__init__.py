@@ -31,6 +31,7 @@ _COMMANDS = {
     "matches": "copyseal.cli.crawl:matches",
     "schedule": "copyseal.cli.crawl:schedule_group",
     "scheduler": "copyseal.cli.crawl:scheduler",
+    "targets": "copyseal.cli.targets:targets",
     "capture": "copyseal.cli.capture:capture",
     "bundles": "copyseal.cli.bundles:bundles",
     "verify": "copyseal.cli.verify:verify",

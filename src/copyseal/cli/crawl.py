@@ -24,6 +24,7 @@ from copyseal.crawl import (
     RunRecord,
     Scheduler,
     crawl_summary,
+    effective_settings,
     list_jobs,
     list_matches,
     resume_crawl,
@@ -136,7 +137,7 @@ def crawl(
         if not targets:
             raise click.UsageError("give a TARGET, URLs, or --resume JOB")
         spec = spec_for(
-            app.settings(),
+            effective_settings(ws),
             targets,
             spider=spider,
             render=render,
@@ -358,7 +359,7 @@ def scheduler(app: App, once: bool, poll: float, as_json: bool) -> None:
         previous[sig] = signal.signal(sig, on_signal)
     try:
         sched = Scheduler(ws, runner=runner, stop=stop, on_run=on_run)
-        names = ", ".join(sorted(ws.settings.crawl.schedules)) or "none configured"
+        names = ", ".join(sorted(sched.settings.crawl.schedules)) or "none configured"
         click.echo(f"scheduler {sched.owner}: schedules {names}", err=True)
         if once:
             handled = sched.tick()

@@ -7,7 +7,8 @@ politeness (robots.txt, AutoThrottle, a User-Agent naming copyseal), page classi
 (challenges, login walls, soft-404s), the item pipelines that match and store, and crawl
 jobs kept in the database so that a killed crawl resumes exactly, and scheduled crawls
 (:class:`Scheduler`: each due run claimed exactly once, missed runs caught up, pages with
-earlier matches re-visited).
+earlier matches re-visited). Targets come from ``config.yaml`` and from the database
+(admins manage those in the review app: :func:`save_target`, :func:`effective_settings`).
 """
 
 from copyseal.crawl._detect import PageVerdict, classify_page
@@ -34,6 +35,18 @@ from copyseal.crawl._schedule import (
 from copyseal.crawl._spec import JobSpec, spec_for
 from copyseal.crawl._spider import CopysealSpider
 from copyseal.crawl._store import FrontierEntry
+from copyseal.crawl._targets import (
+    TargetEventRecord,
+    TargetInfo,
+    effective_settings,
+    get_target,
+    known_spiders,
+    list_targets,
+    remove_target,
+    save_target,
+    target_events,
+    target_jobs,
+)
 
 __all__ = [
     "CopysealSpider",
@@ -50,15 +63,25 @@ __all__ = [
     "ScheduleState",
     "Scheduler",
     "StorePipeline",
+    "TargetEventRecord",
+    "TargetInfo",
     "classify_page",
     "crawl_summary",
+    "effective_settings",
     "extract_html",
+    "get_target",
+    "known_spiders",
     "list_jobs",
     "list_matches",
+    "list_targets",
     "next_run",
     "plan_catch_up",
+    "remove_target",
     "resume_crawl",
+    "save_target",
     "schedule_states",
     "spec_for",
     "start_crawl",
+    "target_events",
+    "target_jobs",
 ]

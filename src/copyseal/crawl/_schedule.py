@@ -57,6 +57,7 @@ from copyseal.crawl._jobs import CrawlSummary
 from copyseal.crawl._spec import JobSpec, spec_for
 from copyseal.crawl._store import JobStore, url_key
 from copyseal.crawl._tables import CrawlJob, CrawlMatch, CrawlPage, ScheduleRun
+from copyseal.crawl._targets import effective_settings
 from copyseal.db.models import Work
 from copyseal.errors import CopysealError, CrawlError
 from copyseal.workspace import Workspace
@@ -261,12 +262,14 @@ def _last_due(conn: Connection, schedule: str) -> datetime | None:
 
 
 def schedule_states(workspace: Workspace, *, now: datetime | None = None) -> list[ScheduleState]:
-    """Every configured schedule, by name, with its next run and its last run."""
+    """Every schedule (config.yaml's and those of targets in the database), by name,
+    with its next run and its last run."""
     now = now or _now()
     store = JobStore(workspace.engine)
+    schedules = effective_settings(workspace).crawl.schedules
     out = []
     with workspace.engine.connect() as conn:
-        for name, sched in sorted(workspace.settings.crawl.schedules.items()):
+        for name, sched in sorted(schedules.items()):
             rows = [RunRecord.from_row(r) for r in _runs(conn, name)]
             ran = [r for r in rows if r.status != "missed"]
             last = max(ran, key=lambda r: r.due_at) if ran else None
@@ -367,7 +370,9 @@ class Scheduler:
 
     @property
     def settings(self) -> Settings:
-        return self.workspace.settings
+        """The settings with the database targets' schedules (read again at each use, so
+        a schedule changed in the review app applies at the next tick)."""
+        return effective_settings(self.workspace)
 
     def _schedules(self) -> dict[str, CrawlSchedule]:
         return {n: s for n, s in self.settings.crawl.schedules.items() if s.enabled}

@@ -1,6 +1,9 @@
 """The crawler's tables: jobs, the page frontier, images seen, and matches found.
 
 Scheduled runs (``schedule_runs``) are here too: migration ``0006_schedule`` creates them.
+Crawl targets kept in the database (``crawl_targets``, managed by admins in the review app,
+beside those of ``config.yaml``) and their change history (``crawl_target_events``):
+migration ``0008_crawl_targets``.
 
 The frontier lives in the database (not in Scrapy's ``JOBDIR``) so that a crawl killed
 with SIGKILL resumes exactly: a page row becomes ``done`` only in the transaction that
@@ -28,7 +31,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from copyseal.db.base import Base
 
-__all__ = ["CrawlImage", "CrawlJob", "CrawlMatch", "CrawlPage", "ScheduleRun"]
+__all__ = [
+    "AppTarget",
+    "CrawlImage",
+    "CrawlJob",
+    "CrawlMatch",
+    "CrawlPage",
+    "ScheduleRun",
+    "TargetEvent",
+]
 
 _BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -183,3 +194,45 @@ class ScheduleRun(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class AppTarget(Base):
+    """A crawl target kept in the database (added in the review app or over its API).
+
+    ``definition`` is the target as JSON, with the keys of ``crawl.targets`` entries
+    (validated by :class:`copyseal.config.CrawlTarget` on every write and read). A target
+    may carry its own schedule (``cron`` in UTC; null: crawled only on demand), run by
+    ``copyseal scheduler`` under the target's name. ``version`` counts the changes.
+    """
+
+    __tablename__ = "crawl_targets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    definition: Mapped[str] = mapped_column(Text)
+    cron: Mapped[str | None] = mapped_column(String(100))
+    revisit_matches: Mapped[bool]
+    schedule_enabled: Mapped[bool]
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class TargetEvent(Base):
+    """One change to a database-held target: who did what, when, and the result.
+
+    ``action`` is ``created``, ``updated`` or ``removed``; ``definition`` is the whole
+    target after the change (before it, for a removal) as JSON, including its schedule.
+    Rows are only ever inserted.
+    """
+
+    __tablename__ = "crawl_target_events"
+    __table_args__ = (Index("ix_crawl_target_events_name", "name", "id"),)
+
+    id: Mapped[int] = mapped_column(_BigIntKey, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    definition: Mapped[str] = mapped_column(Text)

@@ -51,6 +51,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "cases": frozenset({"legal", "admin"}),
     "export": frozenset({"legal", "admin"}),
     "users": frozenset({"admin"}),
+    "targets": frozenset({"admin"}),
 }
 #: How long a session lasts without logging in again.
 SESSION_LIFETIME: Final = timedelta(hours=12)
@@ -109,10 +110,15 @@ class SessionInfo:
     expires_at: datetime
 
 
+#: How a refused action reads in an error message.
+_ACTION_WORDS: Final = {"targets": "manage crawl targets", "users": "manage users"}
+
+
 def require(user: UserRecord, action: str) -> None:
     """Raise :class:`PermissionDenied` unless ``user`` may do ``action``."""
     if not user.can(action):
-        raise PermissionDenied(f"{user.name} ({user.role}) may not {action}")
+        what = _ACTION_WORDS.get(action, action)
+        raise PermissionDenied(f"{user.name} ({user.role}) may not {what}")
 
 
 def _hash_password(password: str) -> str:

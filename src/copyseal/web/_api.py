@@ -1,8 +1,8 @@
 """The JSON API under ``/api``: the same library calls as the pages, for scripts.
 
 Log in with ``POST /api/login`` (JSON ``{"name", "password"}``): the answer sets the
-session cookie and gives the ``csrf_token`` to send as ``X-CSRF-Token`` on every POST
-and PATCH. Errors are ``{"error": message}`` with 400, 401, 403, 404, 422 or 429.
+session cookie and gives the ``csrf_token`` to send as ``X-CSRF-Token`` on every POST,
+PUT, PATCH and DELETE. Errors are ``{"error": message}`` with 400, 401, 403, 404, 422 or 429.
 """
 
 from __future__ import annotations

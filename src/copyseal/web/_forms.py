@@ -20,6 +20,8 @@ FLASH: Final = {
     "added": "Matches added to the case.",
     "exported": "Package exported and recorded in the ledger.",
     "user": "User saved.",
+    "target": "Crawl target saved.",
+    "target-removed": "Crawl target removed (its crawls, matches and evidence stay).",
 }
 
 

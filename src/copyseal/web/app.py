@@ -24,7 +24,7 @@ from copyseal import __version__
 from copyseal.errors import CopysealError
 from copyseal.export import ExportError
 from copyseal.review.errors import AuthError, NotFound, PermissionDenied, Throttled
-from copyseal.web import _api, _pages, _pages_cases
+from copyseal.web import _api, _pages, _pages_cases, _targets
 from copyseal.web._context import Ctx, make_templates
 from copyseal.web._security import SECURITY_HEADERS, CsrfError, LoginRequired, Signer, load_secret
 from copyseal.workspace import Workspace
@@ -99,7 +99,7 @@ def create_app(ws: Workspace, *, verify_ttl: float = 30.0) -> FastAPI:
         version=__version__,
         description="Review queue, decisions, cases and exports of a copyseal workspace."
         " Log in with POST /api/login; send the returned csrf_token in the X-CSRF-Token"
-        " header of every POST and PATCH.",
+        " header of every POST, PUT, PATCH and DELETE.",
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -125,6 +125,8 @@ def create_app(ws: Workspace, *, verify_ttl: float = 30.0) -> FastAPI:
     app.include_router(_api.router)
     app.include_router(_pages.router)
     app.include_router(_pages_cases.router)
+    app.include_router(_targets.api_router)
+    app.include_router(_targets.router)
 
     def openapi_document() -> dict[str, Any]:
         return app.openapi()

@@ -19,10 +19,16 @@ pytestmark = pytest.mark.browser  # the shared world is crawled and captured wit
 
 def _routes() -> list[tuple[str, str]]:
     """Every route of the app (method, path with sample parameters)."""
-    from copyseal.web import _api, _pages, _pages_cases
+    from copyseal.web import _api, _pages, _pages_cases, _targets
 
     out = [("GET", "/api/openapi.json")]
-    for router in (_api.router, _pages.router, _pages_cases.router):
+    for router in (
+        _api.router,
+        _pages.router,
+        _pages_cases.router,
+        _targets.router,
+        _targets.api_router,
+    ):
         for route in router.routes:
             assert isinstance(route, APIRoute)
             path = (
