@@ -26,12 +26,12 @@ from copyseal.crawl._pipelines import MatchPipeline, StorePipeline
 from copyseal.crawl._schedule import (
     RunOutcome,
     RunRecord,
-    Scheduler,
     ScheduleState,
     next_run,
     plan_catch_up,
     schedule_states,
 )
+from copyseal.crawl._scheduler import Scheduler
 from copyseal.crawl._spec import JobSpec, spec_for
 from copyseal.crawl._spider import CopysealSpider
 from copyseal.crawl._store import FrontierEntry
