@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -39,7 +39,7 @@ from copyseal.crawl._schedule import (
     plan_catch_up,
 )
 from copyseal.crawl._spec import JobSpec, spec_for
-from copyseal.crawl._store import JobStore, url_key
+from copyseal.crawl._store import JobStore, new_job_id, url_key
 from copyseal.crawl._tables import CrawlJob, CrawlMatch, CrawlPage, ScheduleRun
 from copyseal.crawl._targets import effective_settings
 from copyseal.db.models import Work
@@ -196,25 +196,12 @@ class Scheduler:
             )
         except CopysealError as e:
             error = str(e)
-        job_id = "c" + uuid.uuid4().hex[:15] if spec is not None else None
+        job_id = new_job_id() if spec is not None else None
         try:
             with self.engine.begin() as conn:
                 if spec is not None:
                     # The job first: the write lock is taken before anything is read.
-                    conn.execute(
-                        insert(CrawlJob).values(
-                            job_id=job_id,
-                            target=spec.target,
-                            spider=spec.spider,
-                            render=spec.render,
-                            status="created",
-                            spec=spec.dumps(),
-                            robots_override=spec.robots_override_reason,
-                            stats="{}",
-                            runs=0,
-                            created_at=now,
-                        )
-                    )
+                    JobStore(self.engine).create_job(spec, conn=conn, job_id=job_id, created_at=now)
                 claimed = conn.execute(
                     (sqlite if conn.dialect.name == "sqlite" else postgresql)
                     .insert(ScheduleRun)

@@ -25,7 +25,7 @@ from copyseal.crawl._spec import JobSpec
 from copyseal.crawl._tables import CrawlImage, CrawlJob, CrawlMatch, CrawlPage
 from copyseal.errors import CrawlError
 
-__all__ = ["FrontierEntry", "JobStore", "url_key"]
+__all__ = ["FrontierEntry", "JobStore", "new_job_id", "url_key"]
 
 
 def url_key(url: str) -> str:
@@ -59,6 +59,11 @@ def _insert_ignore(
     conn.execute(stmt, rows)
 
 
+def new_job_id() -> str:
+    """A fresh crawl job id (``c`` and 15 hex digits)."""
+    return "c" + uuid.uuid4().hex[:15]
+
+
 class JobStore:
     """The database side of one crawl process (one engine, short transactions)."""
 
@@ -67,23 +72,34 @@ class JobStore:
 
     # -- jobs ----------------------------------------------------------------------------
 
-    def create_job(self, spec: JobSpec) -> str:
-        job_id = "c" + uuid.uuid4().hex[:15]
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(CrawlJob).values(
-                    job_id=job_id,
-                    target=spec.target,
-                    spider=spec.spider,
-                    render=spec.render,
-                    status="created",
-                    spec=spec.dumps(),
-                    robots_override=spec.robots_override_reason,
-                    stats="{}",
-                    runs=0,
-                    created_at=_now(),
-                )
-            )
+    def create_job(
+        self,
+        spec: JobSpec,
+        *,
+        conn: Connection | None = None,
+        job_id: str | None = None,
+        created_at: datetime | None = None,
+    ) -> str:
+        """Insert a new job (``created``) and return its id; with ``conn``, inside that
+        transaction (the scheduler creates a job and claims its run atomically)."""
+        job_id = job_id or new_job_id()
+        statement = insert(CrawlJob).values(
+            job_id=job_id,
+            target=spec.target,
+            spider=spec.spider,
+            render=spec.render,
+            status="created",
+            spec=spec.dumps(),
+            robots_override=spec.robots_override_reason,
+            stats="{}",
+            runs=0,
+            created_at=created_at or _now(),
+        )
+        if conn is not None:
+            conn.execute(statement)
+        else:
+            with self.engine.begin() as own:
+                own.execute(statement)
         return job_id
 
     def job(self, job_id: str) -> CrawlJob:
