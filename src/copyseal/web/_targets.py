@@ -134,6 +134,28 @@ def _form_page(
     )
 
 
+def _save_form(
+    request: Request, session: SessionInfo, values: dict[str, Any], *, new: bool
+) -> Response:
+    """Save a submitted form; on a bad value, the form again with the message."""
+    version = str(values["version"])
+    try:
+        save_target(
+            ctx_of(request).ws,
+            name=values["name"],
+            fields=_fields(values),
+            actor=session.user.name,
+            cron=values["cron"] or None,
+            revisit_matches=values["revisit_matches"],
+            schedule_enabled=values["schedule_enabled"],
+            create=new,
+            expected_version=None if new or not version.isdigit() else int(version),
+        )
+    except CrawlError as e:
+        return _form_page(request, session, values, new=new, error=str(e))
+    return RedirectResponse(f"/targets/{values['name']}?flash=target", status_code=303)
+
+
 # -- pages ---------------------------------------------------------------------------------
 
 
@@ -161,20 +183,7 @@ def new_target_page(request: Request, session: CurrentSession) -> Response:
 async def create_target_form(request: Request, session: FormSession) -> Response:
     require(session.user, "targets")
     values = _read_form(await request.form())
-    try:
-        save_target(
-            ctx_of(request).ws,
-            name=values["name"],
-            fields=_fields(values),
-            actor=session.user.name,
-            cron=values["cron"] or None,
-            revisit_matches=values["revisit_matches"],
-            schedule_enabled=values["schedule_enabled"],
-            create=True,
-        )
-    except CrawlError as e:
-        return _form_page(request, session, values, new=True, error=str(e))
-    return RedirectResponse(f"/targets/{values['name']}?flash=target", status_code=303)
+    return _save_form(request, session, values, new=True)
 
 
 @router.get("/targets/{name}")
@@ -204,24 +213,8 @@ async def update_target_form(request: Request, name: str, session: FormSession) 
     require(session.user, "targets")
     ws = ctx_of(request).ws
     _find(ws, name)
-    values = _read_form(await request.form())
-    values["name"] = name
-    version = values["version"]
-    try:
-        save_target(
-            ws,
-            name=name,
-            fields=_fields(values),
-            actor=session.user.name,
-            cron=values["cron"] or None,
-            revisit_matches=values["revisit_matches"],
-            schedule_enabled=values["schedule_enabled"],
-            create=False,
-            expected_version=int(version) if str(version).isdigit() else None,
-        )
-    except CrawlError as e:
-        return _form_page(request, session, values, new=False, error=str(e))
-    return RedirectResponse(f"/targets/{name}?flash=target", status_code=303)
+    values = {**_read_form(await request.form()), "name": name}
+    return _save_form(request, session, values, new=False)
 
 
 @router.post("/targets/{name}/remove")
