@@ -1,19 +1,29 @@
 """``copyseal users``: accounts of the review app.
 
 ``--json`` shapes: ``users list --json`` → ``[{"user_id", "name", "role", "created_at",
-"disabled"}]``; ``users add --json`` and ``users set --json`` → one such object.
+"disabled"}]``; ``users add --json`` and ``users set --json`` → one such object;
+``users purge-attempts --json`` → ``{"deleted", "older_than_days"}``.
 """
 
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from copyseal.cli._common import App, emit, json_option, pass_app
-from copyseal.review.users import ROLES, UserRecord, add_user, list_users, update_user
+from copyseal.review.users import (
+    ATTEMPT_RETENTION,
+    ROLES,
+    UserRecord,
+    add_user,
+    list_users,
+    purge_attempts,
+    update_user,
+)
 
 __all__ = ["users"]
 
@@ -111,4 +121,30 @@ def users_set(app: App, name: str, role: str | None, disabled: bool | None, as_j
         human=lambda c: c.print(
             f"{record.name}: {record.role}" + (" (disabled)" if record.disabled_at else "")
         ),
+    )
+
+
+@users.command(name="purge-attempts")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=1),
+    default=ATTEMPT_RETENTION.days,
+    show_default=True,
+    metavar="DAYS",
+    help="Delete login attempts older than this many days.",
+)
+@json_option
+@pass_app
+def users_purge_attempts(app: App, days: int, as_json: bool) -> None:
+    """Delete old login attempts (kept for throttling and as an audit trail).
+
+    The review app also deletes attempts older than 30 days whenever someone logs in.
+    """
+    deleted = purge_attempts(app.workspace(), older_than=timedelta(days=days))
+    emit(
+        app,
+        {"deleted": deleted, "older_than_days": days},
+        as_json=as_json,
+        human=lambda c: c.print(f"deleted {deleted} login attempt(s) older than {days} day(s)"),
     )

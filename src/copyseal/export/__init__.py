@@ -2,7 +2,15 @@
 report and ``case.json``, reproducible and logged in the ledger (see :mod:`.package`)."""
 
 from copyseal.export._model import ExportError, safe_name
-from copyseal.export.package import FORMAT, ExportResult, export_case, export_path, exports_dir
+from copyseal.export.package import (
+    FORMAT,
+    ExportResult,
+    export_case,
+    export_path,
+    export_receipt,
+    exports_dir,
+    receipt_files,
+)
 
 __all__ = [
     "FORMAT",
@@ -10,6 +18,8 @@ __all__ = [
     "ExportResult",
     "export_case",
     "export_path",
+    "export_receipt",
     "exports_dir",
+    "receipt_files",
     "safe_name",
 ]

@@ -3,7 +3,16 @@ and how to verify.
 
 Reproducible: the document's dates come from the case data (``as_of``), never from the
 clock, and fpdf2 derives the file identifier from the content, so the same case gives
-the same bytes. Text uses the PDF core fonts (Latin-1); other characters are replaced.
+the same bytes.
+
+Text is set in DejaVu Sans and DejaVu Sans Mono (2.37, shipped in ``fonts/`` with their
+licence), embedded as subsets with a ToUnicode map, so the text can be searched and
+copied. They cover Latin with every accent, Greek, Cyrillic, Armenian, Georgian, Hebrew
+and Arabic letters (set without shaping: Arabic shows unjoined letters, right-to-left
+text in stored order) and many symbols; a character one font lacks is taken from the
+other. Characters neither has (Chinese, Japanese, Korean, Devanagari, Thai, ...) are
+written as their code points, ``[U+6771 U+4EAC]``, and the report says so; case.json
+and the PDF's metadata (title, author) keep the exact text.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import WrapMode, XPos, YPos
+from fpdf.fonts import TTFFont
 from PIL import Image
 
 from copyseal import __version__
@@ -26,11 +36,9 @@ __all__ = ["render_report"]
 
 _MARGIN = 15.0
 _MAX_PIXELS = 1400
-
-
-def _t(text: object) -> str:
-    """Latin-1 safe text for the core fonts."""
-    return str(text).encode("latin-1", "replace").decode("latin-1")
+_FONTS = Path(__file__).with_name("fonts")
+_SANS = "DejaVu"
+_MONO = "DejaVuMono"
 
 
 def _when(value: datetime | None) -> str:
@@ -38,44 +46,78 @@ def _when(value: datetime | None) -> str:
 
 
 class _Report(FPDF):
-    case_id = ""
+    """The report's document: the DejaVu fonts, and text limited to what they cover."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(format="A4")
+        self.case_id = case_id
+        self.add_font(_SANS, "", _FONTS / "DejaVuSans.ttf")
+        self.add_font(_SANS, "B", _FONTS / "DejaVuSans-Bold.ttf")
+        self.add_font(_MONO, "", _FONTS / "DejaVuSansMono.ttf")
+        # A glyph missing in one font (e.g. Cyrillic letters in the monospaced one, or in
+        # the bold face) is taken from another.
+        self.set_fallback_fonts([_SANS, _MONO], exact_match=False)
+        self.covered = frozenset(
+            code for f in self.fonts.values() if isinstance(f, TTFFont) for code in f.cmap
+        )
+        #: Whether some character had to be written as a code point (see :meth:`shown`).
+        self.replaced = False
+
+    def shown(self, value: object) -> str:
+        """``value`` as text, each run of characters no font has as ``[U+XXXX ...]``."""
+        out: list[str] = []
+        missing: list[str] = []
+        for ch in str(value):
+            if ch == "\n" or ord(ch) in self.covered:
+                if missing:
+                    out.append("[" + " ".join(missing) + "]")
+                    missing = []
+                out.append(ch)
+            else:
+                missing.append(f"U+{ord(ch):04X}")
+                self.replaced = True
+        if missing:
+            out.append("[" + " ".join(missing) + "]")
+        return "".join(out)
 
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font("Helvetica", "", 8)
+        self.set_font(_SANS, "", 8)
         self.set_text_color(110)
-        self.cell(0, 5, _t(f"copyseal case {self.case_id} - page {self.page_no()}"), align="C")
+        self.cell(
+            0, 5, self.shown(f"copyseal case {self.case_id} - page {self.page_no()}"), align="C"
+        )
         self.set_text_color(0)
 
 
-def _heading(pdf: FPDF, text: str, size: int = 14) -> None:
-    pdf.set_font("Helvetica", "B", size)
-    pdf.multi_cell(0, size * 0.5, _t(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+def _heading(pdf: _Report, text: str, size: int = 14) -> None:
+    pdf.set_font(_SANS, "B", size)
+    pdf.multi_cell(0, size * 0.5, pdf.shown(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1.5)
 
 
-def _para(pdf: FPDF, text: str, *, mono: bool = False, size: float = 9.5) -> None:
-    pdf.set_font("Courier" if mono else "Helvetica", "", size)
+def _para(pdf: _Report, text: str, *, mono: bool = False, size: float = 9.5) -> None:
+    pdf.set_font(_MONO if mono else _SANS, "", size)
     pdf.multi_cell(
-        0, size * 0.48, _t(text), wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        0, size * 0.48, pdf.shown(text), wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT
     )
     pdf.ln(1)
 
 
-def _facts(pdf: FPDF, rows: Sequence[tuple[str, object]]) -> None:
+def _facts(pdf: _Report, rows: Sequence[tuple[str, object]]) -> None:
     width = pdf.w - 2 * _MARGIN
     for label, value in rows:
-        pdf.set_font("Helvetica", "B", 8.5)
+        pdf.set_font(_SANS, "B", 8.5)
         y = pdf.get_y()
         if y > pdf.h - 25:
             pdf.add_page()
             y = pdf.get_y()
-        pdf.cell(42, 4.4, _t(label))
-        pdf.set_font("Courier", "", 8.5)
+        pdf.cell(42, 4.4, pdf.shown(label))
+        pdf.set_font(_MONO, "", 8.5)
         pdf.multi_cell(
             width - 42,
             4.4,
-            _t(value),
+            pdf.shown(value),
             wrapmode=WrapMode.CHAR,
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
@@ -94,7 +136,7 @@ def _load_image(path: Path) -> Image.Image | None:
     return picture
 
 
-def _images(pdf: FPDF, images: Sequence[tuple[str, Path]], *, per_row: int = 2) -> None:
+def _images(pdf: _Report, images: Sequence[tuple[str, Path]], *, per_row: int = 2) -> None:
     loaded = [(label, im) for label, path in images if (im := _load_image(path)) is not None]
     gap = 5.0
     width = (pdf.w - 2 * _MARGIN - gap * (per_row - 1)) / per_row
@@ -108,8 +150,8 @@ def _images(pdf: FPDF, images: Sequence[tuple[str, Path]], *, per_row: int = 2) 
             x = _MARGIN + i * (width + gap)
             w = min(width, h * im.width / im.height)
             pdf.set_xy(x, top)
-            pdf.set_font("Helvetica", "B", 8)
-            pdf.cell(width, 4, _t(label))
+            pdf.set_font(_SANS, "B", 8)
+            pdf.cell(width, 4, pdf.shown(label))
             buffer = io.BytesIO()
             # JPEG keeps the report small; the exact image bytes are in the bundles.
             im.save(buffer, format="JPEG", quality=85)
@@ -117,7 +159,7 @@ def _images(pdf: FPDF, images: Sequence[tuple[str, Path]], *, per_row: int = 2) 
         pdf.set_xy(_MARGIN, top + 6 + max(heights) + 3)
 
 
-def _summary(pdf: FPDF, data: CaseData) -> None:
+def _summary(pdf: _Report, data: CaseData) -> None:
     case = data.case
     _heading(pdf, f"Evidence report: {case.title}", 18)
     _para(
@@ -158,7 +200,7 @@ def _summary(pdf: FPDF, data: CaseData) -> None:
         )
 
 
-def _match_section(pdf: FPDF, data: CaseData, m: MatchData) -> None:
+def _match_section(pdf: _Report, data: CaseData, m: MatchData) -> None:
     bundle = next(b for b in data.bundles if b.bundle_id == m.bundle_id)
     pdf.add_page()
     _heading(pdf, f"Match {m.match_id}: {m.work.get('title') or m.work['work_id']} on {m.site}")
@@ -217,7 +259,7 @@ def _match_section(pdf: FPDF, data: CaseData, m: MatchData) -> None:
         _para(pdf, "(missing)")
 
 
-def _custody(pdf: FPDF, data: CaseData) -> None:
+def _custody(pdf: _Report, data: CaseData) -> None:
     pdf.add_page()
     _heading(pdf, "Chain of custody")
     _para(
@@ -253,7 +295,7 @@ def _custody(pdf: FPDF, data: CaseData) -> None:
         _facts(pdf, rows)
 
 
-def _how_to_verify(pdf: FPDF, data: CaseData) -> None:
+def _how_to_verify(pdf: _Report, data: CaseData) -> None:
     pdf.add_page()
     _heading(pdf, "How to verify")
     _para(
@@ -274,18 +316,24 @@ def _how_to_verify(pdf: FPDF, data: CaseData) -> None:
         " to it, so all the evidence sits in one append-only history.\n\n"
         "5. case.json lists every file of the package with its SHA-256.",
     )
+    if pdf.replaced:
+        _para(
+            pdf,
+            "Note: characters the report's fonts cannot show are written as their Unicode"
+            " code points, e.g. [U+6771 U+4EAC]; case.json has the exact text.",
+        )
 
 
 def render_report(data: CaseData) -> bytes:
     """The PDF report of a case package (same data, same bytes)."""
-    pdf = _Report(format="A4")
-    pdf.case_id = data.case.case_id
+    pdf = _Report(data.case.case_id)
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(True, margin=18)
     pdf.set_creation_date(utc(data.as_of))
-    pdf.set_title(_t(f"copyseal case {data.case.case_id}: {data.case.title}"))
-    pdf.set_subject(_t("Evidence report"))
-    pdf.set_author(_t(data.case.created_by))
+    # Metadata are UTF-16 text strings: any character, no font needed.
+    pdf.set_title(f"copyseal case {data.case.case_id}: {data.case.title}")
+    pdf.set_subject("Evidence report")
+    pdf.set_author(data.case.created_by)
     pdf.set_creator(f"copyseal {__version__}")
     pdf.add_page()
     _summary(pdf, data)

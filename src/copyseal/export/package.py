@@ -14,7 +14,9 @@ Layout of ``CASE.zip`` (one top folder named after the case)::
 
 The package is reproducible: entries are sorted, their times and the PDF's dates come
 from the case's own data, so exporting the same case again gives the same bytes. After
-writing, its SHA-256 is appended to the ledger as an ``export`` statement.
+writing, its SHA-256 is appended to the ledger as an ``export`` statement, whose bytes
+and receipt the workspace keeps in ``evidence/exports/receipts/export-N.json`` and
+``export-N.tlog-proof`` (N: its ledger entry), whoever exported (:func:`export_receipt`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import zipfile
@@ -38,6 +41,8 @@ from copyseal.export._pdf import render_report
 from copyseal.ledger import statements
 from copyseal.review._tables import Export
 from copyseal.review._util import iso, now, utc
+from copyseal.review.cases import get_case
+from copyseal.review.errors import NotFound
 from copyseal.workspace import Workspace
 
 __all__ = [
@@ -46,11 +51,14 @@ __all__ = [
     "ExportResult",
     "export_case",
     "export_path",
+    "export_receipt",
     "exports_dir",
+    "receipt_files",
 ]
 
 FORMAT: Final = "copyseal-case/1"
 _CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,6 +260,53 @@ def export_path(ws: Workspace, file_name: str) -> Path:
     return path
 
 
+def receipt_files(ws: Workspace, ledger_index: int) -> tuple[Path, Path]:
+    """Where the workspace keeps the ``export`` statement at ``ledger_index`` and its
+    receipt: ``evidence/exports/receipts/export-N.json`` and ``export-N.tlog-proof``."""
+    folder = exports_dir(ws) / "receipts"
+    name = f"export-{int(ledger_index)}"
+    return folder / f"{name}.json", folder / f"{name}.tlog-proof"
+
+
+def _keep_receipt(ws: Workspace, ledger_index: int, statement: bytes, receipt: str) -> None:
+    """Write the statement and receipt files (each whole or not at all)."""
+    for path, content in zip(
+        receipt_files(ws, ledger_index), (statement, receipt.encode("utf-8")), strict=True
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        partial.write_bytes(content)
+        partial.replace(path)
+
+
+def export_receipt(ws: Workspace, case_id: str, ledger_index: int) -> tuple[bytes, str]:
+    """The ``export`` statement (its exact bytes) of one of a case's exports and its
+    C2SP tlog-proof receipt.
+
+    The receipt is the one kept at export time (against the checkpoint signed with the
+    statement); for an export whose files are gone (or made before they were kept) the
+    statement is read from the ledger and the receipt made against the latest checkpoint,
+    which verifies just the same.
+
+    Raises:
+        NotFound: no such case, or the case has no export at ``ledger_index``.
+        ExportError: that ledger entry is not this case's export statement.
+    """
+    case = get_case(ws, case_id)
+    if ledger_index not in {e.ledger_index for e in case.exports}:
+        raise NotFound(f"case {case_id} has no export at ledger entry {ledger_index}")
+    statement_file, receipt_file = receipt_files(ws, ledger_index)
+    try:
+        return statement_file.read_bytes(), receipt_file.read_text("utf-8")
+    except FileNotFoundError:
+        pass
+    ledger = ws.ledger()
+    entry = ledger.entry(ledger_index)
+    if entry.entry_type != statements.EXPORT or json.loads(entry.data).get("case_id") != case_id:
+        raise ExportError(f"ledger entry {ledger_index} is not an export of case {case_id}")
+    return entry.data, ledger.receipt(ledger_index)
+
+
 def export_case(
     ws: Workspace,
     case_id: str,
@@ -301,6 +356,7 @@ def export_case(
     )
     ledger = ws.ledger()
     (index,) = ledger.append([(statements.EXPORT, statement)])
+    receipt = ledger.receipt(index)
     size = final.stat().st_size
     with Session(ws.engine) as s, s.begin():
         s.add(
@@ -315,6 +371,11 @@ def export_case(
                 ledger_index=index,
             )
         )
+    try:
+        _keep_receipt(ws, index, statement, receipt)
+    except OSError as e:
+        # The export is done and logged; export_receipt() can still rebuild the receipt.
+        log.warning("export %s: could not keep its receipt: %s", index, e)
     return ExportResult(
         case_id=case_id,
         path=final,
@@ -325,5 +386,5 @@ def export_case(
         as_of=data.as_of,
         ledger_index=index,
         statement=statement,
-        receipt=ledger.receipt(index),
+        receipt=receipt,
     )

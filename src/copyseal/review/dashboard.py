@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 from copyseal.bundle._tables import EvidenceBundle
 from copyseal.crawl._schedule import schedule_states
-from copyseal.crawl._tables import CrawlImage, CrawlJob, CrawlPage
+from copyseal.crawl._tables import CrawlImage, CrawlJob, CrawlMatch, CrawlPage
 from copyseal.db.models import Work
+from copyseal.review._sql import host_of, latest_decisions, source, url_prefix
 from copyseal.review._tables import Case
 from copyseal.review._util import iso, utc
 from copyseal.review.evidence import verify_live
-from copyseal.review.queue import QueueFilter, all_items, queue
+from copyseal.review.queue import QueueFilter, queue
 from copyseal.workspace import Workspace
 
 __all__ = ["BundleState", "Dashboard", "bundle_states", "dashboard"]
@@ -105,6 +106,26 @@ def _grouped(s: Session, column: Any) -> dict[str, int]:
     return {str(k): int(n) for k, n in s.execute(select(column, func.count()).group_by(column))}
 
 
+def _sites(ws: Workspace) -> tuple[Counter[str], Counter[str]]:
+    """Matches per site that are not rejected, and confirmed ones (counted in SQL)."""
+    decided = latest_decisions()
+    prefix = url_prefix(CrawlMatch.page_url)
+    query = (
+        select(prefix, decided.c.decision, func.count())
+        .select_from(source(decided))
+        .group_by(prefix, decided.c.decision)
+    )
+    per_site: Counter[str] = Counter()
+    confirmed: Counter[str] = Counter()
+    with ws.engine.connect() as conn:
+        for url, decision, n in conn.execute(query):
+            if decision != "rejected":
+                per_site[host_of(url)] += int(n)
+            if decision == "confirmed":
+                confirmed[host_of(url)] += int(n)
+    return per_site, confirmed
+
+
 def dashboard(ws: Workspace, *, verify: bool = True, top: int = 10) -> Dashboard:
     """Compute the dashboard (``verify``: check every bundle now, which reads every file)."""
     with Session(ws.engine) as s:
@@ -115,9 +136,7 @@ def dashboard(ws: Workspace, *, verify: bool = True, top: int = 10) -> Dashboard
         images = int(s.scalar(select(func.count()).select_from(CrawlImage)) or 0)
         cases = int(s.scalar(select(func.count()).select_from(Case)) or 0)
     page = queue(ws, QueueFilter(limit=1))
-    everything = all_items(ws)
-    per_site: Counter[str] = Counter(i.site for i in everything if i.status != "rejected")
-    confirmed: Counter[str] = Counter(i.site for i in everything if i.status == "confirmed")
+    per_site, confirmed = _sites(ws)
     return Dashboard(
         works=works,
         works_removed=removed,
@@ -125,7 +144,10 @@ def dashboard(ws: Workspace, *, verify: bool = True, top: int = 10) -> Dashboard
         pages=pages,
         images=images,
         matches=page.counts,
-        top_domains=tuple((site, n, confirmed[site]) for site, n in per_site.most_common(top)),
+        top_domains=tuple(
+            (site, n, confirmed[site])
+            for site, n in sorted(per_site.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        ),
         bundles=tuple(bundle_states(ws, verify=verify)),
         cases=cases,
         schedules=tuple(s.to_json() for s in schedule_states(ws)),

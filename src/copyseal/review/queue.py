@@ -4,24 +4,35 @@ A match's status is its newest decision (``new`` when nobody decided yet). Filte
 status, site (the page's host), work, score range and the date the match was found;
 the queue is sorted newest first (``newest``), oldest first, or best score first
 (``strongest``), and the counts per status honour every filter except the status one.
+All of it runs in the database (:mod:`copyseal.review._sql`), one page of rows at a time.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.orm import Session
 
 from copyseal.bundle._tables import EvidenceBundle
 from copyseal.crawl._tables import CrawlMatch
-from copyseal.db.models import Work
-from copyseal.review._tables import CaseMatch, Decision
-from copyseal.review._util import domain_of, iso, utc
+from copyseal.review._sql import (
+    conditions,
+    host_of,
+    latest_decisions,
+    ordering,
+    rows_of,
+    sites,
+    source,
+    status_is,
+)
+from copyseal.review._tables import CaseMatch
+from copyseal.review._util import iso, utc
 from copyseal.review.decisions import STATUSES, DecisionRecord, history
 from copyseal.review.errors import NotFound, ReviewError
 from copyseal.workspace import Workspace
@@ -142,99 +153,90 @@ class QueuePage:
         }
 
 
-def _latest_decisions() -> Any:
-    latest = (
-        select(Decision.match_id, func.max(Decision.id).label("last_id"))
-        .group_by(Decision.match_id)
-        .subquery()
-    )
-    return (
-        select(Decision.match_id, Decision.decision, Decision.decided_at)
-        .join(latest, Decision.id == latest.c.last_id)
-        .subquery()
-    )
-
-
-def _load(ws: Workspace, match_ids: list[int] | None = None) -> list[QueueItem]:
-    decided = _latest_decisions()
-    query = (
-        select(CrawlMatch, Work.title, Work.owner, decided.c.decision, decided.c.decided_at)
-        .join(Work, Work.work_id == CrawlMatch.work_id)
-        .outerjoin(decided, decided.c.match_id == CrawlMatch.id)
-    )
-    if match_ids is not None:
-        query = query.where(CrawlMatch.id.in_(match_ids))
-    with Session(ws.engine) as s:
-        rows = s.execute(query).all()
-        cases: dict[int, list[str]] = {}
-        for case_id, match_id in s.execute(
-            select(CaseMatch.case_id, CaseMatch.match_id).order_by(CaseMatch.case_id)
-        ):
+def _items(conn: Connection, rows: Sequence[Row[Any]]) -> list[QueueItem]:
+    """Queue items of the rows (:func:`~copyseal.review._sql.rows_of`), with the cases
+    of those matches only."""
+    cases: dict[int, list[str]] = {}
+    ids = [r.id for r in rows]
+    if ids:
+        query = select(CaseMatch.case_id, CaseMatch.match_id).order_by(CaseMatch.case_id)
+        for case_id, match_id in conn.execute(query.where(CaseMatch.match_id.in_(ids))):
             cases.setdefault(match_id, []).append(case_id)
     items = []
-    for m, title, owner, decision, decided_at in rows:
-        detail = json.loads(m.detail)
+    for r in rows:
+        detail = json.loads(r.detail)
         items.append(
             QueueItem(
-                match_id=m.id,
-                job_id=m.job_id,
-                page_url=m.page_url,
-                image_url=m.image_url,
-                site=domain_of(m.page_url),
-                work_id=m.work_id,
-                work_title=title,
-                work_owner=owner,
-                score=float(m.score),
+                match_id=r.id,
+                job_id=r.job_id,
+                page_url=r.page_url,
+                image_url=r.image_url,
+                site=host_of(r.page_url),
+                work_id=r.work_id,
+                work_title=r.title,
+                work_owner=r.owner,
+                score=float(r.score),
                 method=detail.get("method") if isinstance(detail, dict) else None,
-                found_at=utc(m.found_at),
-                bundle_id=m.bundle_id,
-                status=decision or "new",
-                decided_at=None if decided_at is None else utc(decided_at),
-                cases=tuple(cases.get(m.id, ())),
+                found_at=utc(r.found_at),
+                bundle_id=r.bundle_id,
+                status=r.decision or "new",
+                decided_at=None if r.decided_at is None else utc(r.decided_at),
+                cases=tuple(cases.get(r.id, ())),
             )
         )
     return items
 
 
-def _keep(item: QueueItem, f: QueueFilter) -> bool:
-    found = item.found_at.date()
-    return not (
-        (f.site and item.site != f.site.lower())
-        or (f.work_id and item.work_id != f.work_id)
-        or (f.job_id and item.job_id != f.job_id)
-        or (f.min_score is not None and item.score < f.min_score)
-        or (f.max_score is not None and item.score > f.max_score)
-        or (f.found_from and found < f.found_from)
-        or (f.found_to and found > f.found_to)
-    )
+def _load(ws: Workspace, match_ids: list[int] | None = None) -> list[QueueItem]:
+    query = rows_of(latest_decisions())
+    if match_ids is not None:
+        query = query.where(CrawlMatch.id.in_(match_ids))
+    with ws.engine.connect() as conn:
+        return _items(conn, conn.execute(query).all())
 
 
 def queue(ws: Workspace, f: QueueFilter | None = None) -> QueuePage:
-    """The matches the filter selects, sorted, one page of them, with counts per status."""
+    """The matches the filter selects, sorted, one page of them, with counts per status.
+
+    Filtering, sorting, counting and paging run in the database: a page view reads the
+    distinct URL prefixes (for the sites), the counts and one page of rows, never every
+    match.
+    """
     f = f or QueueFilter()
-    everything = _load(ws)
-    filtered = [i for i in everything if _keep(i, f)]
-    counts = dict.fromkeys(STATUSES, 0)
-    for item in filtered:
-        counts[item.status] += 1
-    selected = [i for i in filtered if f.status is None or i.status == f.status]
-    if f.sort == "strongest":
-        selected.sort(key=lambda i: (-i.score, -i.found_at.timestamp(), -i.match_id))
-    elif f.sort == "oldest":
-        selected.sort(key=lambda i: (i.found_at, i.match_id))
-    else:
-        selected.sort(key=lambda i: (i.found_at, i.match_id), reverse=True)
+    decided = latest_decisions()
+    with ws.engine.connect() as conn:
+        by_host = sites(conn)
+        where = conditions(f, by_host)
+        counts = dict.fromkeys(STATUSES, 0)
+        per_decision = (
+            select(decided.c.decision, func.count())
+            .select_from(source(decided))
+            .where(*where)
+            .group_by(decided.c.decision)
+        )
+        for decision, n in conn.execute(per_decision):
+            counts[decision or "new"] += int(n)
+        total = counts[f.status] if f.status is not None else sum(counts.values())
+        rows: Sequence[Row[Any]] = ()
+        if f.offset < total:
+            # The page's ids first (sorting bare matches), then their rows: joining every
+            # match with its work and decision only to sort them costs more than the sort.
+            page = select(CrawlMatch.id).where(*where)
+            if f.status is not None:
+                page = page.select_from(source(decided)).where(status_is(decided, f.status))
+            page = page.order_by(*ordering(f.sort)).limit(f.limit).offset(f.offset)
+            ids = list(conn.scalars(page))
+            found = conn.execute(rows_of(decided).where(CrawlMatch.id.in_(ids))).all()
+            by_id = {r.id: r for r in found}
+            rows = [by_id[i] for i in ids if i in by_id]
+        items = _items(conn, rows)
     return QueuePage(
-        items=tuple(selected[f.offset : f.offset + f.limit]),
-        total=len(selected),
-        counts=counts,
-        filter=f,
-        sites=tuple(sorted({i.site for i in everything})),
+        items=tuple(items), total=total, counts=counts, filter=f, sites=tuple(sorted(by_host))
     )
 
 
 def all_items(ws: Workspace) -> list[QueueItem]:
-    """Every match as a queue item, unsorted."""
+    """Every match as a queue item, unsorted (reads them all: for scripts, not pages)."""
     return _load(ws)
 
 
@@ -326,7 +328,8 @@ def match_item(ws: Workspace, match_id: int, *, f: QueueFilter | None = None) ->
         )
     path = Path(bundle.path) if bundle is not None else None
     files = _bundle_files(path, row.image_url, row.work_id) if path is not None else {}
-    following = queue(ws, replace(f or QueueFilter(status="new"), limit=MAX_LIMIT, offset=0))
+    # The first two of the queue hold the first match that is not this one.
+    following = queue(ws, replace(f or QueueFilter(status="new"), limit=2, offset=0))
     ids = [i.match_id for i in following.items if i.match_id != match_id]
     return MatchItem(
         item=items[match_id],

@@ -4,6 +4,8 @@ Passwords are hashed with Argon2id (RFC 9106) through libsodium's ``crypto_pwhas
 (``nacl.pwhash.argon2id``). A session is a random token handed to the browser; only its
 SHA-256 is stored, with the session's CSRF token and expiry. Failed logins are recorded
 and throttle further attempts per name and per address, so password guessing is slow.
+Attempts are kept :data:`ATTEMPT_RETENTION` (30 days) for audit, then deleted: on every
+successful login, or with :func:`purge_attempts` (``copyseal users purge-attempts``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Final
 
 import nacl.exceptions
 import nacl.pwhash
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +38,7 @@ __all__ = [
     "get_user",
     "list_users",
     "load_session",
+    "purge_attempts",
     "require",
     "set_password",
     "start_session",
@@ -58,6 +61,9 @@ SESSION_LIFETIME: Final = timedelta(hours=12)
 #: Throttling: this many failures within the window lock a name (or an address, x4).
 MAX_FAILURES: Final = 5
 THROTTLE_WINDOW: Final = timedelta(minutes=15)
+#: Login attempts older than this are deleted. Throttling needs only THROTTLE_WINDOW; the
+#: rest is an audit trail of who tried to log in, from where, when (e.g. a guessing run).
+ATTEMPT_RETENTION: Final = timedelta(days=30)
 MIN_PASSWORD_LENGTH: Final = 8
 #: Argon2id cost (libsodium's "interactive" level: 2 passes over 64 MiB).
 OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
@@ -255,10 +261,34 @@ def authenticate(ws: Workspace, *, name: str, password: str, remote: str) -> Use
         record = UserRecord.from_row(row) if row is not None else None
         ok = ok and record is not None and record.disabled_at is None
         s.add(LoginAttempt(name=name, remote=remote, ok=ok, attempted_at=at))
+        if ok:
+            # Opportunistic purge: cheap (an index range on attempted_at) and frequent
+            # enough, so the table holds about ATTEMPT_RETENTION of attempts.
+            _delete_attempts(s, at - ATTEMPT_RETENTION)
     # The attempt is committed either way; only then is a failure refused.
     if not ok or record is None:
         raise AuthError("wrong name or password")
     return record
+
+
+def _delete_attempts(s: Session, before: datetime) -> int:
+    done = s.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < before))
+    assert isinstance(done, CursorResult)  # a DELETE's result has a row count
+    return int(done.rowcount)
+
+
+def purge_attempts(ws: Workspace, *, older_than: timedelta = ATTEMPT_RETENTION) -> int:
+    """Delete login attempts older than ``older_than``; returns how many.
+
+    Raises:
+        ReviewError: ``older_than`` is shorter than the throttling window (purging the
+            failures that throttle a guesser would let the guessing go on).
+    """
+    if older_than < THROTTLE_WINDOW:
+        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+        raise ReviewError(f"login attempts are kept at least {minutes} minutes (throttling)")
+    with Session(ws.engine) as s, s.begin():
+        return _delete_attempts(s, now() - older_than)
 
 
 def _token_hash(token: str) -> str:

@@ -176,9 +176,24 @@ def api_create_case(request: Request, body: CaseIn, session: ApiSession) -> JSON
     return create_case(ws, session.user, title=body.title, match_ids=body.match_ids).to_json()
 
 
+def _links(case_id: str, ledger_index: int, file_name: str) -> JSON:
+    """Where an export's package, ledger statement and receipt are downloaded."""
+    receipt = f"/cases/{case_id}/receipts/export-{ledger_index}"
+    return {
+        "download": f"/cases/{case_id}/exports/{file_name}",
+        "statement_download": f"{receipt}.json",
+        "receipt_download": f"{receipt}.tlog-proof",
+    }
+
+
 @router.get("/cases/{case_id}")
 def api_case(request: Request, case_id: str, session: CurrentSession) -> JSON:
-    return get_case(ctx_of(request).ws, case_id).to_json()
+    """A case; each export also has ``download``, ``statement_download`` and
+    ``receipt_download`` (URLs of the zip, the export statement and its receipt)."""
+    data = get_case(ctx_of(request).ws, case_id).to_json()
+    for e in data["exports"]:
+        e.update(_links(case_id, e["ledger_index"], e["file_name"]))
+    return data
 
 
 @router.post("/cases/{case_id}/matches")
@@ -189,14 +204,15 @@ def api_add_matches(request: Request, case_id: str, body: MatchesIn, session: Ap
 @router.post("/cases/{case_id}/exports", status_code=201)
 def api_export(request: Request, case_id: str, body: ExportIn, session: ApiSession) -> JSON:
     """Export the case package (legal and admins); the ``copyseal export --json`` shape
-    plus ``download``, the URL of the zip."""
+    plus ``download``, ``statement_download`` and ``receipt_download``: the URLs of the
+    zip and of the export's ledger statement and receipt (kept by the workspace)."""
     require(session.user, "export")
     result = export_case(
         ctx_of(request).ws, case_id, exported_by=session.user.name, recipient=body.recipient
     )
     data = result.to_json()
     data.pop("path")
-    data["download"] = f"/cases/{case_id}/exports/{result.path.name}"
+    data.update(_links(case_id, result.ledger_index, result.path.name))
     return data
 
 

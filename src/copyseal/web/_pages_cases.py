@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.responses import Response
 
-from copyseal.export import export_case, export_path
+from copyseal.export import export_case, export_path, export_receipt
 from copyseal.review.cases import add_matches, create_case, get_case, list_cases
 from copyseal.review.errors import NotFound, ReviewError
 from copyseal.review.queue import QueueFilter, queue, statuses
@@ -120,6 +120,39 @@ def download_export(
     if not path.is_file():
         raise NotFound(f"export {file_name!r} is no longer on disk")
     return FileResponse(path, media_type="application/zip", filename=path.name)
+
+
+def _receipt_download(body: bytes, media_type: str, name: str) -> Response:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/cases/{case_id}/receipts/export-{ledger_index:int}.json")
+def download_export_statement(
+    request: Request, case_id: str, ledger_index: int, session: CurrentSession
+) -> Response:
+    """The export's ``export`` ledger statement, byte for byte."""
+    require(session.user, "export")
+    statement, _ = export_receipt(ctx_of(request).ws, case_id, ledger_index)
+    name = f"{case_id}-export-{ledger_index}.json"
+    return _receipt_download(statement, "application/json", name)
+
+
+@router.get("/cases/{case_id}/receipts/export-{ledger_index:int}.tlog-proof")
+def download_export_receipt(
+    request: Request, case_id: str, ledger_index: int, session: CurrentSession
+) -> Response:
+    """The export statement's C2SP tlog-proof receipt (``copyseal verify RECEIPT``)."""
+    require(session.user, "export")
+    _, receipt = export_receipt(ctx_of(request).ws, case_id, ledger_index)
+    name = f"{case_id}-export-{ledger_index}.tlog-proof"
+    return _receipt_download(receipt.encode("utf-8"), "text/plain; charset=utf-8", name)
 
 
 @router.get("/admin/users")

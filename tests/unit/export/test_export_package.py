@@ -14,13 +14,25 @@ from typing import Any
 
 import pypdf
 import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from copyseal.bundle import verify_bundle
-from copyseal.export import ExportError, export_case, export_path, safe_name
+from copyseal.crawl._tables import CrawlMatch
+from copyseal.db.models import Work
+from copyseal.export import (
+    ExportError,
+    export_case,
+    export_path,
+    export_receipt,
+    receipt_files,
+    safe_name,
+)
 from copyseal.ledger import statements, verify_receipt
 from copyseal.ledger.proof import parse_receipt, verify_checkpoint_consistency
 from copyseal.review.cases import create_case, get_case
 from copyseal.review.decisions import decide
+from copyseal.review.errors import NotFound
 from copyseal.review.queue import queue
 from copyseal.workspace import Workspace
 
@@ -102,6 +114,36 @@ def test_the_pdf_opens_and_carries_the_hashes(exported: Any) -> None:
     assert reader.metadata is not None and case.case_id in str(reader.metadata.title)
 
 
+def test_the_report_shows_cyrillic_greek_and_accented_text(
+    world_copy: Workspace, tmp_path: Path
+) -> None:
+    """DejaVu is embedded: such text is extracted as it was written; characters no
+    embedded font has (here Chinese) are written as code points, and re-export is
+    still byte-identical."""
+    ws = world_copy
+    item = next(i for i in queue(ws).items if i.site == "127.0.0.1")
+    title, owner = "Закат над Αθήνα, café Ærø", "Ёжи Σοφία Nuñez-Łukasz"
+    page_url = item.page_url + "#раздел-Ω"
+    with Session(ws.engine) as s, s.begin():
+        s.execute(update(Work).where(Work.work_id == item.work_id).values(title=title, owner=owner))
+        match = update(CrawlMatch).where(CrawlMatch.id == item.match_id)
+        s.execute(match.values(page_url=page_url))
+    decide(ws, W.user(ws, "rita"), match_id=item.match_id, decision="confirmed")
+    case = create_case(ws, W.user(ws, "lars"), title="Дело 東京 №1", match_ids=[item.match_id])
+    first = export_case(ws, case.case_id, out=tmp_path / "a.zip", exported_by="lars")
+    second = export_case(ws, case.case_id, out=tmp_path / "b.zip", exported_by="lars")
+    assert first.path.read_bytes() == second.path.read_bytes()
+    reader = pypdf.PdfReader(io.BytesIO(_members(first.path)["report.pdf"]))
+    # Long values wrap anywhere (hashes and URLs have no spaces): compare without breaks.
+    text = "".join(page.extract_text() for page in reader.pages).replace("\n", "")
+    assert title in text and owner in text and page_url in text
+    assert "Дело [U+6771 U+4EAC] №1" in text and "case.json has the exact text" in text
+    assert "?" not in text  # nothing replaced as the core fonts did
+    assert reader.metadata is not None
+    assert reader.metadata.title == f"copyseal case {case.case_id}: Дело 東京 №1"
+    assert reader.metadata.author == "lars"
+
+
 def test_decision_receipts_and_consistency_proofs_verify(exported: Any) -> None:
     _, _, results, _ = exported
     members = _members(results[0].path)
@@ -136,6 +178,27 @@ def test_re_export_is_byte_identical_and_each_export_is_logged(exported: Any) ->
         assert logged["package_sha256"] == r.sha256 and logged["case_id"] == case.case_id
         verify_receipt(r.receipt, r.statement, ws.ledger().vkey())
     assert [e.package_sha256 for e in get_case(ws, case.case_id).exports] == [first.sha256] * 2
+
+
+def test_the_workspace_keeps_each_exports_receipt(exported: Any) -> None:
+    ws, case, results, _ = exported
+    vkey = ws.ledger().vkey()
+    for r in results:
+        statement_file, receipt_file = receipt_files(ws, r.ledger_index)
+        assert statement_file.read_bytes() == r.statement
+        assert receipt_file.read_text("utf-8") == r.receipt
+        assert export_receipt(ws, case.case_id, r.ledger_index) == (r.statement, r.receipt)
+    # Files gone (or an export made before they were kept): rebuilt from the ledger.
+    last = results[-1]
+    for path in receipt_files(ws, last.ledger_index):
+        path.unlink()
+    statement, receipt = export_receipt(ws, case.case_id, last.ledger_index)
+    assert statement == last.statement
+    verify_receipt(receipt, statement, vkey)
+    with pytest.raises(NotFound, match="no export at ledger entry"):
+        export_receipt(ws, case.case_id, results[0].ledger_index - 1)
+    with pytest.raises(NotFound, match="no case"):
+        export_receipt(ws, "case-none", last.ledger_index)
 
 
 def test_a_new_decision_changes_the_package(exported: Any) -> None:

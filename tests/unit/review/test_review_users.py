@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from copyseal.review._tables import User, WebSession
+from copyseal.review._tables import LoginAttempt, User, WebSession
 from copyseal.review._util import now
 from copyseal.review.errors import AuthError, NotFound, PermissionDenied, ReviewError, Throttled
 from copyseal.review.users import (
+    ATTEMPT_RETENTION,
     MAX_FAILURES,
     PERMISSIONS,
+    THROTTLE_WINDOW,
     add_user,
     authenticate,
     end_session,
     list_users,
     load_session,
+    purge_attempts,
     require,
     set_password,
     start_session,
@@ -121,3 +124,52 @@ def test_roles(role: str, allowed: set[str], people: Any) -> None:
         words = {"users": "manage users", "targets": "manage crawl targets"}.get(action, action)
         with pytest.raises(PermissionDenied, match=f"may not {words}$"):
             require(user, action)
+
+
+def _attempts(ws: Workspace, *ages: timedelta, name: str = "fay", ok: bool = False) -> None:
+    at = now()
+    with Session(ws.engine) as s, s.begin():
+        s.add_all(
+            LoginAttempt(name=name, remote="10.0.0.9", ok=ok, attempted_at=at - age) for age in ages
+        )
+
+
+def _ages(ws: Workspace) -> list[timedelta]:
+    at = now()
+    with Session(ws.engine) as s:
+        times = s.scalars(select(LoginAttempt.attempted_at)).all()
+    return sorted(at - (t if t.tzinfo else t.replace(tzinfo=UTC)) for t in times)
+
+
+def test_old_login_attempts_are_purged(workspace: Workspace) -> None:
+    day = timedelta(days=1)
+    _attempts(workspace, 40 * day, 31 * day, 29 * day, 2 * day, timedelta(minutes=1))
+    assert purge_attempts(workspace) == 2  # older than ATTEMPT_RETENTION (30 days)
+    assert [a // day for a in _ages(workspace)] == [0, 2, 29]
+    assert purge_attempts(workspace, older_than=day) == 2
+    assert purge_attempts(workspace, older_than=day) == 0
+    assert len(_ages(workspace)) == 1
+    with pytest.raises(ReviewError, match="kept at least 15 minutes"):
+        purge_attempts(workspace, older_than=THROTTLE_WINDOW - timedelta(seconds=1))
+
+
+def test_a_successful_login_purges_attempts_past_retention(workspace: Workspace) -> None:
+    add_user(workspace, name="fay", role="viewer", password="right-password")
+    old = ATTEMPT_RETENTION + timedelta(hours=1)
+    _attempts(workspace, old, old, ATTEMPT_RETENTION - timedelta(hours=1))
+    with pytest.raises(AuthError):
+        authenticate(workspace, name="fay", password="wrong-password", remote="10.0.0.9")
+    assert len(_ages(workspace)) == 4  # a failure purges nothing
+    authenticate(workspace, name="fay", password="right-password", remote="10.0.0.9")
+    ages = _ages(workspace)
+    assert len(ages) == 3 and max(ages) < ATTEMPT_RETENTION
+
+
+def test_purging_never_lifts_throttling(workspace: Workspace) -> None:
+    add_user(workspace, name="gus", role="viewer", password="right-password")
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(AuthError):
+            authenticate(workspace, name="gus", password="guess", remote="10.0.0.1")
+    assert purge_attempts(workspace, older_than=THROTTLE_WINDOW) == 0
+    with pytest.raises(Throttled):
+        authenticate(workspace, name="gus", password="right-password", remote="10.0.0.2")

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from copyseal.export import receipt_files
+from copyseal.ledger import verify_receipt
+
 pytestmark = pytest.mark.browser  # the shared world is crawled and captured with Chromium
 
 
@@ -75,3 +78,61 @@ def test_pages_render(site: Any, login: Any) -> None:
         r = c.get(path)
         assert needle in r.text, path
     assert "<svg" in c.get("/").text
+
+
+def test_an_export_from_the_app_keeps_its_ledger_receipt(site: Any, login: Any) -> None:
+    """The button's export keeps the export statement and its receipt; the case page and
+    the API link them; they verify against the ledger key, even once the files are gone."""
+    ws = site[1]
+    alice, acsrf = login("alice")
+    ids = [
+        i["match_id"] for i in alice.get("/api/queue", params={"site": "127.0.0.1"}).json()["items"]
+    ]
+    for match_id in ids:
+        alice.post(
+            f"/api/matches/{match_id}/decisions",
+            json={"decision": "confirmed"},
+            headers={"X-CSRF-Token": acsrf},
+        )
+    lars, csrf = login("lars")
+    case = lars.post(
+        "/api/cases",
+        json={"title": "127 shop", "match_ids": ids},
+        headers={"X-CSRF-Token": csrf},
+    ).json()
+    case_id = case["case_id"]
+    r = lars.post(f"/cases/{case_id}/export", data={"csrf_token": csrf, "recipient": "counsel"})
+    assert r.status_code == 303
+    (export,) = lars.get(f"/api/cases/{case_id}").json()["exports"]
+    index = export["ledger_index"]
+    base = f"/cases/{case_id}/receipts/export-{index}"
+    assert export["statement_download"] == base + ".json"
+    assert export["receipt_download"] == base + ".tlog-proof"
+    page = lars.get(f"/cases/{case_id}").text
+    assert f'href="{base}.json"' in page and f'href="{base}.tlog-proof"' in page
+    statement = lars.get(base + ".json")
+    receipt = lars.get(base + ".tlog-proof")
+    assert statement.status_code == receipt.status_code == 200
+    assert "attachment" in receipt.headers["content-disposition"]
+    assert statement.content == ws.ledger().entry(index).data
+    logged = json.loads(statement.content)
+    assert (logged["type"], logged["case_id"], logged["recipient"]) == (
+        "export",
+        case_id,
+        "counsel",
+    )
+    assert logged["package_sha256"] == export["package_sha256"]
+    vkey = ws.ledger().vkey()
+    verify_receipt(receipt.text, statement.content, vkey)
+    kept = [p.read_bytes() for p in receipt_files(ws, index)]
+    assert kept == [statement.content, receipt.content]
+    # The receipt comes from the files the workspace kept; without them, from the ledger.
+    for path in receipt_files(ws, index):
+        path.unlink()
+    again = lars.get(base + ".tlog-proof")
+    assert again.status_code == 200
+    verify_receipt(again.text, lars.get(base + ".json").content, vkey)
+    assert lars.get(f"/cases/{case_id}/receipts/export-{index - 1}.json").status_code == 404
+    vera, _ = login("vera")
+    assert vera.get(base + ".tlog-proof").status_code == 403
+    assert 'class="receipt"' not in vera.get(f"/cases/{case_id}").text

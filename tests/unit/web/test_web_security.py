@@ -37,6 +37,7 @@ def _routes() -> list[tuple[str, str]]:
                 .replace("{name:path}", "data/x.png")
                 .replace("{name}", "vera")
                 .replace("{file_name}", "case-x.zip")
+                .replace("{ledger_index:int}", "1")
             )
             out += [(m, path) for m in sorted(route.methods)]
     return out
