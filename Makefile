@@ -10,9 +10,9 @@ CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup venv chromium demo test lint typecheck pytest bench clean-demo
+.PHONY: setup venv chromium replayweb demo test lint typecheck pytest bench clean-demo
 
-setup: venv chromium
+setup: venv chromium replayweb
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 	@test -x $(CHROMIUM) || { echo "chromium is missing at $(CHROMIUM)"; exit 1; }
+
+# ReplayWeb.page (npm tarball, integrity-checked) for tests/integration/test_replay.py;
+# standard-library Python only, a no-op once .cache/replaywebpage-*/.complete exists.
+replayweb:
+	@$(PYTHON) .ci/fetch_replayweb.py
 
 demo: setup
 	$(PY) -m copyseal.demo --config config.yaml
