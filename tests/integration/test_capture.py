@@ -326,9 +326,16 @@ def test_warc_holds_screenshots_and_capture_facts(main_capture: Capture) -> None
     full = resources[f"urn:copyseal:screenshot-full:{main_capture.final_url}"]
     assert full == main_capture.path("screenshot-full").read_bytes()
     assert f"urn:copyseal:closeup:01:{main_capture.final_url}" in resources
-    metadata = [body for r, body in records if r.rec_type == "metadata"]
+    metadata = [(r, body) for r, body in records if r.rec_type == "metadata"]
     assert len(metadata) == 1
-    facts = json.loads(metadata[0])
+    head, body = metadata[0]
+    # Its own URI (a replay tool looking up the page's URL must find the response), and
+    # a pointer to the record and URL it describes.
+    uri = head.rec_headers.get_header("WARC-Target-URI")
+    assert uri == f"urn:copyseal:capture-facts:{main_capture.final_url}"
+    assert head.rec_headers.get_header("WARC-Refers-To-Target-URI") == main_capture.final_url
+    assert head.rec_headers.get_header("WARC-Refers-To", "").startswith("<urn:uuid:")
+    facts = json.loads(body)
     assert facts["capture_id"] == main_capture.capture_id
     assert facts["network"]["server"]["ip"] == "127.0.0.1"
     assert records[0][0].rec_type == "warcinfo"

@@ -293,7 +293,6 @@ def _replayed_frame(page: Page, url: str, timeout: float, log: list[str]) -> Fra
                 return frame
         page.wait_for_timeout(100)
     urls = [f.url for f in page.frames]
-    # Not an AssertionError: the xfail below expects one only from its own check.
     raise TimeoutError(f"no replay frame for {url} within {timeout} s; frames: {urls}; {log}")
 
 
@@ -380,18 +379,9 @@ def test_page_replays_from_the_wacz_at_its_timestamp(
     assert elapsed < 30, f"replay took {elapsed:.1f} s"
 
 
-@pytest.mark.xfail(
-    reason=(
-        "WACZ defect: the capture-facts `metadata` record has the page URL as its "
-        "WARC-Target-URI and a later WARC-Date than the page's `response`, so a lookup by "
-        "URL alone (latest capture) lands on it and ReplayWeb.page shows "
-        "'Archived Page Not Found'"
-    ),
-    raises=AssertionError,
-    strict=True,
-)
 def test_page_replays_from_the_wacz_by_url_alone(replay: OpenReplay, tmp_path: Path) -> None:
-    """A viewer given only the URL (no timestamp) must find the page too."""
+    """A viewer given only the URL (no timestamp) must find the page too (the latest
+    record at the page's URL must be its response, not the capture-facts metadata)."""
     r = replay("by-url.html")
     r.page.screenshot(path=str(tmp_path / "replaywebpage-by-url.png"))
     assert r.frame.title() == TITLE

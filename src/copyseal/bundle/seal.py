@@ -16,10 +16,11 @@ import json
 import logging
 import secrets
 import shutil
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,6 +39,15 @@ if TYPE_CHECKING:
 __all__ = ["FoundImage", "SealOutcome", "reconcile_bundles", "seal_job", "seal_page"]
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Sealing (overlays, hashing, fsync, signing, the ledger append) runs in a worker thread
+# so that the event loop keeps serving the browser work of the pages captured meanwhile.
+# One seal at a time per process: the matcher is not made for concurrent use, and ledger
+# appends are serialised by the database anyway.
+_SEAL_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,10 +232,12 @@ async def seal_page(
     matches). Never raises for a page that cannot be captured: the failure is recorded in
     ``capture_failures`` and returned.
     """
+    # Opened here, on the event loop, before the worker threads below share it.
+    engine = ws.engine
     if matcher is None:
         from copyseal.registry import build_matcher
 
-        matcher = build_matcher(ws.engine, ws.settings)
+        matcher = build_matcher(engine, ws.settings)
     scratch = ws.settings.workspace.evidence_dir / ".captures" / secrets.token_hex(8)
     scratch.parent.mkdir(parents=True, exist_ok=True)
     targets = (
@@ -236,6 +248,52 @@ async def seal_page(
         capture = await capture_page(
             url, scratch, session=session, targets=targets, options=options or capture_options(ws)
         )
+        info, notes = await _in_thread(_seal, ws, matcher, capture, found, url=url, job_id=job_id)
+    except (CopysealError, OSError) as e:
+        reason = str(e) if isinstance(e, CopysealError) else f"{e.__class__.__name__}: {e}"
+        log.warning("capture failed", extra={"url": url, "reason": reason})
+        try:
+            with Session(engine) as db:
+                db.add(
+                    CaptureFailure(
+                        page_url=url, job_id=job_id, error=reason, failed_at=datetime.now(UTC)
+                    )
+                )
+                db.commit()
+        except SQLAlchemyError as db_error:
+            log.error("capture failure not recorded: %s", db_error.__class__.__name__)
+        return SealOutcome(page_url=url, error=reason)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        await _in_thread(
+            _record,
+            ws,
+            info,
+            page_url=url,
+            job_id=job_id,
+            captured_at=capture.started_at,
+            match_ids=[f.match_id for f in found if f.match_id is not None],
+        )
+    except SQLAlchemyError as e:
+        # The bundle is sealed and anchored on disk; reconcile_bundles() records it later.
+        log.error("bundle %s sealed but not recorded: %s", info.bundle_id, e.__class__.__name__)
+        notes.append("sealed, but not yet recorded in the database (reconciled on the next run)")
+    log.info("page sealed", extra={"url": url, "bundle_id": info.bundle_id})
+    return SealOutcome(page_url=url, bundle=info, notes=tuple(notes))
+
+
+def _seal(
+    ws: Workspace,
+    matcher: WorkspaceMatcher,
+    capture: Capture,
+    found: Sequence[FoundImage],
+    *,
+    url: str,
+    job_id: str | None,
+) -> tuple[BundleInfo, list[str]]:
+    """The overlays and the bundle of one capture (run in a worker thread, one at a time)."""
+    with _SEAL_LOCK:
         files, report, notes = _evidence(ws, matcher, capture, found)
         owner = next((r["work"]["owner"] for r in report["matches"] if r["work"]["owner"]), None)
         info = write_bundle(
@@ -257,37 +315,18 @@ async def seal_page(
             ledger=ws.ledger(),
             organization=ws.settings.capture.organization or owner,
         )
-    except (CopysealError, OSError) as e:
-        reason = str(e) if isinstance(e, CopysealError) else f"{e.__class__.__name__}: {e}"
-        log.warning("capture failed", extra={"url": url, "reason": reason})
-        try:
-            with Session(ws.engine) as db:
-                db.add(
-                    CaptureFailure(
-                        page_url=url, job_id=job_id, error=reason, failed_at=datetime.now(UTC)
-                    )
-                )
-                db.commit()
-        except SQLAlchemyError as db_error:
-            log.error("capture failure not recorded: %s", db_error.__class__.__name__)
-        return SealOutcome(page_url=url, error=reason)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    return info, notes
+
+
+async def _in_thread(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    """``asyncio.to_thread`` whose caller, if cancelled, still waits for the thread to end
+    (so that removing the scratch capture never races with the bundle being written)."""
+    future = asyncio.ensure_future(asyncio.to_thread(func, *args, **kwargs))
     try:
-        _record(
-            ws,
-            info,
-            page_url=url,
-            job_id=job_id,
-            captured_at=capture.started_at,
-            match_ids=[f.match_id for f in found if f.match_id is not None],
-        )
-    except SQLAlchemyError as e:
-        # The bundle is sealed and anchored on disk; reconcile_bundles() records it later.
-        log.error("bundle %s sealed but not recorded: %s", info.bundle_id, e.__class__.__name__)
-        notes.append("sealed, but not yet recorded in the database (reconciled on the next run)")
-    log.info("page sealed", extra={"url": url, "bundle_id": info.bundle_id})
-    return SealOutcome(page_url=url, bundle=info, notes=tuple(notes))
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise
 
 
 def _record(

@@ -15,7 +15,7 @@ from playwright.async_api import APIResponse, BrowserContext, Page, Request, Res
 from playwright.async_api import Error as PlaywrightError
 
 from copyseal.capture import _closeup, _environment, _network, _screenshot
-from copyseal.capture._files import ArtefactWriter
+from copyseal.capture._files import ArtefactWriter, in_thread
 from copyseal.capture._recorder import NetworkRecorder, RecordedEntry, warc_date
 from copyseal.capture._warc import HttpExchange, describe_payload
 from copyseal.capture.result import LAYOUT, Box, CaptureOptions, Target
@@ -72,6 +72,9 @@ class Assembler:
         self.main_entry: RecordedEntry | None = None
         self.final_url = url
         self.dom = b""
+        # The full-page screenshot and the page box it shows; targets located before it.
+        self._full: tuple[bytes, Box] | None = None
+        self._located_before: list[_closeup.Located] = []
 
     # -- in the browser ----------------------------------------------------------------
     async def attach(self, context: BrowserContext, page: Page) -> None:
@@ -96,17 +99,24 @@ class Assembler:
         self.page_facts["settled"] = settled
         await self.rec.drain(timeout=min(5.0, o.settle_timeout))
 
-    async def photograph(self, page: Page, *, scroll: dict[str, Any]) -> None:
+    async def photograph(
+        self, page: Page, *, scroll: dict[str, Any], targets: tuple[Target, ...] = ()
+    ) -> None:
+        """The full-page and viewport screenshots (targets are located just before, so
+        that :meth:`closeups` knows whether they sat where the full-page one shows them)."""
         timeout = self.options.load_timeout
+        self._located_before = [await _closeup.locate(page, t) for t in targets]
         self.final_url = page.url
-        width, height = await _closeup.document_size(page)
+        (width, height), title, user_agent = await asyncio.gather(
+            _closeup.document_size(page), page.title(), page.evaluate("() => navigator.userAgent")
+        )
         self.page_facts.update(
             {
-                "title": await page.title(),
+                "title": title,
                 "document_size": [width, height],
                 "viewport": list(self.options.viewport),
                 "scroll": scroll,
-                "user_agent": await page.evaluate("() => navigator.userAgent"),
+                "user_agent": user_agent,
                 "screenshot_method": _screenshot.METHOD,
             }
         )
@@ -119,11 +129,12 @@ class Assembler:
                 height = self.options.max_page_height
             whole = Box(x=0, y=0, width=max(width, 1), height=max(height, 1))
             full = await _screenshot.png(page, self.rec.cdp, clip=whole, timeout=timeout)
-            self._keep(
+            self._full = (full, whole)
+            await self._keep(
                 "screenshot-full", LAYOUT["screenshot-full"], full, "image/png", "screenshot-full"
             )
             viewport = await _screenshot.png(page, self.rec.cdp, timeout=timeout)
-            self._keep(
+            await self._keep(
                 "screenshot-viewport",
                 LAYOUT["screenshot-viewport"],
                 viewport,
@@ -131,8 +142,10 @@ class Assembler:
                 "screenshot-viewport",
             )
 
-    def _keep(self, role: str, rel: str, data: bytes, media: str, urn: str) -> None:
-        self.files.write(rel, data, media_type=media, role=role)
+    async def _keep(self, role: str, rel: str, data: bytes, media: str, urn: str) -> None:
+        # Hashing, writing and fsync off the event loop: the browser work of the other
+        # pages being captured at the same time goes on meanwhile.
+        await in_thread(self.files.write, rel, data, media_type=media, role=role)
         self.resources.append(
             (f"urn:copyseal:{urn}:{self.final_url}", media, data, now_warc_date())
         )
@@ -151,15 +164,9 @@ class Assembler:
                 if located.box is None:
                     self.errors.append(f"target {n} ({target.url}) was not found on the page")
                 else:
-                    png, clip = await _closeup.photograph(
-                        page,
-                        self.rec.cdp,
-                        located.box,
-                        margin=self.options.closeup_margin,
-                        timeout=self.options.load_timeout,
-                    )
+                    png, clip, method = await self._closeup(page, n, located)
                     rel = LAYOUT["closeup"].format(n=n)
-                    self._keep("closeup", rel, png, "image/png", f"closeup:{n:02d}")
+                    await self._keep("closeup", rel, png, "image/png", f"closeup:{n:02d}")
                     facts["closeup"] = {
                         "path": rel,
                         "clip": clip.to_json(),
@@ -168,8 +175,27 @@ class Assembler:
                             "width_px": _closeup.OUTLINE_WIDTH,
                             "drawn_outside_box": True,
                         },
+                        "method": method,
                     }
                 self.targets_facts.append(facts)
+
+    async def _closeup(
+        self, page: Page, n: int, located: _closeup.Located
+    ) -> tuple[bytes, Box, str]:
+        """Cut from the full-page screenshot if the target was located at the same place
+        just before it was taken (see :mod:`._closeup`), else photographed by the browser."""
+        assert located.box is not None
+        margin = self.options.closeup_margin
+        before = self._located_before[n - 1] if n <= len(self._located_before) else None
+        if self._full is not None and before is not None and before.box == located.box:
+            full, whole = self._full
+            cut = await in_thread(_closeup.crop, full, whole, located.box, margin=margin)
+            if cut is not None:
+                return cut[0], cut[1], _closeup.CROP_METHOD
+        png, clip = await _closeup.photograph(
+            page, self.rec.cdp, located.box, margin=margin, timeout=self.options.load_timeout
+        )
+        return png, clip, _closeup.OVERLAY_METHOD
 
     async def keep_images(self, context: BrowserContext, targets: tuple[Target, ...]) -> None:
         """Keep each target image's bytes: from the page load, else fetched in the context."""
@@ -200,8 +226,12 @@ class Assembler:
                     data, ctype, status = fetched
                     source = "fetched by copyseal in the capture's context (not by the page)"
                 rel = LAYOUT["image"].format(n=n, ext=_ext_for(ctype, url))
-                art = self.files.write(
-                    rel, data, media_type=ctype or "application/octet-stream", role="image"
+                art = await in_thread(
+                    self.files.write,
+                    rel,
+                    data,
+                    media_type=ctype or "application/octet-stream",
+                    role="image",
                 )
                 facts["image"] = {
                     "path": rel,

@@ -3,21 +3,48 @@
 An image is looked up in the main frame by URL: an ``<img>`` whose ``currentSrc`` (the
 ``srcset``/``<picture>`` candidate the browser chose) or ``src`` is that URL, or any
 element whose computed ``background-image`` names it. Without a URL (or when it is not
-found) a given box is used. The close-up is a PNG of the box plus a margin, taken with a
-temporary overlay drawing a red frame around the box; the overlay is removed afterwards.
+found) a given box is used. The close-up is a PNG of the box plus a margin with a red
+frame drawn just outside the box.
+
+It is cut from the full-page screenshot (:func:`crop`) when the target sat in the same
+place when that was taken: both are DevTools captures of the page laid out beyond the
+viewport (``captureBeyondViewport``), so the pixels are the very ones of
+``screenshots/full.png`` at the same coordinates, which anyone can check, and the frame
+is drawn by copyseal rather than by the page's CSS. Otherwise (the page moved, or the
+target lies below the end of the full-page screenshot) the browser photographs the
+region with a temporary overlay drawing the frame (:func:`photograph`), removed after.
 """
 
 from __future__ import annotations
 
+import io
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image, ImageDraw
 from playwright.async_api import CDPSession, Page
 
 from copyseal.capture import _screenshot
 from copyseal.capture.result import Box, Target
 
-__all__ = ["OUTLINE_RGB", "OUTLINE_WIDTH", "Located", "locate", "photograph"]
+__all__ = [
+    "CROP_METHOD",
+    "OUTLINE_RGB",
+    "OUTLINE_WIDTH",
+    "OVERLAY_METHOD",
+    "Located",
+    "crop",
+    "locate",
+    "photograph",
+]
+
+# Decoding a larger screenshot costs more than letting the browser take the close-up
+# (and would trip PIL's decompression-bomb warning from 89 Mpx).
+_MAX_CROP_SOURCE = 40_000_000
+
+CROP_METHOD = "cut from screenshots/full.png (same pixels), frame drawn by copyseal"
+OVERLAY_METHOD = "DevTools screenshot of the region, frame drawn by a temporary overlay"
 
 #: Colour and width (CSS px) of the frame drawn around a matched image.
 OUTLINE_RGB = (255, 0, 0)
@@ -132,3 +159,34 @@ async def photograph(
     finally:
         await page.evaluate(f"() => document.getElementById('{_OVERLAY_ID}')?.remove()")
     return png, clip
+
+
+def crop(full_png: bytes, page: Box, box: Box, *, margin: int) -> tuple[bytes, Box] | None:
+    """The close-up of ``box`` cut from ``full_png``, the screenshot of ``page`` (the
+    document from its top left, in CSS px at scale 1), with the frame drawn outside the
+    box; and the clip, in whole pixels. None if the box is not inside the screenshot.
+    """
+    if box.x < 0 or box.y < 0 or box.x + box.width > page.width:
+        return None
+    if box.y + box.height > page.height or page.width * page.height > _MAX_CROP_SOURCE:
+        return None
+    left, top = math.floor(box.x), math.floor(box.y)
+    right, bottom = math.ceil(box.x + box.width), math.ceil(box.y + box.height)
+    x0, y0 = max(0, left - margin), max(0, top - margin)
+    x1 = min(int(page.width), right + margin)
+    y1 = min(int(page.height), bottom + margin)
+    with Image.open(io.BytesIO(full_png)) as im:
+        if im.size != (int(page.width), int(page.height)):
+            return None
+        region = im.crop((x0, y0, x1, y1))
+    if region.mode not in ("RGB", "RGBA"):
+        region = region.convert("RGB")
+    # PIL draws a rectangle's outline inwards from its bounds: these bounds put the
+    # OUTLINE_WIDTH px of the frame just outside the box, as the overlay's border does.
+    w = OUTLINE_WIDTH
+    frame = [left - w - x0, top - w - y0, right - 1 + w - x0, bottom - 1 + w - y0]
+    ink = OUTLINE_RGB if region.mode == "RGB" else (*OUTLINE_RGB, 255)
+    ImageDraw.Draw(region).rectangle(frame, outline=ink, width=w)
+    out = io.BytesIO()
+    region.save(out, "PNG", compress_level=1)  # lossless; fast, like the screenshots
+    return out.getvalue(), Box(x=x0, y=y0, width=x1 - x0, height=y1 - y0)

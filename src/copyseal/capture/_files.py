@@ -7,16 +7,37 @@ capture succeeded, so a reader never sees a half-written capture.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ParamSpec, TypeVar
 
 from copyseal.capture.result import Artefact
 
-__all__ = ["ArtefactWriter", "HashingFile", "discard", "publish", "staging_dir"]
+__all__ = ["ArtefactWriter", "HashingFile", "discard", "in_thread", "publish", "staging_dir"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+async def in_thread(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    """``asyncio.to_thread`` whose caller, if cancelled, still waits for the thread to end.
+
+    File work (hashing, gzip, zip, fsync) runs in a worker thread so that the event loop
+    serves the other captures meanwhile. A thread cannot be stopped, so a cancelled
+    capture waits for it: its clean-up (removing the staging folder) must never race with
+    a thread still writing into that folder.
+    """
+    future = asyncio.ensure_future(asyncio.to_thread(func, *args, **kwargs))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise
 
 
 class HashingFile:

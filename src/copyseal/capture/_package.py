@@ -7,7 +7,6 @@ packaged by py-wacz (:mod:`._wacz`); the WARC's hash must equal the one py-wacz 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from copyseal.capture._assemble import Assembler, now_warc_date
-from copyseal.capture._files import HashingFile
+from copyseal.capture._files import HashingFile, in_thread
 from copyseal.capture._recorder import warc_date
 from copyseal.capture._wacz import WACZ_MEDIA_TYPE, package_wacz, wacz_version
 from copyseal.capture._warc import DECODED_FIELD, PageWarcWriter
@@ -26,7 +25,15 @@ __all__ = ["write_capture"]
 
 
 async def write_capture(asm: Assembler, *, dest: Path, total_start: float) -> Capture:
-    """Write raw and rendered HTML, the WARC, the WACZ and ``capture.json``; the Capture."""
+    """Write raw and rendered HTML, the WARC, the WACZ and ``capture.json``; the Capture.
+
+    The work is hashing, gzip, zip and fsync, all done in a worker thread: the event loop
+    stays free for the browser work of the other pages captured at the same time.
+    """
+    return await in_thread(_write_files, asm, dest, total_start)
+
+
+def _write_files(asm: Assembler, dest: Path, total_start: float) -> Capture:
     main = asm.main_entry
     if main is None or main.body_error:
         asm.errors.append(
@@ -47,8 +54,7 @@ async def write_capture(asm: Assembler, *, dest: Path, total_start: float) -> Ca
     with asm.timer("wacz"):
         work = asm.tmp / ".work"
         wacz_path = asm.tmp / LAYOUT["wacz"]
-        wacz_facts = await asyncio.to_thread(
-            package_wacz,
+        wacz_facts = package_wacz(
             work / warc_facts["file"],
             wacz_path,
             page_url=asm.final_url,
@@ -121,11 +127,12 @@ def _write_warc(asm: Assembler) -> tuple[dict[str, Any], str]:
         described = {"capture_id": asm.capture_id, "errors": asm.errors, **asm.facts()}
         metadata = json.dumps(described, sort_keys=True, ensure_ascii=False).encode()
         writer.write_metadata(
-            asm.final_url,
+            f"urn:copyseal:capture-facts:{asm.final_url}",
             metadata,
             media_type="application/json",
             date=now_warc_date(),
             refers_to=main_id,
+            refers_to_uri=asm.final_url,
         )
         writer.close()
     if main_id is None:

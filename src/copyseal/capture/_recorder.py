@@ -17,9 +17,10 @@ import logging
 import ssl
 import time
 from collections import defaultdict, deque
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from playwright.async_api import BrowserContext, CDPSession, Page, Request, Response
@@ -30,6 +31,7 @@ from copyseal.capture._warc import HttpExchange
 __all__ = ["NetworkRecorder", "RecordedEntry", "warc_date"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Bodies the DevTools backend keeps per resource and in total (defaults are 5 MB / 100 MB).
 _MAX_RESOURCE_BUFFER = 64 * 1024 * 1024
@@ -92,6 +94,7 @@ class NetworkRecorder:
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight = 0
         self._last_change = time.monotonic()
+        self._changed = asyncio.Event()
         # DevTools side: requestId -> list of hops (one per response, redirects first).
         self._hops: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._extra: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -124,7 +127,7 @@ class NetworkRecorder:
         self.entries.append(entry)
         self._by_request[id(request)] = entry
         self._inflight += 1
-        self._last_change = time.monotonic()
+        self._touch()
 
     def _on_response(self, response: Response) -> None:
         entry = self._by_request.get(id(response.request))
@@ -132,10 +135,22 @@ class NetworkRecorder:
             entry.response_at = time.time()
 
     def _on_finished(self, request: Request) -> None:
+        self._off_the_wire(request)
         self._spawn(self._finish(request, None))
 
     def _on_failed(self, request: Request) -> None:
+        self._off_the_wire(request)
         self._spawn(self._finish(request, request.failure or "failed"))
+
+    def _off_the_wire(self, request: Request) -> None:
+        """The request is over on the network: the quiet period may start (see wait_idle).
+
+        Its details and body are still being collected (entry.done); :meth:`drain` waits
+        for that before anything is written.
+        """
+        if id(request) in self._by_request:
+            self._inflight -= 1
+            self._touch()
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -148,37 +163,37 @@ class NetworkRecorder:
             if entry is None:
                 return
             entry.failure = failure
-            with contextlib.suppress(PlaywrightError):
-                entry.request_headers = [
-                    (h["name"], h["value"]) for h in await request.headers_array()
-                ]
-            response = await request.response()
+            # The details are independent questions to the browser: ask them at once.
+            request_headers, response = await asyncio.gather(
+                _quiet(request.headers_array()), request.response()
+            )
+            if request_headers is not None:
+                entry.request_headers = [(h["name"], h["value"]) for h in request_headers]
             entry.response = response
             if response is None:
                 return
-            with contextlib.suppress(PlaywrightError):
-                entry.response_headers = [
-                    (h["name"], h["value"]) for h in await response.headers_array()
-                ]
-            with contextlib.suppress(PlaywrightError):
-                addr = await response.server_addr()
-                if addr:
-                    entry.server_ip, entry.server_port = addr["ipAddress"], addr["port"]
-            with contextlib.suppress(PlaywrightError):
-                details = await response.security_details()
-                entry.security = dict(details) if details else None
-            with contextlib.suppress(PlaywrightError):
-                entry.wire_body_size = (await request.sizes())["responseBodySize"]
-            if failure is None and not (300 <= response.status < 400):
-                try:
-                    entry.body = await response.body()
-                except PlaywrightError as e:
-                    entry.body_error = _first_line(e)
+            want_body = failure is None and not (300 <= response.status < 400)
+            headers, addr, details, sizes, body = await asyncio.gather(
+                _quiet(response.headers_array()),
+                _quiet(response.server_addr()),
+                _quiet(response.security_details()),
+                _quiet(request.sizes()),
+                _body(response) if want_body else _nothing(),
+            )
+            if headers is not None:
+                entry.response_headers = [(h["name"], h["value"]) for h in headers]
+            if addr:
+                entry.server_ip, entry.server_port = addr["ipAddress"], addr["port"]
+            entry.security = dict(details) if details else None
+            if sizes is not None:
+                entry.wire_body_size = sizes["responseBodySize"]
+            if isinstance(body, bytes):
+                entry.body = body
+            elif isinstance(body, PlaywrightError):
+                entry.body_error = _first_line(body)
         finally:
             if entry is not None:
                 entry.done = True
-            self._inflight -= 1
-            self._last_change = time.monotonic()
 
     # -- DevTools events ---------------------------------------------------------------
     def _cdp_will_be_sent(self, event: dict[str, Any]) -> None:
@@ -202,8 +217,20 @@ class NetworkRecorder:
     def inflight(self) -> int:
         return self._inflight
 
+    def _touch(self) -> None:
+        self._last_change = time.monotonic()
+        self._changed.set()
+
     async def wait_idle(self, *, idle: float, timeout: float) -> bool:
-        """Wait until no request was in flight for ``idle`` seconds; False on timeout."""
+        """Wait until no request was in flight for ``idle`` seconds; False on timeout.
+
+        In flight means on the network: from the browser's ``request`` event to its
+        ``requestfinished`` or ``requestfailed``. Event-driven: it sleeps until the quiet
+        period would end, or until a request starts or ends, so it returns as soon as the
+        network has been quiet for ``idle`` (not up to a polling interval later), and a
+        request that starts during the quiet period always restarts it. Call
+        :meth:`drain` after it: the last requests' details may still be being collected.
+        """
         deadline = time.monotonic() + timeout
         while True:
             now = time.monotonic()
@@ -211,7 +238,10 @@ class NetworkRecorder:
                 return True
             if now >= deadline:
                 return False
-            await asyncio.sleep(min(0.05, max(0.0, deadline - now)))
+            self._changed.clear()
+            wake = deadline if self._inflight > 0 else min(deadline, self._last_change + idle)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), max(0.0, wake - now))
 
     async def drain(self, timeout: float) -> None:
         """Let started body downloads finish (bounded)."""
@@ -328,6 +358,25 @@ def parse_header_block(text: str) -> tuple[str, int, str, list[tuple[str, str]]]
         if sep:
             headers.append((name.strip(), value.strip()))
     return first[0], int(first[1]), first[2] if len(first) > 2 else "", headers
+
+
+async def _quiet(call: Awaitable[T]) -> T | None:
+    """The answer, or None if the browser could not give it (the page or context is gone)."""
+    try:
+        return await call
+    except PlaywrightError:
+        return None
+
+
+async def _body(response: Response) -> bytes | PlaywrightError:
+    try:
+        return await response.body()
+    except PlaywrightError as e:
+        return e
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _first_line(e: BaseException) -> str:

@@ -75,23 +75,83 @@ def _check_url(url: str) -> None:
         raise CaptureError(f"cannot capture {url!r}: only http:// and https:// URLs are captured")
 
 
+# The scroll position once the page has rendered two frames after the last input. Lazy
+# loading reacts in the rendering step: Chromium's native ``loading=lazy`` and script
+# loaders alike are driven by IntersectionObserver, whose checks run when a frame is
+# rendered and whose callbacks are queued as tasks right after it; the second frame (and
+# the task after it) comes only once those callbacks have run. A fixed sleep gives no such
+# guarantee: under load a frame can take longer than the sleep. A step gives up waiting
+# for frames after _FRAME_TIMEOUT (counted in the facts).
+_POSITION_AFTER_FRAMES_JS = """(timeoutMs) => new Promise((resolve) => {
+  const position = (framed) => resolve([
+    window.scrollY, window.innerHeight, document.documentElement.scrollHeight, framed]);
+  requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => position(true), 0)));
+  setTimeout(() => position(false), timeoutMs);
+})"""
+_POSITION_JS = "() => [window.scrollY, window.innerHeight, document.documentElement.scrollHeight]"
+_FRAME_TIMEOUT = 1.0
+# A page whose timers never fire (it broke setTimeout), or that went without frames for
+# longer than the settle timeout in all, gets the fixed pause used before frames were
+# awaited for the rest of its steps, so that scrolling stays bounded.
+_FALLBACK_PAUSE = 0.05
+
+
 async def _scroll(page: Any, options: CaptureOptions) -> dict[str, Any]:
-    """Wheel down in steps until the bottom (lazy loaders react to real scrolling)."""
+    """Wheel down in steps until the bottom (lazy loaders react to real scrolling).
+
+    After each step the page must have rendered at the new position (see
+    ``_POSITION_AFTER_FRAMES_JS``) before the next one; ``options.scroll_pause`` adds a
+    fixed pause on top. Requests the steps start are not waited for here: the settle that
+    follows waits until the network has been quiet for ``options.idle_time``.
+    """
+    frames = True
+    unframed = 0
+    unframed_time = 0.0
+
+    async def position() -> tuple[float, float, float]:
+        nonlocal frames, unframed, unframed_time
+        if not frames:
+            await asyncio.sleep(_FALLBACK_PAUSE)
+            y, inner, height = await page.evaluate(_POSITION_JS)
+            return y, inner, height
+        t0 = time.monotonic()
+        try:
+            y, inner, height, framed = await asyncio.wait_for(
+                page.evaluate(_POSITION_AFTER_FRAMES_JS, _FRAME_TIMEOUT * 1000),
+                _FRAME_TIMEOUT + 0.5,
+            )
+        except TimeoutError:  # not even the page's timer fired
+            y, inner, height = await page.evaluate(_POSITION_JS)
+            framed, frames = False, False
+        if not framed:
+            unframed += 1
+            unframed_time += time.monotonic() - t0
+            frames = frames and unframed_time <= options.settle_timeout
+        return y, inner, height
+
     await page.mouse.move(options.viewport[0] / 2, options.viewport[1] / 2)
     steps = 0
-    bottom = False
-    for _ in range(options.max_scroll_steps):
-        y, inner, height = await page.evaluate(
-            "() => [window.scrollY, window.innerHeight, document.documentElement.scrollHeight]"
-        )
-        if y + inner >= height - 2:
-            bottom = True
-            break
+    y, inner, height = await position()
+    bottom = y + inner >= height - 2
+    while not bottom and steps < options.max_scroll_steps:
         await page.mouse.wheel(0, options.scroll_step)
         steps += 1
-        await asyncio.sleep(options.scroll_pause)
+        if options.scroll_pause > 0:
+            await asyncio.sleep(options.scroll_pause)
+        y, inner, height = await position()
+        bottom = y + inner >= height - 2
     await page.evaluate("() => window.scrollTo(0, 0)")
-    return {"wheel_steps": steps, "step_pixels": options.scroll_step, "reached_bottom": bottom}
+    pause = "two rendered frames" if frames else f"{_FALLBACK_PAUSE:g} s"
+    if options.scroll_pause > 0:
+        pause += f" plus {options.scroll_pause:g} s"
+    return {
+        "wheel_steps": steps,
+        "step_pixels": options.scroll_step,
+        "reached_bottom": bottom,
+        "pause_after_each_step": pause,
+        # Positions read without two rendered frames within _FRAME_TIMEOUT.
+        "positions_without_frames": unframed,
+    }
 
 
 async def capture_page(
@@ -193,17 +253,18 @@ async def _load_and_write(
     timer = _Timer()
     t0 = time.perf_counter()
     static_env = await session.static_environment()
-    context = await session.new_context(
-        viewport=options.viewport,
-        user_agent=options.user_agent,
-        ignore_https_errors=options.ignore_https_errors,
-    )
+    with timer("open"):
+        context, page = await session.new_page(
+            viewport=options.viewport,
+            user_agent=options.user_agent,
+            ignore_https_errors=options.ignore_https_errors,
+        )
     asm = Assembler(
         url=url, capture_id=capture_id, tmp=tmp, options=options, timer=timer, started=started
     )
     try:
-        page = await context.new_page()
-        await asm.attach(context, page)
+        with timer("open"):
+            await asm.attach(context, page)
         with timer("navigate"):
             try:
                 response = await page.goto(
@@ -228,17 +289,29 @@ async def _load_and_write(
             scroll = await _scroll(page, options)
         with timer("settle"):
             await asm.settle()
-        await asm.photograph(page, scroll=scroll)
+        await asm.photograph(page, scroll=scroll, targets=targets)
         await asm.closeups(page, targets)
         await asm.keep_images(context, targets)
         with timer("tls"):
             await asm.tls(response)
-        await asm.collect(page, response)
-    finally:
+        with timer("collect"):
+            await asm.collect(page, response)
+    except BaseException:
         with contextlib.suppress(PlaywrightError):
             await context.close()
-    asm.set_environment(static_env, await clock_task, await dns_task)
-    return await write_capture(asm, dest=dest, total_start=t0)
+        raise
+    # Everything is collected: the browser closes the context while the files are written.
+    closing = asyncio.ensure_future(_close_quietly(context))
+    try:
+        asm.set_environment(static_env, await clock_task, await dns_task)
+        return await write_capture(asm, dest=dest, total_start=t0)
+    finally:
+        await closing
+
+
+async def _close_quietly(context: Any) -> None:
+    with contextlib.suppress(PlaywrightError):
+        await context.close()
 
 
 def capture_page_sync(

@@ -72,13 +72,17 @@ class CaptureOptions:
     load_timeout: float = 30.0
     #: Bound on waiting for the network to fall quiet after loading and scrolling.
     settle_timeout: float = 10.0
-    #: The network counts as settled after this long without a request in flight.
+    #: The network counts as settled after this long without a request in flight (the
+    #: wait is event-driven: it ends this long after the last request finished).
     idle_time: float = 0.5
     #: Mouse-wheel scroll step (pixels) and the most steps taken, to trigger lazy images.
     scroll_step: int = 700
     max_scroll_steps: int = 40
-    #: Pause after each wheel step so that observers and lazy loaders react.
-    scroll_pause: float = 0.05
+    #: Extra fixed pause after each wheel step. Each step already waits until the page has
+    #: rendered two frames at the new position, which is when IntersectionObserver-driven
+    #: lazy loaders (and Chromium's ``loading=lazy``) react; the requests they start are
+    #: then waited for by the settle. Raise it for scroll handlers that act on a timer.
+    scroll_pause: float = 0.0
     #: Context kept around a matched image in its close-up, in CSS pixels.
     closeup_margin: int = 80
     #: Accept certificates the browser does not trust (the facts record that it did).

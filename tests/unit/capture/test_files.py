@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from copyseal.capture._files import ArtefactWriter, discard, publish, staging_dir
+from copyseal.capture._files import ArtefactWriter, discard, in_thread, publish, staging_dir
 
 
 def test_writer_hashes_what_it_writes(tmp_path: Path) -> None:
@@ -44,3 +48,24 @@ def test_staging_publish_and_discard(tmp_path: Path) -> None:
         publish(again, dest)
     discard(again)
     assert sorted(p.name for p in dest.parent.iterdir()) == ["cap"]
+
+
+def test_in_thread_returns_and_a_cancelled_caller_waits_for_the_thread() -> None:
+    finished = threading.Event()
+
+    def work(x: int, *, y: int) -> int:
+        time.sleep(0.2)
+        finished.set()
+        return x + y
+
+    async def run() -> bool:
+        assert await in_thread(lambda: 3) == 3
+        task = asyncio.ensure_future(in_thread(work, 1, y=2))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        # The cancellation reached the caller only once the thread was done.
+        return finished.is_set() and task.cancelled()
+
+    assert asyncio.run(run())

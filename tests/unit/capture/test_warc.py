@@ -17,6 +17,7 @@ from copyseal.capture._warc import (
     HttpExchange,
     PageWarcWriter,
     describe_payload,
+    is_compressed_media,
     sha256_digest,
 )
 
@@ -200,3 +201,64 @@ def test_http2_is_written_as_http11_with_protocol_fields(tmp_path: Path) -> None
     response = _read(path)[1][0]
     values = [v for n, v in response.rec_headers.headers if n == "WARC-Protocol"]
     assert values == ["h2", "tls/1.3"]
+
+
+def _members(path: Path) -> list[bytes]:
+    """The WARC file split into its gzip members (one per record)."""
+    import zlib
+
+    data, members = path.read_bytes(), []
+    while data:
+        d = zlib.decompressobj(zlib.MAX_WBITS + 16)
+        d.decompress(data)
+        members.append(data[: len(data) - len(d.unused_data)])
+        data = d.unused_data
+    return members
+
+
+def test_compressed_payloads_are_stored_and_text_is_deflated(tmp_path: Path) -> None:
+    """PNG/JPEG records are gzip members of stored blocks: same bytes, digests, readers."""
+    repetitive = b"\x00" * 50_000  # compresses to almost nothing when deflated
+    jpeg = _exchange(
+        url="http://example.test/i.jpg",
+        response_headers=(("Content-Type", "image/jpeg; q=1"),),
+        body=repetitive,
+    )
+    html = _exchange(body=repetitive)
+    path = tmp_path / "c.warc.gz"
+    with HashingFile(path) as out:
+        w = PageWarcWriter(out)
+        w.write_exchange(jpeg)
+        w.write_exchange(html)
+        w.write_resource(
+            "urn:copyseal:screenshot-full:x", repetitive, media_type="image/png", date=jpeg.date
+        )
+        w.write_resource("urn:copyseal:dom:x", repetitive, media_type="text/html", date=jpeg.date)
+    sizes = [len(m) for m in _members(path)]
+    assert len(sizes) == 6  # response, request, response, request, resource, resource
+    assert sizes[0] > 50_000 and sizes[4] > 50_000  # JPEG and PNG: stored
+    assert sizes[2] < 1_000 and sizes[5] < 1_000  # HTML: deflated
+    records = _read(path)  # check_digests="raise"
+    assert [body for _, body in records if body] == [repetitive] * 4
+    png = records[4][0].rec_headers
+    digest = "sha256:" + hashlib.sha256(repetitive).hexdigest()
+    assert png.get_header("WARC-Block-Digest") == png.get_header("WARC-Payload-Digest") == digest
+
+
+@pytest.mark.parametrize(
+    ("media", "stored"),
+    [
+        ("image/png", True),
+        ("IMAGE/JPEG; charset=x", True),
+        ("image/webp", True),
+        ("video/mp4", True),
+        ("font/woff2", True),
+        ("image/svg+xml", False),
+        ("text/html; charset=utf-8", False),
+        ("application/json", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_is_compressed_media(media: str | None, stored: bool) -> None:
+    assert is_compressed_media(media) is stored
