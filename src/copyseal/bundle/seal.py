@@ -11,24 +11,25 @@ A page that cannot be captured is recorded in ``capture_failures``; its matches 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import secrets
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from copyseal.bundle._tables import CaptureFailure, EvidenceBundle
+from copyseal.bundle._records import reconcile_bundles, record_bundle
+from copyseal.bundle._tables import CaptureFailure
 from copyseal.bundle.writer import BundleInfo, EvidenceFile, write_bundle
 from copyseal.capture import Box, BrowserSession, Capture, CaptureOptions, Target, capture_page
+from copyseal.capture._files import in_thread
 from copyseal.db.models import Work
 from copyseal.errors import BundleError, CopysealError
 from copyseal.workspace import Workspace
@@ -39,9 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["FoundImage", "SealOutcome", "reconcile_bundles", "seal_job", "seal_page"]
 
 log = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 # Sealing (overlays, hashing, fsync, signing, the ledger append) runs in a worker thread
 # so that the event loop keeps serving the browser work of the pages captured meanwhile.
@@ -248,7 +246,7 @@ async def seal_page(
         capture = await capture_page(
             url, scratch, session=session, targets=targets, options=options or capture_options(ws)
         )
-        info, notes = await _in_thread(_seal, ws, matcher, capture, found, url=url, job_id=job_id)
+        info, notes = await in_thread(_seal, ws, matcher, capture, found, url=url, job_id=job_id)
     except (CopysealError, OSError) as e:
         reason = str(e) if isinstance(e, CopysealError) else f"{e.__class__.__name__}: {e}"
         log.warning("capture failed", extra={"url": url, "reason": reason})
@@ -266,8 +264,8 @@ async def seal_page(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     try:
-        await _in_thread(
-            _record,
+        await in_thread(
+            record_bundle,
             ws,
             info,
             page_url=url,
@@ -316,112 +314,6 @@ def _seal(
             organization=ws.settings.capture.organization or owner,
         )
     return info, notes
-
-
-async def _in_thread(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-    """``asyncio.to_thread`` whose caller, if cancelled, still waits for the thread to end
-    (so that removing the scratch capture never races with the bundle being written)."""
-    future = asyncio.ensure_future(asyncio.to_thread(func, *args, **kwargs))
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        await asyncio.wait([future])
-        raise
-
-
-def _record(
-    ws: Workspace,
-    info: BundleInfo,
-    *,
-    page_url: str,
-    job_id: str | None,
-    captured_at: datetime,
-    match_ids: Sequence[int] = (),
-    pairs: Sequence[tuple[str, str]] = (),
-) -> None:
-    """Record a sealed bundle, and link the crawl matches it seals (by id, or by
-    (image URL, work) on the page for a bundle found on disk)."""
-    from copyseal.crawl._tables import CrawlMatch
-
-    with Session(ws.engine) as db:
-        db.add(
-            EvidenceBundle(
-                bundle_id=info.bundle_id,
-                page_url=page_url,
-                job_id=job_id,
-                path=str(info.path),
-                manifest_sha256=info.manifest_sha256,
-                leaf_hash=info.leaf_hash,
-                ledger_index=info.ledger_index,
-                captured_at=captured_at,
-                created_at=datetime.now(UTC),
-            )
-        )
-        if match_ids:
-            db.execute(
-                update(CrawlMatch)
-                .where(CrawlMatch.id.in_(match_ids))
-                .values(bundle_id=info.bundle_id)
-            )
-        for image_url, work_id in pairs:
-            db.execute(
-                update(CrawlMatch)
-                .where(
-                    CrawlMatch.job_id == job_id,
-                    CrawlMatch.page_url == page_url,
-                    CrawlMatch.image_url == image_url,
-                    CrawlMatch.work_id == work_id,
-                    CrawlMatch.bundle_id.is_(None),
-                )
-                .values(bundle_id=info.bundle_id)
-            )
-        db.commit()
-
-
-def reconcile_bundles(ws: Workspace) -> list[str]:
-    """Record every sealed bundle on disk that the database does not know (a crash or a
-    database error after sealing); returns their ids. Bundles are never changed."""
-    from copyseal.bundle.manifest import parse_manifest
-    from copyseal.ledger import leaf_hash
-    from copyseal.ledger.proof import parse_receipt
-
-    root = ws.settings.workspace.evidence_dir / "bundles"
-    if not root.is_dir():
-        return []
-    with Session(ws.engine) as db:
-        known = set(db.scalars(select(EvidenceBundle.bundle_id)))
-    added = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if folder.name in known:
-            continue
-        try:
-            data = (folder / "manifest.json").read_bytes()
-            manifest = parse_manifest(data)
-            receipt = parse_receipt((folder / "manifest.json.tlog-proof").read_bytes())
-        except (OSError, CopysealError) as e:
-            log.warning("not a bundle, left alone: %s (%s)", folder, e)
-            continue
-        info = BundleInfo(
-            bundle_id=manifest.bundle_id,
-            path=folder,
-            manifest_sha256=hashlib.sha256(data).hexdigest(),
-            leaf_hash=leaf_hash(data).hex(),
-            ledger_index=receipt.index,
-            checkpoint_size=0,
-        )
-        matches = (manifest.match or {}).get("matches", [])
-        job = manifest.capture.get("job_id")
-        _record(
-            ws,
-            info,
-            page_url=manifest.url,
-            job_id=job if isinstance(job, str) else None,
-            captured_at=manifest.captured_at,
-            pairs=[(m["image_url"], m["work"]["work_id"]) for m in matches],
-        )
-        added.append(manifest.bundle_id)
-        log.info("bundle recorded from disk", extra={"bundle_id": manifest.bundle_id})
-    return added
 
 
 def _pending(ws: Workspace, job_id: str) -> dict[str, list[FoundImage]]:

@@ -1,0 +1,117 @@
+"""Bundles in the database: recording a sealed bundle (and the crawl matches it seals),
+and reconciling bundles sealed on disk that the database does not know (a crash between
+the seal and its record). Bundles themselves are never changed here."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from copyseal.bundle._tables import EvidenceBundle
+from copyseal.bundle.writer import BundleInfo
+from copyseal.errors import CopysealError
+from copyseal.workspace import Workspace
+
+__all__ = ["reconcile_bundles", "record_bundle"]
+
+log = logging.getLogger(__name__)
+
+
+def record_bundle(
+    ws: Workspace,
+    info: BundleInfo,
+    *,
+    page_url: str,
+    job_id: str | None,
+    captured_at: datetime,
+    match_ids: Sequence[int] = (),
+    pairs: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Record a sealed bundle, and link the crawl matches it seals (by id, or by
+    (image URL, work) on the page for a bundle found on disk)."""
+    from copyseal.crawl._tables import CrawlMatch
+
+    with Session(ws.engine) as db:
+        db.add(
+            EvidenceBundle(
+                bundle_id=info.bundle_id,
+                page_url=page_url,
+                job_id=job_id,
+                path=str(info.path),
+                manifest_sha256=info.manifest_sha256,
+                leaf_hash=info.leaf_hash,
+                ledger_index=info.ledger_index,
+                captured_at=captured_at,
+                created_at=datetime.now(UTC),
+            )
+        )
+        if match_ids:
+            db.execute(
+                update(CrawlMatch)
+                .where(CrawlMatch.id.in_(match_ids))
+                .values(bundle_id=info.bundle_id)
+            )
+        for image_url, work_id in pairs:
+            db.execute(
+                update(CrawlMatch)
+                .where(
+                    CrawlMatch.job_id == job_id,
+                    CrawlMatch.page_url == page_url,
+                    CrawlMatch.image_url == image_url,
+                    CrawlMatch.work_id == work_id,
+                    CrawlMatch.bundle_id.is_(None),
+                )
+                .values(bundle_id=info.bundle_id)
+            )
+        db.commit()
+
+
+def reconcile_bundles(ws: Workspace) -> list[str]:
+    """Record every sealed bundle on disk that the database does not know (a crash or a
+    database error after sealing); returns their ids. Bundles are never changed."""
+    from copyseal.bundle.manifest import parse_manifest
+    from copyseal.ledger import leaf_hash
+    from copyseal.ledger.proof import parse_receipt
+
+    root = ws.settings.workspace.evidence_dir / "bundles"
+    if not root.is_dir():
+        return []
+    with Session(ws.engine) as db:
+        known = set(db.scalars(select(EvidenceBundle.bundle_id)))
+    added = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if folder.name in known:
+            continue
+        try:
+            data = (folder / "manifest.json").read_bytes()
+            manifest = parse_manifest(data)
+            receipt = parse_receipt((folder / "manifest.json.tlog-proof").read_bytes())
+        except (OSError, CopysealError) as e:
+            log.warning("not a bundle, left alone: %s (%s)", folder, e)
+            continue
+        info = BundleInfo(
+            bundle_id=manifest.bundle_id,
+            path=folder,
+            manifest_sha256=hashlib.sha256(data).hexdigest(),
+            leaf_hash=leaf_hash(data).hex(),
+            ledger_index=receipt.index,
+            checkpoint_size=0,
+        )
+        matches = (manifest.match or {}).get("matches", [])
+        job = manifest.capture.get("job_id")
+        record_bundle(
+            ws,
+            info,
+            page_url=manifest.url,
+            job_id=job if isinstance(job, str) else None,
+            captured_at=manifest.captured_at,
+            pairs=[(m["image_url"], m["work"]["work_id"]) for m in matches],
+        )
+        added.append(manifest.bundle_id)
+        log.info("bundle recorded from disk", extra={"bundle_id": manifest.bundle_id})
+    return added
