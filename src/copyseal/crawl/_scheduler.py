@@ -177,7 +177,8 @@ class Scheduler:
         Raises:
             CrawlError: ``name`` is not a configured schedule.
         """
-        sched = self.settings.crawl.schedules.get(name)
+        settings = self.settings  # one read: the schedule and its target agree
+        sched = settings.crawl.schedules.get(name)
         if sched is None:
             raise CrawlError(f"no schedule {name!r} in crawl.schedules")
         now = self.clock()
@@ -186,7 +187,7 @@ class Scheduler:
         error = None
         revisit: list[str] = []
         try:
-            spec = spec_for(self.settings, (sched.target,))
+            spec = spec_for(settings, (sched.target,))
             if sched.revisit_matches:
                 revisit = self._revisit_pages(sched.target)
             spec = dataclasses.replace(
