@@ -29,6 +29,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from copyseal.db.base import Base
+from copyseal.db.schema.ledger import ENTRIES, LedgerEntry, LedgerSubtree, ledger_tables
 from copyseal.db.session import create_engine
 from copyseal.ledger import Ledger, verify_receipt
 from copyseal.ledger import statements as st
@@ -38,7 +39,6 @@ from copyseal.ledger._merkle import (
     leaf_hash,
     verify_inclusion,
 )
-from copyseal.ledger._tables import ENTRIES, LedgerEntry, LedgerSubtree, ledger_tables
 
 ORIGIN = "copyseal.bench/ledger"
 KEY = SigningKey(b"\x5a" * 32)

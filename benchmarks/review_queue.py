@@ -38,9 +38,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from copyseal.config import load_settings
-from copyseal.crawl._tables import CrawlJob, CrawlMatch
 from copyseal.db.models import Work
-from copyseal.review._tables import Case, CaseMatch, Decision
+from copyseal.db.schema.crawl import CrawlJob, CrawlMatch
+from copyseal.db.schema.review import Case, CaseMatch, Decision
 from copyseal.review._util import domain_of, utc
 from copyseal.review.decisions import DECISIONS, STATUSES
 from copyseal.review.queue import QueueFilter, QueueItem, QueuePage, queue

@@ -15,7 +15,6 @@ from copyseal.config import Settings, load_settings
 from copyseal.workspace import Workspace, init_workspace
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 PG_SERVER_URL = os.environ.get(
     "COPYSEAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

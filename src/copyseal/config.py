@@ -5,16 +5,21 @@ variables < command-line overrides. The result is a frozen :class:`Settings`. Re
 paths in the file (and in a ``sqlite:///`` URL) are resolved against the file's folder, so
 a workspace works from any current directory.
 
-Environment variables name a key with ``__`` between levels:
-``COPYSEAL_DATABASE__URL=postgresql+psycopg://...`` sets ``database.url``. Values are
+Environment variables are settings exactly when they have the form
+``COPYSEAL_<SECTION>__<KEY>`` (``__`` between levels, the first level a section of
+:class:`Settings`): ``COPYSEAL_DATABASE__URL=postgresql+psycopg://...`` sets
+``database.url``. Any other ``COPYSEAL_*`` name (a wrapper script's ``COPYSEAL_BIN``,
+``COPYSEAL_CONFIG``) is not a setting and is ignored (logged at debug level). Values are
 parsed as YAML scalars (``COPYSEAL_MATCH__MAX_PIXELS=5000000`` is an integer).
-Command-line overrides use the dotted form: ``--set database.url=...``.
+Command-line overrides use the dotted form: ``--set database.url=...``. An invalid value
+is reported against where it came from: the variable with its value, the flag, or the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,8 +40,10 @@ from copyseal.errors import ConfigError
 __all__ = ["ENV_PREFIX", "Settings", "load_settings"]
 
 ENV_PREFIX = "COPYSEAL_"
-#: Environment variables with this prefix that are not configuration keys.
-_ENV_NOT_KEYS = frozenset({"COPYSEAL_CONFIG", "COPYSEAL_REQUIRE_POSTGRES", "COPYSEAL_DEBUG"})
+#: Separates levels in an environment variable's name (``COPYSEAL_DATABASE__URL``).
+ENV_LEVEL = "__"
+
+log = logging.getLogger(__name__)
 
 
 class _Section(BaseModel):
@@ -337,16 +344,45 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _from_env(env: Mapping[str, str], tree: dict[str, Any]) -> None:
+def _sections() -> frozenset[str]:
+    return frozenset(
+        name for name, field in Settings.model_fields.items() if field.exclude is not True
+    )
+
+
+def _from_env(env: Mapping[str, str], tree: dict[str, Any], origins: dict[str, str]) -> None:
+    """Apply the ``COPYSEAL_<SECTION>__<KEY>`` variables of ``env`` to ``tree``.
+
+    A name with the prefix but not that form is not a setting (a wrapper's own variable):
+    it is skipped. ``origins`` records, per dotted key, the variable that set it.
+    """
+    sections = _sections()
     for name, raw in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_KEYS:
+        if not name.startswith(ENV_PREFIX):
             continue
-        dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        section, sep, rest = name[len(ENV_PREFIX) :].partition(ENV_LEVEL)
+        if not sep or section.lower() not in sections:
+            log.debug("%s is not a setting (not COPYSEAL_<SECTION>__<KEY>): ignored", name)
+            continue
+        dotted = f"{section}.{rest.replace(ENV_LEVEL, '.')}".lower()
         try:
             value = yaml.safe_load(raw) if raw else raw
         except yaml.YAMLError:
             value = raw
-        _set_dotted(tree, dotted, value, f"environment variable {name}")
+        origin = f"environment variable {name}={json.dumps(raw)}"
+        _set_dotted(tree, dotted, value, origin)
+        origins[dotted] = origin
+
+
+def _origin_of(loc: Sequence[str | int], origins: Mapping[str, str], default: str) -> str:
+    """Where the value at ``loc`` came from: the longest key prefix set by a variable or a
+    flag, else ``default`` (the file, or the defaults)."""
+    parts = [str(p) for p in loc]
+    for n in range(len(parts), 0, -1):
+        origin = origins.get(".".join(parts[:n]))
+        if origin is not None:
+            return origin
+    return default
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
@@ -376,16 +412,16 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     return settings.model_copy(update=updates)
 
 
-def _describe(error: ValidationError, path: str) -> str:
+def _describe(error: ValidationError, file_origin: str, origins: Mapping[str, str]) -> str:
     first = error.errors()[0]
     key = ".".join(str(p) for p in first["loc"])
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        return f"{path}: unknown key '{key}'"
+    if first["type"] == "extra_forbidden":
+        return f"{_origin_of(key.split('.'), origins, file_origin)}: unknown key '{key}'"
     value = first.get("input")
     cause = first.get("ctx", {}).get("error")
     if isinstance(cause, NamedKeyError):
         key, value = f"{key}.{cause.key}" if key else cause.key, cause.value
+    path = _origin_of(key.split("."), origins, file_origin)
     shown = json.dumps(value, default=str) if not isinstance(value, dict) else "a mapping"
     message = first["msg"].removeprefix("Value error, ")
     return f"{path}: key '{key}' = {shown}: {message}"
@@ -416,7 +452,8 @@ def load_settings(
         tree = _read_file(path)
         origin = str(path)
         base = path.parent
-    _from_env(env, tree)
+    origins: dict[str, str] = {}
+    _from_env(env, tree, origins)
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep:
@@ -426,9 +463,10 @@ def load_settings(
         except yaml.YAMLError:
             value = raw
         _set_dotted(tree, key.strip(), value, f"--set {item}")
+        origins[key.strip()] = f"--set {item}"
     try:
         settings = Settings.model_validate(tree)
     except ValidationError as e:
-        raise ConfigError(_describe(e, origin)) from e
+        raise ConfigError(_describe(e, origin, origins)) from e
     settings = settings.model_copy(update={"source": path, "base_dir": base})
     return _resolve_paths(settings, base)

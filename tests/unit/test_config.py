@@ -114,8 +114,34 @@ def test_bad_environment_value_names_it(tmp_path: Path) -> None:
 
 
 def test_non_key_environment_variables_are_ignored(tmp_path: Path) -> None:
-    env = {"COPYSEAL_CONFIG": "/x", "COPYSEAL_REQUIRE_POSTGRES": "1", "OTHER": "y"}
-    assert load_settings(write(tmp_path, ""), env=env).ledger.origin == "copyseal.local/ledger"
+    env = {
+        "COPYSEAL_CONFIG": "/x",
+        "COPYSEAL_REQUIRE_POSTGRES": "1",
+        "COPYSEAL_BIN": "/x",  # a wrapper script's own variable
+        "COPYSEAL_FOO": "1",
+        "COPYSEAL_NOT_A_SECTION__URL": "x",
+        "COPYSEAL_SOURCE__X": "1",  # `source` is not a YAML section
+        "OTHER": "y",
+    }
+    s = load_settings(write(tmp_path, ""), env=env)
+    assert s == load_settings(write(tmp_path, ""), env={})
+
+
+def test_environment_errors_name_the_variable_not_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "ledger:\n  origin: file.example/log\n")
+    env = {"COPYSEAL_DATABASE__URL": "bad://"}
+    with pytest.raises(ConfigError) as e:
+        load_settings(path, env=env)
+    assert str(e.value).startswith('environment variable COPYSEAL_DATABASE__URL="bad://": ')
+    assert "database.url" in str(e.value) and str(path) not in str(e.value)
+    with pytest.raises(ConfigError, match=r"^environment variable COPYSEAL_CRAWL__NOPE=.*nope'"):
+        load_settings(path, env={"COPYSEAL_CRAWL__NOPE": "1"})
+    # A bad value in the file is still blamed on the file.
+    bad_file = write(tmp_path, "match:\n  max_pixels: -1\n")
+    with pytest.raises(ConfigError, match=f"^{bad_file}: key 'match.max_pixels'"):
+        load_settings(bad_file, env={"COPYSEAL_LEDGER__ORIGIN": "env.example/log"})
+    with pytest.raises(ConfigError, match=r"^--set match\.max_pixels=0: key 'match\.max_pixels'"):
+        load_settings(path, env={}, overrides=["match.max_pixels=0"])
 
 
 def test_bad_flag(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from copyseal.bundle._tables import EvidenceBundle
 from copyseal.bundle.writer import BundleInfo
+from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.errors import CopysealError
 from copyseal.workspace import Workspace
 
@@ -34,7 +34,7 @@ def record_bundle(
 ) -> None:
     """Record a sealed bundle, and link the crawl matches it seals (by id, or by
     (image URL, work) on the page for a bundle found on disk)."""
-    from copyseal.crawl._tables import CrawlMatch
+    from copyseal.db.schema.crawl import CrawlMatch
 
     with Session(ws.engine) as db:
         db.add(

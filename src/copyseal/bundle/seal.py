@@ -26,11 +26,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from copyseal.bundle._records import reconcile_bundles, record_bundle
-from copyseal.bundle._tables import CaptureFailure
 from copyseal.bundle.writer import BundleInfo, EvidenceFile, write_bundle
 from copyseal.capture import Box, BrowserSession, Capture, CaptureOptions, Target, capture_page
 from copyseal.capture._files import in_thread
 from copyseal.db.models import Work
+from copyseal.db.schema.bundle import CaptureFailure
 from copyseal.errors import BundleError, CopysealError
 from copyseal.workspace import Workspace
 
@@ -317,7 +317,7 @@ def _seal(
 
 
 def _pending(ws: Workspace, job_id: str) -> dict[str, list[FoundImage]]:
-    from copyseal.crawl._tables import CrawlMatch
+    from copyseal.db.schema.crawl import CrawlMatch
 
     pages: dict[str, list[FoundImage]] = {}
     with Session(ws.engine) as db:

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from copyseal.bundle import export_zip
-from copyseal.bundle._tables import EvidenceBundle
 from copyseal.cli._common import App, emit, json_option, pass_app
+from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.errors import BundleError
 
 __all__ = ["bundles"]

@@ -12,7 +12,7 @@ from copyseal.crawl._runner import run_job
 from copyseal.crawl._settings import DEFAULT_MATCHER
 from copyseal.crawl._spec import JobSpec
 from copyseal.crawl._store import JobStore
-from copyseal.crawl._tables import CrawlJob, CrawlMatch
+from copyseal.db.schema.crawl import CrawlJob, CrawlMatch
 from copyseal.errors import CrawlError
 from copyseal.workspace import Workspace
 

@@ -47,8 +47,8 @@ from sqlalchemy.engine import Connection
 from copyseal._cron import parse_cron
 from copyseal.crawl._jobs import CrawlSummary
 from copyseal.crawl._store import JobStore
-from copyseal.crawl._tables import ScheduleRun
 from copyseal.crawl._targets import effective_settings
+from copyseal.db.schema.crawl import ScheduleRun
 from copyseal.errors import CrawlError
 from copyseal.workspace import Workspace
 

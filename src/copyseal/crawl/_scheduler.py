@@ -40,9 +40,9 @@ from copyseal.crawl._schedule import (
 )
 from copyseal.crawl._spec import JobSpec, spec_for
 from copyseal.crawl._store import JobStore, new_job_id, url_key
-from copyseal.crawl._tables import CrawlJob, CrawlMatch, CrawlPage, ScheduleRun
 from copyseal.crawl._targets import effective_settings
 from copyseal.db.models import Work
+from copyseal.db.schema.crawl import CrawlJob, CrawlMatch, CrawlPage, ScheduleRun
 from copyseal.errors import CopysealError, CrawlError
 from copyseal.workspace import Workspace
 

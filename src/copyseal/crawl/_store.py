@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from w3lib.url import canonicalize_url
 
 from copyseal.crawl._spec import JobSpec
-from copyseal.crawl._tables import CrawlImage, CrawlJob, CrawlMatch, CrawlPage
+from copyseal.db.schema.crawl import CrawlImage, CrawlJob, CrawlMatch, CrawlPage
 from copyseal.errors import CrawlError
 
 __all__ = ["FrontierEntry", "JobStore", "new_job_id", "url_key"]

@@ -34,7 +34,7 @@ from sqlalchemy import delete, insert, select, update
 
 from copyseal.config import CrawlSchedule, CrawlTarget, Settings
 from copyseal.crawl._spec import BUILTIN_SPIDERS
-from copyseal.crawl._tables import AppTarget, CrawlJob, TargetEvent
+from copyseal.db.schema.crawl import AppTarget, CrawlJob, TargetEvent
 from copyseal.errors import CopysealError, CrawlError
 from copyseal.workspace import Workspace
 

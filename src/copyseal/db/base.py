@@ -1,8 +1,7 @@
 """The declarative base every copyseal table registers on.
 
-Each stage owns its own tables module (``copyseal.db.models`` for works and crawls,
-``copyseal.ledger._tables`` for the ledger, ...); all of them share this metadata so one
-Alembic history covers the whole database.
+The tables themselves are in :mod:`copyseal.db.schema`, one module per stage that owns
+them; all of them share this metadata so one Alembic history covers the whole database.
 """
 
 from __future__ import annotations

@@ -1,75 +1,54 @@
-"""The registry's tables (works), and the import point for every stage's tables.
+"""Every table of the database, from one import.
 
-Each stage owns its tables; importing this module registers all of them on
-:data:`copyseal.db.base.Base.metadata`, which Alembic compares against.
+Importing this module registers the whole schema (:mod:`copyseal.db.schema`) on
+:data:`copyseal.db.base.Base.metadata`, which Alembic compares against. It imports only
+SQLAlchemy, never a pipeline stage, so light commands can read any table cheaply.
 """
 
 from __future__ import annotations
 
-import contextlib
-from datetime import datetime
+from copyseal.db.schema.bundle import CaptureFailure, EvidenceBundle
+from copyseal.db.schema.crawl import (
+    AppTarget,
+    CrawlImage,
+    CrawlJob,
+    CrawlMatch,
+    CrawlPage,
+    ScheduleRun,
+    TargetEvent,
+)
+from copyseal.db.schema.ledger import LedgerCheckpoint, LedgerEntry, LedgerSubtree
+from copyseal.db.schema.review import (
+    Case,
+    CaseMatch,
+    Decision,
+    Export,
+    LoginAttempt,
+    User,
+    WebSession,
+)
+from copyseal.db.schema.works import Work, WorkFingerprint
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
-
-from copyseal.db.base import Base
-
-__all__ = ["Work", "WorkFingerprint"]
-
-
-class Work(Base):
-    """A registered work: the original bytes' identity, facts and owner metadata.
-
-    The ``work_id`` derives from the SHA-256 of the original bytes, so registering the
-    same bytes again gives the same id. Removing a work sets ``removed_at`` (the row and
-    its ledger statement stay: history is never rewritten).
-    """
-
-    __tablename__ = "works"
-
-    work_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    size: Mapped[int] = mapped_column(BigInteger)
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    format: Mapped[str] = mapped_column(String(16))
-    #: EXIF tags as canonical JSON text ("{}" when none).
-    exif: Mapped[str] = mapped_column(Text, default="{}")
-    owner: Mapped[str | None] = mapped_column(String(255))
-    title: Mapped[str | None] = mapped_column(String(1024))
-    licence: Mapped[str | None] = mapped_column(String(255))
-    #: The path the work was registered from (informational).
-    source_path: Mapped[str | None] = mapped_column(Text)
-    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    #: Index of the work's registration statement in the ledger (None until anchored).
-    ledger_index: Mapped[int | None] = mapped_column(BigInteger)
-
-
-class WorkFingerprint(Base):
-    """The matcher's fingerprint of a work (serialised by ``copyseal.match``).
-
-    ``scheme`` names the fingerprint format, so a future matcher can tell which rows it
-    must recompute; ``digest`` is the SHA-256 of ``data`` (the ledger records it).
-    """
-
-    __tablename__ = "work_fingerprints"
-
-    work_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("works.work_id", ondelete="CASCADE"), primary_key=True
-    )
-    scheme: Mapped[str] = mapped_column(String(32))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
-    digest: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-# Other stages' tables, registered on the same metadata when they exist.
-with contextlib.suppress(ImportError):
-    import copyseal.ledger._tables
-with contextlib.suppress(ImportError):
-    import copyseal.crawl._tables
-with contextlib.suppress(ImportError):
-    import copyseal.bundle._tables
-with contextlib.suppress(ImportError):
-    import copyseal.review._tables  # noqa: F401
+__all__ = [
+    "AppTarget",
+    "CaptureFailure",
+    "Case",
+    "CaseMatch",
+    "CrawlImage",
+    "CrawlJob",
+    "CrawlMatch",
+    "CrawlPage",
+    "Decision",
+    "EvidenceBundle",
+    "Export",
+    "LedgerCheckpoint",
+    "LedgerEntry",
+    "LedgerSubtree",
+    "LoginAttempt",
+    "ScheduleRun",
+    "TargetEvent",
+    "User",
+    "WebSession",
+    "Work",
+    "WorkFingerprint",
+]

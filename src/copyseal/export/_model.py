@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from copyseal.bundle._tables import EvidenceBundle
-from copyseal.crawl._tables import CrawlMatch
 from copyseal.db.models import Work
+from copyseal.db.schema.bundle import EvidenceBundle
+from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.errors import CopysealError, ExportError
 from copyseal.ledger.checkpoint import open_checkpoint
 from copyseal.ledger.note import parse_vkey

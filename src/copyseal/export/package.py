@@ -36,10 +36,10 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from copyseal.bundle.writer import export_zip
+from copyseal.db.schema.review import Export
 from copyseal.export._model import CaseData, ExportError, gather, safe_name
 from copyseal.export._pdf import render_report
 from copyseal.ledger import statements
-from copyseal.review._tables import Export
 from copyseal.review._util import iso, now, utc
 from copyseal.review.cases import get_case
 from copyseal.review.errors import NotFound

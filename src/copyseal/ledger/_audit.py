@@ -15,11 +15,11 @@ from typing import Literal
 
 from sqlalchemy import ColumnElement, Connection, and_, false, func, or_, select
 
+from copyseal.db.schema.ledger import CHECKPOINTS as _CHECKPOINTS
+from copyseal.db.schema.ledger import ENTRIES as _ENTRIES
+from copyseal.db.schema.ledger import SUBTREES as _SUBTREES
 from copyseal.errors import VerificationError
 from copyseal.ledger import _merkle
-from copyseal.ledger._tables import CHECKPOINTS as _CHECKPOINTS
-from copyseal.ledger._tables import ENTRIES as _ENTRIES
-from copyseal.ledger._tables import SUBTREES as _SUBTREES
 from copyseal.ledger.checkpoint import Checkpoint, open_checkpoint
 from copyseal.ledger.note import NoteVerifier
 from copyseal.ledger.proof import parse_receipt

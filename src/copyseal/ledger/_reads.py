@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from copyseal.db.schema.ledger import CHECKPOINTS as _CHECKPOINTS
+from copyseal.db.schema.ledger import ENTRIES as _ENTRIES
+from copyseal.db.schema.ledger import SUBTREES as _SUBTREES
 from copyseal.errors import LedgerError
 from copyseal.ledger import _merkle
-from copyseal.ledger._tables import CHECKPOINTS as _CHECKPOINTS
-from copyseal.ledger._tables import ENTRIES as _ENTRIES
-from copyseal.ledger._tables import SUBTREES as _SUBTREES
 
 __all__ = ["hash_range", "latest_size", "leaf_data_range", "reader"]
 

@@ -20,13 +20,13 @@ from nacl.signing import SigningKey
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+from copyseal.db.schema.ledger import CHECKPOINTS as _CHECKPOINTS
+from copyseal.db.schema.ledger import ENTRIES as _ENTRIES
+from copyseal.db.schema.ledger import SUBTREES as _SUBTREES
 from copyseal.errors import LedgerError, VerificationError
 from copyseal.ledger import _merkle
 from copyseal.ledger._audit import AuditReport, run_audit
 from copyseal.ledger._reads import hash_range, latest_size, leaf_data_range, reader
-from copyseal.ledger._tables import CHECKPOINTS as _CHECKPOINTS
-from copyseal.ledger._tables import ENTRIES as _ENTRIES
-from copyseal.ledger._tables import SUBTREES as _SUBTREES
 from copyseal.ledger.checkpoint import Checkpoint, open_checkpoint
 from copyseal.ledger.note import NoteSigner
 from copyseal.ledger.proof import Receipt

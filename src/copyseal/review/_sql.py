@@ -24,9 +24,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
-from copyseal.crawl._tables import CrawlMatch
 from copyseal.db.models import Work
-from copyseal.review._tables import Decision
+from copyseal.db.schema.crawl import CrawlMatch
+from copyseal.db.schema.review import Decision
 from copyseal.review._util import domain_of
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from copyseal.review._tables import Case, CaseMatch, Export
+from copyseal.db.schema.review import Case, CaseMatch, Export
 from copyseal.review._util import iso, now, utc
 from copyseal.review.errors import NotFound, ReviewError
 from copyseal.review.queue import statuses

@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from copyseal.bundle._tables import EvidenceBundle
 from copyseal.crawl._schedule import schedule_states
-from copyseal.crawl._tables import CrawlImage, CrawlJob, CrawlMatch, CrawlPage
 from copyseal.db.models import Work
+from copyseal.db.schema.bundle import EvidenceBundle
+from copyseal.db.schema.crawl import CrawlImage, CrawlJob, CrawlMatch, CrawlPage
+from copyseal.db.schema.review import Case
 from copyseal.review._sql import host_of, latest_decisions, source, url_prefix
-from copyseal.review._tables import Case
 from copyseal.review._util import iso, utc
 from copyseal.review.evidence import verify_live
 from copyseal.review.queue import QueueFilter, queue

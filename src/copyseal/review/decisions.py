@@ -16,10 +16,10 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from copyseal.bundle._tables import EvidenceBundle
-from copyseal.crawl._tables import CrawlMatch
+from copyseal.db.schema.bundle import EvidenceBundle
+from copyseal.db.schema.crawl import CrawlMatch
+from copyseal.db.schema.review import Decision
 from copyseal.ledger import statements
-from copyseal.review._tables import Decision
 from copyseal.review._util import iso, now, utc
 from copyseal.review.errors import NotFound, ReviewError
 from copyseal.review.users import UserRecord, require

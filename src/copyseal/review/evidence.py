@@ -54,8 +54,8 @@ def bundle_path_of(ws: Workspace, match_id: int) -> Path:
     """
     from sqlalchemy.orm import Session
 
-    from copyseal.bundle._tables import EvidenceBundle
-    from copyseal.crawl._tables import CrawlMatch
+    from copyseal.db.schema.bundle import EvidenceBundle
+    from copyseal.db.schema.crawl import CrawlMatch
 
     with Session(ws.engine) as s:
         match = s.get(CrawlMatch, match_id)

@@ -19,8 +19,9 @@ from typing import Any, Final
 from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.orm import Session
 
-from copyseal.bundle._tables import EvidenceBundle
-from copyseal.crawl._tables import CrawlMatch
+from copyseal.db.schema.bundle import EvidenceBundle
+from copyseal.db.schema.crawl import CrawlMatch
+from copyseal.db.schema.review import CaseMatch
 from copyseal.review._sql import (
     conditions,
     host_of,
@@ -31,7 +32,6 @@ from copyseal.review._sql import (
     source,
     status_is,
 )
-from copyseal.review._tables import CaseMatch
 from copyseal.review._util import iso, utc
 from copyseal.review.decisions import STATUSES, DecisionRecord, history
 from copyseal.review.errors import NotFound, ReviewError

@@ -22,7 +22,7 @@ from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from copyseal.review._tables import LoginAttempt, User, WebSession
+from copyseal.db.schema.review import LoginAttempt, User, WebSession
 from copyseal.review._util import iso, now, utc
 from copyseal.review.errors import AuthError, NotFound, PermissionDenied, ReviewError, Throttled
 from copyseal.workspace import Workspace

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from copyseal.cli import main
 from copyseal.config import Settings
-from copyseal.review._tables import LoginAttempt
+from copyseal.db.schema.review import LoginAttempt
 from copyseal.review._util import now
 from copyseal.workspace import Workspace
 

@@ -25,7 +25,7 @@ from copyseal.crawl import (
 )
 from copyseal.crawl._schedule import MAX_ATTEMPTS, MAX_MISSED_RECORDED
 from copyseal.crawl._store import JobStore
-from copyseal.crawl._tables import CrawlJob, CrawlPage, ScheduleRun
+from copyseal.db.schema.crawl import CrawlJob, CrawlPage, ScheduleRun
 from copyseal.errors import ConfigError
 from copyseal.registry import register_paths
 from copyseal.workspace import Workspace

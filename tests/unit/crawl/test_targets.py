@@ -26,7 +26,7 @@ from copyseal.crawl import (
     target_events,
     target_jobs,
 )
-from copyseal.crawl._tables import ScheduleRun
+from copyseal.db.schema.crawl import ScheduleRun
 from copyseal.errors import CrawlError
 from copyseal.workspace import Workspace
 

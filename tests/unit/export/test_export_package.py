@@ -18,8 +18,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from copyseal.bundle import verify_bundle
-from copyseal.crawl._tables import CrawlMatch
 from copyseal.db.models import Work
+from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.export import (
     ExportError,
     export_case,

@@ -12,8 +12,9 @@ from typing import Any
 
 from copyseal.ledger._merkle import RightEdge, SubtreeKey, leaf_hash, node_hash
 
-#: ``shared/testvectors`` beside the repository root.
-VECTORS = Path(__file__).resolve().parents[3] / ".." / "shared" / "testvectors"
+#: The Merkle and signed-note test vectors kept in the repository (``tests/vectors``; its
+#: README gives their provenance).
+VECTORS = Path(__file__).resolve().parents[2] / "vectors"
 
 
 @cache

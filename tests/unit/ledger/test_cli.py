@@ -13,9 +13,9 @@ from sqlalchemy import update
 
 from copyseal.cli import main
 from copyseal.config import Settings
+from copyseal.db.schema.ledger import ENTRIES
 from copyseal.ledger import Ledger
 from copyseal.ledger._merkle import leaf_hash, verify_consistency
-from copyseal.ledger._tables import ENTRIES
 from copyseal.ledger.note import open_note, parse_vkey
 from copyseal.workspace import Workspace
 

@@ -22,10 +22,10 @@ from sqlalchemy import Engine, MetaData, delete, insert, update
 import copyseal.ledger
 from copyseal.db import session as db
 from copyseal.db.base import Base
+from copyseal.db.schema.ledger import CHECKPOINTS, ENTRIES, SUBTREES, ledger_tables
 from copyseal.errors import LedgerError, VerificationError
 from copyseal.ledger import Ledger, verify_receipt
 from copyseal.ledger._merkle import EMPTY_ROOT, inclusion_proof, leaf_hash, tree_root
-from copyseal.ledger._tables import CHECKPOINTS, ENTRIES, SUBTREES, ledger_tables
 from copyseal.ledger.checkpoint import Checkpoint
 from copyseal.ledger.note import NoteSigner
 from copyseal.ledger.proof import parse_receipt, verify_checkpoint_consistency

@@ -9,10 +9,10 @@ from nacl.signing import SigningKey
 
 from copyseal.db import session as db
 from copyseal.db.base import Base
+from copyseal.db.schema.ledger import ledger_tables
 from copyseal.errors import LedgerError, VerificationError
 from copyseal.ledger import Ledger
 from copyseal.ledger._merkle import leaf_hash
-from copyseal.ledger._tables import ledger_tables
 from copyseal.ledger.checkpoint import open_checkpoint
 from copyseal.ledger.note import parse_vkey
 from copyseal.ledger.tiles import (

@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from copyseal.crawl._tables import CrawlJob, CrawlMatch
 from copyseal.db.models import Work
+from copyseal.db.schema.crawl import CrawlJob, CrawlMatch
+from copyseal.db.schema.review import Case, CaseMatch, Decision
 from copyseal.review._sql import host_of, prefix_of, url_prefix
-from copyseal.review._tables import Case, CaseMatch, Decision
 from copyseal.review.decisions import DECISIONS, STATUSES
 from copyseal.review.queue import QueueFilter, match_item, queue, statuses
 from copyseal.workspace import Workspace

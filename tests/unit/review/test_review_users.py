@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from copyseal.review._tables import LoginAttempt, User, WebSession
+from copyseal.db.schema.review import LoginAttempt, User, WebSession
 from copyseal.review._util import now
 from copyseal.review.errors import AuthError, NotFound, PermissionDenied, ReviewError, Throttled
 from copyseal.review.users import (

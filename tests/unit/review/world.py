@@ -164,8 +164,8 @@ def user(ws: Workspace, name: str) -> Any:
 def seed_matches(ws: Workspace, sites: list[tuple[str, float]]) -> list[int]:
     """Synthetic matches (no crawl, no bundle) for storage tests on any database: one
     work, one job, one match per (page URL, score); returns the match ids in order."""
-    from copyseal.crawl._tables import CrawlJob, CrawlMatch
     from copyseal.db.models import Work
+    from copyseal.db.schema.crawl import CrawlJob, CrawlMatch
 
     now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     ids = []

@@ -1,6 +1,6 @@
 """The ledger: entries, stored complete-subtree hashes, signed checkpoints.
 
-Mirrors :mod:`copyseal.ledger._tables`. The log is append-only: the downgrade exists for
+Mirrors :mod:`copyseal.db.schema.ledger`. The log is append-only: the downgrade exists for
 tests and operators, and destroys evidence.
 
 Revision ID: 0002_ledger

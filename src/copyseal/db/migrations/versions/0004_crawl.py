@@ -1,6 +1,6 @@
 """Crawl jobs, their page frontier, images seen and matches found.
 
-Mirrors :mod:`copyseal.crawl._tables`.
+Mirrors :mod:`copyseal.db.schema.crawl`.
 
 Revision ID: 0004_crawl
 Revises: 0003_fingerprints

@@ -1,6 +1,6 @@
 """Scheduled crawl runs, one row per (schedule, due time).
 
-Mirrors :class:`copyseal.crawl._tables.ScheduleRun`.
+Mirrors :class:`copyseal.db.schema.crawl.ScheduleRun`.
 
 Revision ID: 0006_schedule
 Revises: 0005_evidence

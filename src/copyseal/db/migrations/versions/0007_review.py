@@ -1,6 +1,6 @@
 """Review: accounts, sessions, login attempts, decisions, cases and exports.
 
-Mirrors :mod:`copyseal.review._tables`.
+Mirrors :mod:`copyseal.db.schema.review`.
 
 Revision ID: 0007_review
 Revises: 0006_schedule

@@ -1,6 +1,6 @@
 """Crawl targets kept in the database (managed in the review app) and their history.
 
-Mirrors :class:`copyseal.crawl._tables.AppTarget` and ``TargetEvent``.
+Mirrors :class:`copyseal.db.schema.crawl.AppTarget` and ``TargetEvent``.
 
 Revision ID: 0008_crawl_targets
 Revises: 0007_review
