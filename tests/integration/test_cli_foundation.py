@@ -115,3 +115,23 @@ def test_env_and_set_overrides_reach_commands(run: Run, tmp_path: Path) -> None:
     )
     assert json.loads(done.stdout)["url"] == f"sqlite:///{ws / 'env.db'}"
     assert json.loads(done.stdout)["revision"] is None
+
+
+def test_unrelated_copyseal_variables_are_not_settings(run: Run, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    wrapper = {"COPYSEAL_BIN": "/x", "COPYSEAL_FOO": "1"}
+    assert run("init", str(ws), env=wrapper).returncode == 0
+    done = run("--config", str(ws / "config.yaml"), "works", "--json", env=wrapper)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_a_bad_environment_setting_names_the_variable(run: Run, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert run("init", str(ws)).returncode == 0
+    done = run(
+        "--config", str(ws / "config.yaml"), "works", env={"COPYSEAL_DATABASE__URL": "bad://"}
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith('error: environment variable COPYSEAL_DATABASE__URL="bad://"')
+    assert "config.yaml" not in done.stderr
