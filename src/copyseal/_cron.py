@@ -21,6 +21,8 @@ import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from copyseal.times import utc
+
 __all__ = ["CronError", "CronExpr", "parse_cron"]
 
 _MACROS = {
@@ -84,7 +86,7 @@ class CronExpr:
         Raises:
             CronError: the expression never matches (e.g. ``0 0 31 2 *``).
         """
-        start = _utc(moment).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        start = utc(moment).replace(second=0, microsecond=0) + timedelta(minutes=1)
         day = start.date()
         for _ in range(_HORIZON_DAYS):
             if self._day_matches(day):
@@ -105,7 +107,7 @@ class CronExpr:
         Raises:
             CronError: the expression never matches.
         """
-        end = _utc(moment).replace(second=0, microsecond=0)
+        end = utc(moment).replace(second=0, microsecond=0)
         day = end.date()
         for _ in range(_HORIZON_DAYS):
             if self._day_matches(day):
@@ -127,8 +129,8 @@ class CronExpr:
         and how many there are in all."""
         out: list[datetime] = []
         total = 0
-        moment = _utc(after)
-        end = _utc(until)
+        moment = utc(after)
+        end = utc(until)
         while True:
             moment = self.next_after(moment)
             if moment > end:
@@ -137,10 +139,6 @@ class CronExpr:
             out.append(moment)
             if len(out) > limit:
                 del out[0]
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _value(token: str, name: str, names: dict[str, int]) -> int:

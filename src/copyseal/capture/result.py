@@ -176,6 +176,9 @@ class Capture:
 
 
 def _iso(t: datetime) -> str:
+    """``capture.json``'s time format (a file format: keep it byte for byte): RFC 3339 as
+    :meth:`datetime.isoformat` writes it, ``+00:00`` written ``Z``. Capture times are
+    aware UTC already (``datetime.now(UTC)``); this only formats them."""
     return t.isoformat().replace("+00:00", "Z")
 
 

@@ -32,7 +32,11 @@ _PageKey = tuple[tuple[int, int], str | None, bool]
 
 log = logging.getLogger(__name__)
 
-#: Flags that keep Chromium from talking to anything but the page (see PITFALLS.md).
+#: Flags that keep Chromium from talking to anything but the page, so a capture's network
+#: log holds the page's requests only: no background, update, sync or metrics traffic, no
+#: extensions, default apps or first-run pages, and no QUIC (HTTP/3 over UDP; every request
+#: goes over TCP, as the crawler's do). ``--no-sandbox``: Chromium refuses to start as root
+#: with its sandbox ("Running as root without --no-sandbox is not supported").
 CHROMIUM_ARGS: tuple[str, ...] = (
     "--no-sandbox",
     "--disable-background-networking",

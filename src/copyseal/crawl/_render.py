@@ -1,8 +1,10 @@
 """Render mode: scroll like a visitor, let the network settle, ask the DOM what it shows.
 
 Lazy images load when they scroll into view. ``page.mouse.wheel`` in steps loads them
-reliably; ``window.scrollTo`` did not (42-57 of 200 pages at concurrency 16, measured in
-PITFALLS.md). Then :data:`COLLECT_JS` runs in every frame: each ``img``'s
+reliably; ``window.scrollTo`` does not: with pages sharing a browser context at
+concurrency 16, scrolling by script loaded the lazy images of 42-57 of 200 pages of a local
+test site, the wheel of all 200 (measured on 2 cores with Debian's Chromium 156; a
+full-page screenshot alone loads none). Then :data:`COLLECT_JS` runs in every frame: each ``img``'s
 ``currentSrc`` (what the browser chose), computed ``background-image`` of every element
 and of its ``::before``/``::after``, SVG ``image``, ``video`` posters, and images inserted
 by scripts, each with a CSS selector and its bounding box. The network log adds every

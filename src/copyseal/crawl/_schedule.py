@@ -27,23 +27,25 @@ period to see a new schedule work helps no one).
 target's page limit) every page where earlier jobs of the same target found a match of
 a work that is still registered, so continued use is captured again as new evidence.
 
-The scheduler runs each job through a :data:`JobRunner` (the CLI's runs
-``copyseal crawl --resume JOB`` in a child process: a Twisted reactor runs once per
-process, and the child seals pages with matches as any crawl does).
+The scheduler runs each job through a :data:`JobRunner`, and takes the pages to re-visit
+from a :data:`RevisitPolicy`: both belong to the pipeline (:mod:`copyseal.pipeline`, whose
+runner crawls and seals each job in a child process it starts, since a Twisted reactor
+runs once per process).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from copyseal import times
 from copyseal._cron import parse_cron
 from copyseal.crawl._jobs import CrawlSummary
 from copyseal.crawl._store import JobStore
@@ -57,6 +59,7 @@ __all__ = [
     "STALE_AFTER",
     "CatchUp",
     "JobRunner",
+    "RevisitPolicy",
     "RunOutcome",
     "RunRecord",
     "ScheduleState",
@@ -81,23 +84,6 @@ MAX_ATTEMPTS = 3
 _UNFINISHED = "running"
 #: Job statuses that mean the job ended without finishing its work.
 _UNDONE = frozenset({"created", "running", "interrupted"})
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes: every time stored here is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else _utc(value).isoformat()
 
 
 # -- pure schedule logic -------------------------------------------------------------------
@@ -148,6 +134,9 @@ class RunOutcome:
 #: Runs (or resumes) a crawl job to its end, in a child process; given the job id.
 JobRunner = Callable[[str], RunOutcome]
 
+#: The pages a ``revisit_matches`` schedule crawls again; given the schedule's target name.
+RevisitPolicy = Callable[[str], Sequence[str]]
+
 
 @dataclass(frozen=True, kw_only=True)
 class RunRecord:
@@ -173,16 +162,16 @@ class RunRecord:
         return cls(
             run_id=m["id"],
             schedule=m["schedule"],
-            due_at=_utc(m["due_at"]),
+            due_at=times.utc(m["due_at"]),
             target=m["target"],
             status=m["status"],
             job_id=m["job_id"],
             revisit_pages=m["revisit_pages"],
             owner=m["owner"],
             attempts=m["attempts"],
-            claimed_at=_utc(m["claimed_at"]),
-            heartbeat_at=_utc_or_none(m["heartbeat_at"]),
-            finished_at=_utc_or_none(m["finished_at"]),
+            claimed_at=times.utc(m["claimed_at"]),
+            heartbeat_at=times.utc_or_none(m["heartbeat_at"]),
+            finished_at=times.utc_or_none(m["finished_at"]),
             error=m["error"],
         )
 
@@ -190,14 +179,14 @@ class RunRecord:
         """A run in ``schedule list --json`` and ``scheduler --json``."""
         return {
             "schedule": self.schedule,
-            "due_at": _iso(self.due_at),
+            "due_at": times.iso(self.due_at),
             "target": self.target,
             "status": self.status,
             "job_id": self.job_id,
             "revisit_pages": self.revisit_pages,
             "attempts": self.attempts,
-            "claimed_at": _iso(self.claimed_at),
-            "finished_at": _iso(self.finished_at),
+            "claimed_at": times.iso(self.claimed_at),
+            "finished_at": times.iso(self.finished_at),
             "error": self.error,
         }
 
@@ -228,7 +217,7 @@ class ScheduleState:
             "timezone": "UTC",
             "enabled": self.enabled,
             "revisit_matches": self.revisit_matches,
-            "next_run": _iso(self.next_run),
+            "next_run": times.iso(self.next_run),
             "due": self.due,
             "last_run": last,
             "missed": self.missed,
@@ -245,7 +234,7 @@ def _runs(conn: Connection, schedule: str | None = None, status: str | None = No
 
 
 def _last_due(conn: Connection, schedule: str) -> datetime | None:
-    return _utc_or_none(
+    return times.utc_or_none(
         conn.scalar(select(func.max(ScheduleRun.due_at)).where(ScheduleRun.schedule == schedule))
     )
 
@@ -253,7 +242,7 @@ def _last_due(conn: Connection, schedule: str) -> datetime | None:
 def schedule_states(workspace: Workspace, *, now: datetime | None = None) -> list[ScheduleState]:
     """Every schedule (config.yaml's and those of targets in the database), by name,
     with its next run and its last run."""
-    now = now or _now()
+    now = now or times.now()
     store = JobStore(workspace.engine)
     schedules = effective_settings(workspace).crawl.schedules
     out = []

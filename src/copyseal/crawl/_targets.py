@@ -25,16 +25,18 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from sqlalchemy import delete, insert, select, update
 
+from copyseal import times
 from copyseal.config import CrawlSchedule, CrawlTarget, Settings
 from copyseal.crawl._spec import BUILTIN_SPIDERS
 from copyseal.db.schema.crawl import AppTarget, CrawlJob, TargetEvent
+from copyseal.db.sql import insert_or_ignore
 from copyseal.errors import CopysealError, CrawlError
 from copyseal.workspace import Workspace
 
@@ -52,14 +54,6 @@ __all__ = [
 ]
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,9 +74,6 @@ class TargetInfo:
     updated_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            return None if value is None else _utc(value).isoformat()
-
         return {
             "name": self.name,
             "source": self.source,
@@ -92,9 +83,9 @@ class TargetInfo:
             if self.schedule is None
             else {"name": self.schedule_name, **self.schedule.model_dump(mode="json")},
             "version": self.version,
-            "created_at": iso(self.created_at),
+            "created_at": times.iso(self.created_at),
             "created_by": self.created_by,
-            "updated_at": iso(self.updated_at),
+            "updated_at": times.iso(self.updated_at),
             "updated_by": self.updated_by,
         }
 
@@ -116,7 +107,7 @@ class TargetEventRecord:
             "name": self.name,
             "action": self.action,
             "actor": self.actor,
-            "at": _utc(self.at).isoformat(),
+            "at": times.iso(self.at),
             "definition": self.definition,
         }
 
@@ -297,7 +288,7 @@ def save_target(
             " edit it there, or choose another name"
         )
     target, cron = _validated(ws, name, fields, cron)
-    now = _now()
+    now = times.now()
     values: dict[str, Any] = {
         "definition": json.dumps(target.model_dump(mode="json"), sort_keys=True),
         "cron": cron,
@@ -309,10 +300,15 @@ def save_target(
     with ws.engine.begin() as conn:
         existing = conn.execute(select(AppTarget).where(AppTarget.name == name)).first()
         if create:
+            taken = CrawlError(f"a crawl target named {name!r} exists already")
             if existing is not None:
-                raise CrawlError(f"a crawl target named {name!r} exists already")
+                raise taken
             values.update(name=name, version=1, created_at=now, created_by=actor)
-            conn.execute(insert(AppTarget).values(**values))
+            # Skipped if another writer took the name since the read above.
+            if not insert_or_ignore(
+                conn, AppTarget, values, index_elements=["name"], returning=[AppTarget.name]
+            ):
+                raise taken
             action = "created"
         else:
             if existing is None:
@@ -362,7 +358,7 @@ def remove_target(ws: Workspace, *, name: str, actor: str) -> None:
                 name=name,
                 action="removed",
                 actor=actor,
-                at=_now(),
+                at=times.now(),
                 definition=_definition(target, dict(row._mapping)),
             )
         )
@@ -406,8 +402,8 @@ def target_jobs(ws: Workspace, name: str, *, limit: int = 20) -> list[dict[str, 
             "job_id": r.job_id,
             "status": r.status,
             "spider": r.spider,
-            "created_at": _utc(r.created_at).isoformat(),
-            "finished_at": None if r.finished_at is None else _utc(r.finished_at).isoformat(),
+            "created_at": times.iso(r.created_at),
+            "finished_at": times.iso(r.finished_at),
         }
         for r in rows
     ]

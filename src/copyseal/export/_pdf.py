@@ -30,7 +30,7 @@ from PIL import Image
 
 from copyseal import __version__
 from copyseal.export._model import CaseData, MatchData
-from copyseal.review._util import utc
+from copyseal.times import utc
 
 __all__ = ["render_report"]
 

@@ -13,13 +13,14 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from nacl.signing import SigningKey
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+from copyseal import times
 from copyseal.db.schema.ledger import CHECKPOINTS as _CHECKPOINTS
 from copyseal.db.schema.ledger import ENTRIES as _ENTRIES
 from copyseal.db.schema.ledger import SUBTREES as _SUBTREES
@@ -40,11 +41,6 @@ def _db_error(what: str, e: SQLAlchemyError) -> LedgerError:
     """A one-line :class:`LedgerError` for a database failure (the driver's first line)."""
     detail = str(e.orig if isinstance(e, DBAPIError) else e).splitlines()[0]
     return LedgerError(f"cannot {what}: {e.__class__.__name__}: {detail}")
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything the ledger writes is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,7 +179,7 @@ class Ledger:
             checkpoint = open_checkpoint(note, self._signer.verifier)
         except VerificationError as e:
             raise LedgerError(f"stored checkpoint does not verify ({e}); run 'ledger audit'") from e
-        return SignedCheckpoint(checkpoint=checkpoint, note=note, issued_at=_utc(issued_at))
+        return SignedCheckpoint(checkpoint=checkpoint, note=note, issued_at=times.utc(issued_at))
 
     def entry(self, index: int) -> Entry:
         """The entry at ``index``."""
@@ -196,7 +192,7 @@ class Ledger:
             entry_type=row.entry_type,
             data=bytes(row.leaf_data),
             leaf_hash=bytes(row.leaf_hash),
-            integrated_at=_utc(row.integrated_at),
+            integrated_at=times.utc(row.integrated_at),
         )
 
     def find(self, leaf_hash: bytes) -> int | None:
@@ -298,7 +294,7 @@ class Ledger:
         raise AssertionError("unreachable")
 
     def _append_once(self, statements: Sequence[tuple[str, bytes]]) -> list[int]:
-        now = datetime.now(UTC)
+        now = times.now()
         try:
             with self._engine.begin() as conn:
                 edge = self._current_edge(conn).copy()

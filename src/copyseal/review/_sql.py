@@ -3,7 +3,7 @@
 The queue filters, sorts, counts and pages in the database, so a queue of 100,000 matches
 costs one page of rows per view. Two values are derived rather than stored:
 
-- the **site** of a match, the host of its page URL as :func:`~copyseal.review._util.
+- the **site** of a match, the host of its page URL as :func:`~copyseal.review.sites.
   domain_of` computes it (``urllib.parse.urlsplit(url).hostname``). The database does not
   parse URLs; it cuts each one after its authority (:class:`url_prefix`: the scheme and
   authority of an absolute URL, which fix its host), the few distinct prefixes are
@@ -27,7 +27,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from copyseal.db.models import Work
 from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.db.schema.review import Decision
-from copyseal.review._util import domain_of
+from copyseal.review.sites import domain_of
 
 if TYPE_CHECKING:
     from copyseal.review.queue import QueueFilter

@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from copyseal.db.schema.review import Case, CaseMatch, Export
-from copyseal.review._util import iso, now, utc
 from copyseal.review.errors import NotFound, ReviewError
 from copyseal.review.queue import statuses
 from copyseal.review.users import UserRecord, require
+from copyseal.times import iso, now, utc
 from copyseal.workspace import Workspace
 
 __all__ = ["CaseRecord", "ExportRecord", "add_matches", "create_case", "get_case", "list_cases"]

@@ -11,15 +11,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from copyseal.crawl._schedule import schedule_states
+from copyseal.crawl import schedule_states
 from copyseal.db.models import Work
 from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.db.schema.crawl import CrawlImage, CrawlJob, CrawlMatch, CrawlPage
 from copyseal.db.schema.review import Case
 from copyseal.review._sql import host_of, latest_decisions, source, url_prefix
-from copyseal.review._util import iso, utc
 from copyseal.review.evidence import verify_live
 from copyseal.review.queue import QueueFilter, queue
+from copyseal.times import iso, utc
 from copyseal.workspace import Workspace
 
 __all__ = ["BundleState", "Dashboard", "bundle_states", "dashboard"]

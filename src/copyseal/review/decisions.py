@@ -20,9 +20,9 @@ from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.db.schema.review import Decision
 from copyseal.ledger import statements
-from copyseal.review._util import iso, now, utc
 from copyseal.review.errors import NotFound, ReviewError
 from copyseal.review.users import UserRecord, require
+from copyseal.times import iso, now, utc
 from copyseal.workspace import Workspace
 
 __all__ = [

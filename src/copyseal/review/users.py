@@ -23,8 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from copyseal.db.schema.review import LoginAttempt, User, WebSession
-from copyseal.review._util import iso, now, utc
 from copyseal.review.errors import AuthError, NotFound, PermissionDenied, ReviewError, Throttled
+from copyseal.times import iso, now, utc
 from copyseal.workspace import Workspace
 
 __all__ = [

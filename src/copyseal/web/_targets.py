@@ -3,15 +3,17 @@ in the database (``config.yaml``'s are shown read-only), pages and JSON API alik
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from copyseal.config import CrawlSchedule, CrawlTarget
 from copyseal.crawl import (
+    TargetInfo,
     get_target,
     known_spiders,
     list_targets,
@@ -21,12 +23,18 @@ from copyseal.crawl import (
     target_events,
     target_jobs,
 )
-from copyseal.crawl._targets import TargetInfo
 from copyseal.errors import CrawlError
 from copyseal.review.errors import NotFound
 from copyseal.review.users import SessionInfo, require
 from copyseal.web._context import ApiSession, CurrentSession, FormSession, ctx_of, render
-from copyseal.web._forms import FLASH
+from copyseal.web._forms import (
+    FLASH,
+    api_fields,
+    form_input,
+    form_values,
+    model_form,
+    read_form,
+)
 
 __all__ = ["api_router", "router"]
 
@@ -34,23 +42,19 @@ router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api", tags=["api"])
 JSON = dict[str, Any]
 
-#: The fields of a target form and their defaults (a new target's form starts here).
-_BLANK: dict[str, Any] = {
-    "name": "",
-    "urls": "",
-    "spider": "site",
-    "render": False,
-    "allowed_domains": "",
-    "max_pages": "",
-    "max_depth": "",
-    "allow_private": False,
-    "obey_robots_txt": True,
-    "robots_override_reason": "",
-    "cron": "",
-    "revisit_matches": False,
-    "schedule_enabled": True,
-    "version": "",
-}
+#: A target form's inputs: every key of a ``crawl.targets`` entry.
+TARGET_FIELDS: Final = model_form(CrawlTarget)
+#: Its schedule's inputs (an empty cron: no schedule); ``enabled`` is posted as
+#: ``schedule_enabled``, the input's name in the form.
+SCHEDULE_FIELDS: Final = model_form(
+    CrawlSchedule, exclude={"target"}, names={"enabled": "schedule_enabled"}, optional=True
+)
+_FIELDS: Final = TARGET_FIELDS + SCHEDULE_FIELDS
+
+
+def _blank() -> dict[str, Any]:
+    """A new target's form: the models' defaults."""
+    return {"name": "", "version": "", **form_values(_FIELDS)}
 
 
 def _find(ws: Any, name: str) -> TargetInfo:
@@ -66,56 +70,20 @@ def _states(ws: Any) -> dict[str, JSON]:
 
 
 def _form_values(info: TargetInfo) -> dict[str, Any]:
-    t = info.target
-    s = info.schedule
     return {
         "name": info.name,
-        "urls": "\n".join(t.urls),
-        "spider": t.spider,
-        "render": t.render,
-        "allowed_domains": "\n".join(t.allowed_domains),
-        "max_pages": "" if t.max_pages is None else str(t.max_pages),
-        "max_depth": "" if t.max_depth is None else str(t.max_depth),
-        "allow_private": t.allow_private,
-        "obey_robots_txt": t.obey_robots_txt,
-        "robots_override_reason": t.robots_override_reason or "",
-        "cron": s.cron if s else "",
-        "revisit_matches": s.revisit_matches if s else False,
-        "schedule_enabled": s.enabled if s else True,
         "version": "" if info.version is None else str(info.version),
+        **form_values(TARGET_FIELDS, info.target),
+        **form_values(SCHEDULE_FIELDS, info.schedule),
     }
-
-
-def _lines(text: str) -> list[str]:
-    return [v.strip() for v in text.replace(",", "\n").splitlines() if v.strip()]
-
-
-def _fields(values: dict[str, Any]) -> dict[str, Any]:
-    """A form's values as the keys of a ``crawl.targets`` entry (validated later)."""
-    fields: dict[str, Any] = {
-        "urls": [u.strip() for u in str(values["urls"]).splitlines() if u.strip()],
-        "spider": values["spider"],
-        "render": values["render"],
-        "allowed_domains": _lines(str(values["allowed_domains"])),
-        "allow_private": values["allow_private"],
-        "obey_robots_txt": values["obey_robots_txt"],
-        "robots_override_reason": str(values["robots_override_reason"]).strip() or None,
-    }
-    for key in ("max_pages", "max_depth"):
-        text = str(values[key]).strip()
-        fields[key] = text or None  # pydantic turns digits into numbers, names the rest
-    return fields
 
 
 def _read_form(form: FormData) -> dict[str, Any]:
-    values = dict(_BLANK)
-    for key, default in _BLANK.items():
-        if isinstance(default, bool):
-            values[key] = form.get(key) == "1"
-        else:
-            raw = form.get(key)
-            values[key] = raw.strip() if isinstance(raw, str) else ""
-    return values
+    def text(key: str) -> str:
+        raw = form.get(key)
+        return raw.strip() if isinstance(raw, str) else ""
+
+    return {"name": text("name"), "version": text("version"), **read_form(_FIELDS, form)}
 
 
 def _form_page(
@@ -130,7 +98,9 @@ def _form_page(
         v=values,
         new=new,
         error=error,
-        spiders=known_spiders(ws.settings),
+        fields=TARGET_FIELDS,
+        schedule_fields=SCHEDULE_FIELDS,
+        choices={"spider": known_spiders(ws.settings)},
     )
 
 
@@ -139,15 +109,16 @@ def _save_form(
 ) -> Response:
     """Save a submitted form; on a bad value, the form again with the message."""
     version = str(values["version"])
+    schedule = form_input(SCHEDULE_FIELDS, values)
     try:
         save_target(
             ctx_of(request).ws,
             name=values["name"],
-            fields=_fields(values),
+            fields=form_input(TARGET_FIELDS, values),
             actor=session.user.name,
-            cron=values["cron"] or None,
-            revisit_matches=values["revisit_matches"],
-            schedule_enabled=values["schedule_enabled"],
+            cron=schedule["cron"],
+            revisit_matches=schedule["revisit_matches"],
+            schedule_enabled=schedule["enabled"],
             create=new,
             expected_version=None if new or not version.isdigit() else int(version),
         )
@@ -176,7 +147,7 @@ def targets_page(request: Request, session: CurrentSession) -> Response:
 @router.get("/targets/new")
 def new_target_page(request: Request, session: CurrentSession) -> Response:
     require(session.user, "targets")
-    return _form_page(request, session, dict(_BLANK), new=True)
+    return _form_page(request, session, _blank(), new=True)
 
 
 @router.post("/targets")
@@ -201,7 +172,9 @@ def target_page(request: Request, name: str, session: CurrentSession) -> Respons
         jobs=target_jobs(ws, name),
         can_manage=can_manage,
         v=_form_values(info),
-        spiders=known_spiders(ws.settings) if can_manage else [],
+        fields=TARGET_FIELDS,
+        schedule_fields=SCHEDULE_FIELDS,
+        choices={"spider": known_spiders(ws.settings) if can_manage else []},
         error="",
         new=False,
         message=FLASH.get(request.query_params.get("flash", ""), ""),
@@ -236,35 +209,52 @@ def remove_target_form(
 # -- JSON API ------------------------------------------------------------------------------
 
 
-class ScheduleIn(BaseModel):
-    cron: str = Field(description="five cron fields, evaluated in UTC, e.g. '0 3 * * *'")
-    revisit_matches: bool = False
-    enabled: bool = True
-
-
-class TargetIn(BaseModel):
-    """A target: the keys of a ``crawl.targets`` entry, and an optional schedule."""
-
-    urls: list[str] = Field(description="start URLs (http or https)")
-    spider: str = "site"
-    render: bool = False
-    allowed_domains: list[str] = []
-    max_pages: int | None = None
-    max_depth: int | None = None
-    allow_private: bool = False
-    obey_robots_txt: bool = True
-    robots_override_reason: str | None = None
-    schedule: ScheduleIn | None = None
-    version: int | None = Field(
-        default=None, description="on update: refuse if the target changed since this version"
-    )
+class _TargetBody(BaseModel):
+    """What the API's target bodies add to the keys of :class:`CrawlTarget`."""
 
     def fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"name", "schedule", "version"})
+        """The keys of a ``crawl.targets`` entry (validated by the library)."""
+        return self.model_dump(include=set(CrawlTarget.model_fields))
 
 
-class TargetCreate(TargetIn):
-    name: str = Field(max_length=64)
+# The bodies' fields are made from the settings models at import time, so a key added to
+# CrawlTarget or CrawlSchedule is accepted and documented (OpenAPI) without a change here;
+# the type checker sees the attributes this module reads.
+if TYPE_CHECKING:
+
+    class ScheduleIn(BaseModel):
+        cron: str
+        revisit_matches: bool
+        enabled: bool
+
+    class TargetIn(_TargetBody):
+        schedule: ScheduleIn | None
+        version: int | None
+
+    class TargetCreate(TargetIn):
+        name: str
+
+else:
+    ScheduleIn = create_model(
+        "ScheduleIn",
+        __doc__="A target's schedule: the keys of a ``crawl.schedules`` entry but its target.",
+        **api_fields(CrawlSchedule, exclude={"target"}),
+    )
+    TargetIn = create_model(
+        "TargetIn",
+        __base__=_TargetBody,
+        __doc__="A target: the keys of a ``crawl.targets`` entry, and an optional schedule.",
+        **api_fields(CrawlTarget),
+        schedule=(ScheduleIn | None, None),
+        version=(
+            int | None,
+            Field(
+                default=None,
+                description="on update: refuse if the target changed since this version",
+            ),
+        ),
+    )
+    TargetCreate = create_model("TargetCreate", __base__=TargetIn, name=(str, Field(max_length=64)))
 
 
 def _save(

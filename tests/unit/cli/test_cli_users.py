@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from copyseal.cli import main
 from copyseal.config import Settings
 from copyseal.db.schema.review import LoginAttempt
-from copyseal.review._util import now
+from copyseal.times import now
 from copyseal.workspace import Workspace
 
 

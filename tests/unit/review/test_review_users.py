@@ -10,7 +10,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from copyseal.db.schema.review import LoginAttempt, User, WebSession
-from copyseal.review._util import now
 from copyseal.review.errors import AuthError, NotFound, PermissionDenied, ReviewError, Throttled
 from copyseal.review.users import (
     ATTEMPT_RETENTION,
@@ -28,6 +27,7 @@ from copyseal.review.users import (
     start_session,
     update_user,
 )
+from copyseal.times import now
 from copyseal.workspace import Workspace
 
 

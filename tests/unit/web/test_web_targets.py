@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from copyseal.config import CrawlTarget
 from copyseal.crawl import effective_settings, list_targets, spec_for, target_events
 
 pytestmark = pytest.mark.browser  # the shared world is crawled and captured with Chromium
@@ -75,9 +76,14 @@ def test_an_admin_manages_targets_over_the_api(site: Any, login: Any) -> None:
     assert c.delete("/api/targets/cat", headers=headers).json() == {"ok": True, "removed": "cat"}
     assert c.get("/api/targets/cat").status_code == 404
     assert [e.action for e in target_events(ws, "cat")] == ["removed", "updated", "created"]
-    paths = c.get("/api/openapi.json").json()["paths"]
+    openapi = c.get("/api/openapi.json").json()
+    paths = openapi["paths"]
     assert {"get", "put", "delete"} <= set(paths["/api/targets/{name}"])
     assert {"get", "post"} <= set(paths["/api/targets"])
+    # The bodies are made from the settings model: every key, with its description.
+    body = openapi["components"]["schemas"]["TargetCreate"]["properties"]
+    assert set(CrawlTarget.model_fields) <= set(body)
+    assert body["render"]["description"] == CrawlTarget.model_fields["render"].description
 
 
 def test_an_admin_manages_targets_with_forms(site: Any, login: Any) -> None:
@@ -85,6 +91,8 @@ def test_an_admin_manages_targets_with_forms(site: Any, login: Any) -> None:
     c, _ = login("alice")
     form = c.get("/targets/new")
     assert form.status_code == 200 and 'name="cron"' in form.text
+    for key in CrawlTarget.model_fields:  # the form is made from the settings model
+        assert f'name="{key}"' in form.text
     token = _csrf(form.text)
     fields = {
         "csrf_token": token,
