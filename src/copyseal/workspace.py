@@ -6,6 +6,7 @@ engine and the signing key are loaded lazily, so commands that need neither stay
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,11 +19,14 @@ from copyseal._template import CONFIG_TEMPLATE
 from copyseal.config import Settings, load_settings
 from copyseal.db import session as db
 from copyseal.errors import WorkspaceError
+from copyseal.storage import EvidenceStore, open_store
 
 if TYPE_CHECKING:
     from copyseal.ledger.store import Ledger
 
 __all__ = ["Workspace", "init_workspace"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +64,18 @@ class Workspace:
             self._cache["engine"] = engine
         assert isinstance(engine, Engine)
         return engine
+
+    @property
+    def store(self) -> EvidenceStore:
+        """The evidence store ``workspace.evidence_dir`` names, built once through
+        :data:`copyseal.storage.STORES`."""
+        store = self._cache.get("store")
+        if store is None:
+            store = open_store(self.settings.workspace.evidence_dir)
+            log.debug(store.describe())
+            self._cache["store"] = store
+        assert isinstance(store, EvidenceStore)
+        return store
 
     def signing_key(self) -> SigningKey:
         """The workspace's Ed25519 signing key (never log it)."""
@@ -102,7 +118,7 @@ def init_workspace(directory: Path | None, *, config: Path | None = None) -> Set
     create what it describes. Without it: create what the existing ``config`` describes
     (the repository's own ``config.yaml`` is the demo workspace's).
 
-    Creates the evidence folder, a fresh Ed25519 signing key (mode 0600) with its public
+    Creates the evidence store, a fresh Ed25519 signing key (mode 0600) with its public
     key beside it, and the database at the newest migration.
 
     Raises:
@@ -133,7 +149,7 @@ def init_workspace(directory: Path | None, *, config: Path | None = None) -> Set
                 f"database {db.redact(settings.database.url)} already holds a copyseal workspace;"
                 " refusing to reuse it"
             )
-        settings.workspace.evidence_dir.mkdir(parents=True, exist_ok=True)
+        open_store(settings.workspace.evidence_dir).create()
         keys.create_signing_key(key_path)
         db.upgrade(engine)
     finally:

@@ -25,6 +25,7 @@ def test_init_register_works_from_any_folder(
     assert done.returncode == 0, done.stderr
     created = json.loads(done.stdout)
     assert created["signing_key"] == str(ws / "keys" / "signing.key")
+    assert created["evidence_store"] == (ws / "evidence").as_uri()
     assert stat.S_IMODE((ws / "keys" / "signing.key").stat().st_mode) == 0o600
 
     again = run("init", str(ws))

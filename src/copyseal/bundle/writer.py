@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from nacl.signing import SigningKey
 
 from copyseal import __version__
+from copyseal.anchors import RECEIPT_KIND, Anchor, AnchorContext, anchor_for, stated_checkpoint
 from copyseal.bundle._bagit import TAGMANIFEST as _TAGMANIFEST
 from copyseal.bundle._tags import (
     MANIFEST,
@@ -49,7 +50,11 @@ from copyseal.bundle._tags import (
 )
 from copyseal.bundle.manifest import FileEntry, Manifest, safe_path
 from copyseal.errors import BundleError, CopysealError
-from copyseal.ledger import leaf_hash, verify_receipt
+from copyseal.files import discard, fsync_dir, publish_dir, publish_stream, staging_dir
+from copyseal.ledger.checkpoint import Checkpoint
+from copyseal.ledger.merkle import leaf_hash, verify_inclusion
+from copyseal.ledger.note import NoteSigner
+from copyseal.ledger.proof import Receipt, parse_receipt
 from copyseal.ledger.statements import EVIDENCE_BUNDLE, evidence_bundle
 
 if TYPE_CHECKING:
@@ -123,27 +128,16 @@ def _copy_hashed(item: EvidenceFile, dest: Path) -> FileEntry:
                         size += len(chunk)
             except OSError as e:
                 raise BundleError(f"evidence file {item.source}: cannot read ({e.strerror})") from e
-        out.flush()
-        os.fsync(out.fileno())
     return FileEntry(
         path=f"data/{item.name}", sha256=digest.hexdigest(), size=size, media_type=item.media_type
     )
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write and fsync one file (a bundle must survive a power cut once renamed)."""
+    """Write one file into the staging folder (:func:`~copyseal.files.publish_dir` syncs
+    every file before the folder is renamed into place)."""
     with path.open("xb") as out:
         out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _make_read_only(root: Path) -> None:
@@ -152,6 +146,44 @@ def _make_read_only(root: Path) -> None:
     for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
         path.chmod(read | (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH if path.is_dir() else 0))
     root.chmod(read | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def _receipt_anchor(ledger: Ledger, signing_key: SigningKey) -> Anchor:
+    """The anchor whose proof a receipt carries (the ledger's own signed checkpoint), made
+    with ``signing_key``, which must be the ledger's key: a bundle's signature and receipt
+    are both checked against the one ledger vkey it ships."""
+    signer = NoteSigner(name=ledger.origin, signing_key=signing_key)
+    if signer.vkey != ledger.vkey():
+        raise BundleError(
+            f"the signing key is not the key of ledger {ledger.origin}: a bundle it signed"
+            " would not verify with the ledger's vkey"
+        )
+    return anchor_for(RECEIPT_KIND, AnchorContext.for_signer(signer))
+
+
+def _anchored_receipt(
+    ledger: Ledger, anchor: Anchor, index: int, manifest_bytes: bytes
+) -> tuple[str, Checkpoint]:
+    """The manifest's ``tlog-proof@v1`` receipt: the store's inclusion proof of entry
+    ``index`` and the anchor's proof of the checkpoint it leads to, both checked before
+    anyone sees them.
+
+    Raises:
+        CopysealError: the ledger cannot prove the entry, or a proof does not verify.
+    """
+    stored = parse_receipt(ledger.receipt(index))
+    checkpoint = stated_checkpoint(stored.checkpoint_note)
+    proof = anchor.prove(anchor.anchor(checkpoint))
+    proven = anchor.verify(proof, checkpoint)
+    verify_inclusion(
+        leaf_hash=leaf_hash(manifest_bytes),
+        index=index,
+        size=proven.size,
+        proof=stored.proof,
+        root=proven.root,
+    )
+    receipt = Receipt(index=index, proof=stored.proof, checkpoint_note=proof.decode("utf-8"))
+    return receipt.format(), checkpoint
 
 
 def write_bundle(
@@ -180,8 +212,8 @@ def write_bundle(
         organization: ``Source-Organization`` for ``bag-info.txt``.
 
     Raises:
-        BundleError: an input is invalid or cannot be read, or anchoring failed; nothing
-            is left behind.
+        BundleError: an input is invalid or cannot be read, ``signing_key`` is not the
+            ledger's key, or anchoring failed; nothing is left behind.
     """
     names = [f.name for f in files]
     if len(set(names)) != len(names):
@@ -195,9 +227,8 @@ def write_bundle(
     captured_at = captured_at.astimezone(UTC)
     bundle_id = captured_at.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
     final = root / bundle_id
-    tmp = root / f".tmp-{bundle_id}"
-    root.mkdir(parents=True, exist_ok=True)
-    tmp.mkdir()
+    anchor = _receipt_anchor(ledger, signing_key)
+    tmp = staging_dir(final)
     index: int | None = None
     try:
         entries = [_copy_hashed(item, tmp / "data" / item.name) for item in files]
@@ -217,22 +248,17 @@ def write_bundle(
         _write(tmp / SIGNATURE, base64.b64encode(signature) + b"\n")
         # Anchor last: everything above is on disk, so a failure before here leaves no entry.
         index = ledger.append([(EVIDENCE_BUNDLE, evidence_bundle(manifest_bytes))])[0]
-        receipt = ledger.receipt(index)
-        # Check our own receipt before handing it to anyone (and learn its tree size).
-        checkpoint = verify_receipt(receipt, manifest_bytes, ledger.vkey())
+        receipt, checkpoint = _anchored_receipt(ledger, anchor, index, manifest_bytes)
         _write(tmp / RECEIPT, receipt.encode("utf-8"))
         tags = derived_tags(manifest, vkey=ledger.vkey(), public_key=bytes(signing_key.verify_key))
         for name, data in tags.items():
             _write(tmp / name, data)
         _write(tmp / _TAGMANIFEST, tag_manifest(tmp))
-        _make_read_only(tmp)
-        _fsync_dir(tmp)
-        os.rename(tmp, final)
-        _fsync_dir(root)
+        publish_dir(tmp, final, before_rename=_make_read_only)
     except (CopysealError, OSError) as e:
         reason = str(e) if isinstance(e, CopysealError) else f"{e.__class__.__name__}: {e}"
         if index is None:
-            shutil.rmtree(tmp, ignore_errors=True)
+            discard(tmp)
             if isinstance(e, BundleError):
                 raise
             raise BundleError(f"cannot seal bundle {bundle_id} in {root}: {reason}") from e
@@ -240,6 +266,7 @@ def write_bundle(
         kept = root / f".failed-{bundle_id}"
         with contextlib.suppress(OSError):
             os.rename(tmp, kept)
+            fsync_dir(root)
         raise BundleError(
             f"bundle {bundle_id} is anchored as ledger entry {index} but could not be"
             f" completed ({reason}); its files are kept in {kept}"
@@ -258,11 +285,12 @@ def export_zip(bundle: Path, out: Path) -> Path:
     """Write the bundle folder as one ``.zip`` (entries sorted, times fixed; never overwrites)."""
     if not (bundle / MANIFEST).is_file():
         raise BundleError(f"{bundle}: not an evidence bundle (no {MANIFEST})")
-    if out.exists():
-        raise BundleError(f"{out}: exists already; refusing to overwrite it")
-    partial = out.with_name(f".{out.name}.partial-{secrets.token_hex(4)}")
     try:
-        with zipfile.ZipFile(partial, "x", compression=zipfile.ZIP_DEFLATED) as zf:
+        # Published whole and synced; never over an existing file, even in a race.
+        with (
+            publish_stream(out) as raw,
+            zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+        ):
             for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
                 arcname = f"{bundle.name}/{path.relative_to(bundle).as_posix()}"
                 info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
@@ -270,13 +298,8 @@ def export_zip(bundle: Path, out: Path) -> Path:
                 info.external_attr = 0o444 << 16
                 with path.open("rb") as src, zf.open(info, "w") as dst:
                     shutil.copyfileobj(src, dst, _CHUNK)
-        # link() fails if ``out`` appeared meanwhile: never overwrite, even in a race.
-        os.link(partial, out)
     except FileExistsError as e:
         raise BundleError(f"{out}: exists already; refusing to overwrite it") from e
     except OSError as e:
         raise BundleError(f"cannot write {out}: {e.strerror or e}") from e
-    finally:
-        with contextlib.suppress(OSError):
-            partial.unlink()
     return out

@@ -2,7 +2,8 @@
 
 Every file is hashed as its bytes go to disk (never re-read), and the whole folder is
 built under a temporary name beside its destination and renamed into place only when the
-capture succeeded, so a reader never sees a half-written capture.
+capture succeeded, so a reader never sees a half-written capture. The staging folder and
+the rename are :mod:`copyseal.files`' (``staging_dir``, ``publish_dir``, ``discard``).
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import secrets
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 
 from copyseal.capture.result import Artefact
+from copyseal.files import discard, publish_dir, staging_dir
 
 __all__ = ["ArtefactWriter", "HashingFile", "discard", "in_thread", "publish", "staging_dir"]
 
@@ -113,21 +113,6 @@ class ArtefactWriter:
         return path
 
 
-def staging_dir(dest: Path) -> Path:
-    """Create a fresh hidden folder beside ``dest`` (same file system, so rename is atomic)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.partial-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    return tmp
-
-
-def publish(tmp: Path, dest: Path) -> None:
-    """Rename the finished staging folder to its destination (fails if ``dest`` exists)."""
-    # os.rename onto an existing empty folder would succeed on POSIX: refuse explicitly.
-    if dest.exists():
-        raise FileExistsError(str(dest))
-    os.rename(tmp, dest)
-
-
-def discard(tmp: Path) -> None:
-    shutil.rmtree(tmp, ignore_errors=True)
+#: Publishing the finished staging folder: every file and folder synced, then one rename
+#: (never over an existing ``dest``), then the parent folder synced.
+publish = publish_dir

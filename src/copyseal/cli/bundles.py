@@ -72,11 +72,12 @@ def bundles(ctx: click.Context, as_json: bool) -> None:
 @pass_app
 def bundles_zip(app: App, bundle_id: str, out: Path, as_json: bool) -> None:
     """Export bundle BUNDLE_ID as one .zip file (reproducible; never overwrites)."""
-    with Session(app.workspace().engine) as db:
+    ws = app.workspace()
+    with Session(ws.engine) as db:
         row = db.get(EvidenceBundle, bundle_id)
     if row is None:
         raise BundleError(f"bundle {bundle_id}: no such bundle in this workspace")
-    path = export_zip(Path(row.path), out)
+    path = export_zip(ws.store.locate(row.path), out)
     import hashlib
 
     data = {

@@ -10,6 +10,7 @@ from rich.console import Console
 from copyseal.cli._common import App, emit, json_option, pass_app
 from copyseal.db import session as db
 from copyseal.keys import public_key_path
+from copyseal.storage import open_store
 from copyseal.workspace import init_workspace
 
 
@@ -27,6 +28,7 @@ def init(app: App, directory: Path | None, as_json: bool) -> None:
     data = {
         "config": str(settings.source),
         "evidence_dir": str(settings.workspace.evidence_dir),
+        "evidence_store": open_store(settings.workspace.evidence_dir).url,
         "signing_key": str(settings.workspace.signing_key),
         "public_key": str(public_key_path(settings.workspace.signing_key)),
         "database": db.redact(settings.database.url),
@@ -35,7 +37,7 @@ def init(app: App, directory: Path | None, as_json: bool) -> None:
     def human(console: Console) -> None:
         console.print(f"[bold]workspace created[/bold]: {settings.base_dir}")
         for key, value in data.items():
-            console.print(f"  {key:13} {value}")
+            console.print(f"  {key:14} {value}")
         console.print(f"next: copyseal --config {settings.source} register PATH...")
 
     emit(app, data, as_json=as_json, human=human)

@@ -23,9 +23,10 @@ from copyseal.ledger.checkpoint import open_checkpoint
 from copyseal.ledger.note import parse_vkey
 from copyseal.ledger.proof import Receipt, parse_receipt
 from copyseal.ledger.store import SignedCheckpoint
-from copyseal.review._util import domain_of, utc
 from copyseal.review.cases import CaseRecord, get_case
 from copyseal.review.decisions import DecisionRecord, history
+from copyseal.review.sites import domain_of
+from copyseal.times import utc
 from copyseal.workspace import Workspace
 
 __all__ = ["CaseData", "ExportError", "MatchData", "gather", "safe_name"]
@@ -144,7 +145,7 @@ def gather(ws: Workspace, case_id: str) -> CaseData:
             work = s.get(Work, row.work_id)
             if bundle is None or work is None:
                 raise ExportError(f"match {match_id}: bundle or work missing")
-            path = Path(bundle.path)
+            path = ws.store.locate(bundle.path)
             try:
                 manifest = json.loads((path / "manifest.json").read_bytes())
                 receipt = parse_receipt((path / "manifest.json.tlog-proof").read_bytes())

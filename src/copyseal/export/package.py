@@ -25,7 +25,7 @@ import base64
 import hashlib
 import json
 import logging
-import os
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -37,12 +37,15 @@ from sqlalchemy.orm import Session
 
 from copyseal.bundle.writer import export_zip
 from copyseal.db.schema.review import Export
+from copyseal.errors import EvidenceStoreError
 from copyseal.export._model import CaseData, ExportError, gather, safe_name
 from copyseal.export._pdf import render_report
+from copyseal.files import publish_stream
 from copyseal.ledger import statements
-from copyseal.review._util import iso, now, utc
 from copyseal.review.cases import get_case
 from copyseal.review.errors import NotFound
+from copyseal.storage import Area
+from copyseal.times import iso, now, utc
 from copyseal.workspace import Workspace
 
 __all__ = [
@@ -241,7 +244,7 @@ def _write_zip(data: CaseData, members: dict[str, Path], out: Path) -> None:
 
 def exports_dir(ws: Workspace) -> Path:
     """Where the app keeps exported packages: ``evidence/exports/``."""
-    return ws.settings.workspace.evidence_dir / "exports"
+    return ws.store.folder(Area.EXPORTS)
 
 
 def export_path(ws: Workspace, file_name: str) -> Path:
@@ -253,30 +256,36 @@ def export_path(ws: Workspace, file_name: str) -> Path:
     if not file_name.endswith(".zip"):
         raise ExportError(f"unsafe file name {file_name!r}")
     safe_name(file_name)
-    root = exports_dir(ws).resolve()
-    path = (root / file_name).resolve()
-    if path.parent != root:
+    try:
+        path = ws.store.path(Area.EXPORTS, file_name).resolve()
+    except EvidenceStoreError as e:
+        raise ExportError(f"unsafe file name {file_name!r}") from e
+    if path.parent != exports_dir(ws).resolve():
         raise ExportError(f"unsafe file name {file_name!r}")
     return path
+
+
+def _receipt_names(ledger_index: int) -> tuple[str, str]:
+    name = f"export-{int(ledger_index)}"
+    return f"{name}.json", f"{name}.tlog-proof"
 
 
 def receipt_files(ws: Workspace, ledger_index: int) -> tuple[Path, Path]:
     """Where the workspace keeps the ``export`` statement at ``ledger_index`` and its
     receipt: ``evidence/exports/receipts/export-N.json`` and ``export-N.tlog-proof``."""
-    folder = exports_dir(ws) / "receipts"
-    name = f"export-{int(ledger_index)}"
-    return folder / f"{name}.json", folder / f"{name}.tlog-proof"
+    statement, receipt = _receipt_names(ledger_index)
+    return (
+        ws.store.path(Area.EXPORT_RECEIPTS, statement),
+        ws.store.path(Area.EXPORT_RECEIPTS, receipt),
+    )
 
 
 def _keep_receipt(ws: Workspace, ledger_index: int, statement: bytes, receipt: str) -> None:
-    """Write the statement and receipt files (each whole or not at all)."""
-    for path, content in zip(
-        receipt_files(ws, ledger_index), (statement, receipt.encode("utf-8")), strict=True
+    """Publish the statement and receipt files (each whole and synced, or not at all)."""
+    for name, content in zip(
+        _receipt_names(ledger_index), (statement, receipt.encode("utf-8")), strict=True
     ):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        partial.write_bytes(content)
-        partial.replace(path)
+        ws.store.publish_bytes(Area.EXPORT_RECEIPTS, name, content, mode=0o644)
 
 
 def export_receipt(ws: Workspace, case_id: str, ledger_index: int) -> tuple[bytes, str]:
@@ -330,26 +339,26 @@ def export_case(
     data = gather(ws, case_id)
     if out is not None and out.exists():
         raise ExportError(f"{out}: exists already; refusing to overwrite it")
-    target_dir = out.parent if out is not None else exports_dir(ws)
-    target_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="copyseal-export-") as tmp:
         members = _build(data, Path(tmp))
-        partial = target_dir / f".{case_id}-{os.getpid()}.partial"
-        partial.unlink(missing_ok=True)
+        package = Path(tmp) / "package.zip"
+        _write_zip(data, members, package)
+        sha = _sha256(package)
+        name = f"{case_id}-{sha[:16]}.zip"
+        final = out if out is not None else export_path(ws, name)
+        # Published whole and synced, never over an existing file.
+        target = (
+            publish_stream(out)
+            if out is not None
+            else ws.store.publish_stream(Area.EXPORTS, name, mode=0o644)
+        )
         try:
-            _write_zip(data, members, partial)
-            sha = _sha256(partial)
-            if out is None:
-                # Content-addressed: an identical earlier export is replaced by itself.
-                final = export_path(ws, f"{case_id}-{sha[:16]}.zip")
-                partial.replace(final)
-            else:
-                final = out
-                os.link(partial, final)  # fails if ``out`` appeared meanwhile
+            with package.open("rb") as src, target as dst:
+                shutil.copyfileobj(src, dst, _CHUNK)
         except FileExistsError as e:
-            raise ExportError(f"{out}: exists already; refusing to overwrite it") from e
-        finally:
-            partial.unlink(missing_ok=True)
+            if out is not None:
+                raise ExportError(f"{out}: exists already; refusing to overwrite it") from e
+            # Content-addressed: the same package was exported before; it is this one.
     at = now()
     statement = statements.export(
         case_id=case_id, package_sha256=sha, recipient=recipient.strip() or "not stated", time=at

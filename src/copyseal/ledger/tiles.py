@@ -15,7 +15,6 @@ exist yet, as the spec requires.
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from copyseal.errors import LedgerError, VerificationError
+from copyseal.files import publish_bytes
 from copyseal.ledger._merkle import EMPTY_ROOT, HASH_SIZE, SubtreeKey, node_hash, subtree_keys
 
 if TYPE_CHECKING:
@@ -129,10 +129,8 @@ class TilesExport:
 
 
 def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)  # readers never see half a tile
+    # Readers (a mirror, a web server) never see half a tile; the checkpoint is replaced.
+    publish_bytes(path, data, overwrite=True)
 
 
 def _tiles_for(size: int) -> Iterator[tuple[int, int, int]]:

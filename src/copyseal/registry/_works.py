@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from copyseal import times
 from copyseal.db.models import Work, WorkFingerprint
 from copyseal.errors import CopysealError, DecodeError, RegistrationError
 from copyseal.match import MatchConfig, decode, fingerprint
 from copyseal.match.fingerprint import FORMAT_VERSION
+from copyseal.storage import READ_ONLY, Area
 from copyseal.workspace import Workspace
 
 __all__ = [
@@ -95,8 +94,8 @@ class WorkRecord:
             title=row.title,
             licence=row.licence,
             source_path=row.source_path,
-            registered_at=_utc(row.registered_at),
-            removed_at=_utc(row.removed_at) if row.removed_at else None,
+            registered_at=times.utc(row.registered_at),
+            removed_at=times.utc_or_none(row.removed_at),
             ledger_index=row.ledger_index,
             new=new,
         )
@@ -132,11 +131,6 @@ class RegistrationFailure:
         return {"path": self.path, "error": self.error}
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def iter_image_files(paths: Iterable[Path]) -> Iterator[Path]:
     """Expand files and folders (recursively, sorted, hidden entries skipped)."""
     for path in paths:
@@ -159,12 +153,12 @@ ANCHOR_BATCH = 256
 
 def originals_dir(ws: Workspace) -> Path:
     """Where the workspace keeps a copy of each work's original bytes (by SHA-256)."""
-    return ws.settings.workspace.evidence_dir / "works"
+    return ws.store.folder(Area.WORKS)
 
 
 def original_path(ws: Workspace, sha256: str) -> Path:
     """The kept copy of the original whose SHA-256 is ``sha256``."""
-    return originals_dir(ws) / sha256
+    return ws.store.path(Area.WORKS, sha256)
 
 
 def _keep_original(ws: Workspace, digest: str, data: bytes) -> None:
@@ -173,18 +167,9 @@ def _keep_original(ws: Workspace, digest: str, data: bytes) -> None:
     if path.exists():
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{digest}.")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(name, 0o444)
-            os.replace(name, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(name)
+        ws.store.publish_bytes(Area.WORKS, digest, data, mode=READ_ONLY)
+    except FileExistsError:
+        pass  # kept meanwhile by another process: the same bytes, by their address
     except OSError as e:
         raise RegistrationError(
             f"cannot keep the original in {path.parent}: {e.strerror or e}"
@@ -228,7 +213,7 @@ def _register_one(
         raise RegistrationError(str(e).removeprefix(f"{path}: ")) from e
     fp = fingerprint(image, config=config)
     _keep_original(ws, digest, data)
-    now = datetime.now(UTC)
+    now = times.now()
     row = Work(
         work_id=work_id,
         sha256=digest,
@@ -287,7 +272,7 @@ def anchor_pending(ws: Workspace) -> int:
                     title=work.title or "",
                     original_sha256=work.sha256,
                     fingerprints_digest=fp_digest,
-                    time=_utc(work.registered_at),
+                    time=times.utc(work.registered_at),
                 )
                 for work, fp_digest in rows
             ]
@@ -364,7 +349,7 @@ def remove_work(ws: Workspace, work_id: str) -> WorkRecord:
         row = session.get(Work, work_id)
         if row is None or row.removed_at is not None:
             raise RegistrationError(f"work {work_id}: no such registered work")
-        row.removed_at = datetime.now(UTC)
+        row.removed_at = times.now()
         session.commit()
         log.info("work removed", extra={"work_id": work_id})
         return WorkRecord.from_row(row)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from copyseal.bundle.check import BundleVerification, Check, verify_bundle
-from copyseal.errors import CopysealError
+from copyseal.errors import CopysealError, EvidenceStoreError
 from copyseal.ledger.checkpoint import open_checkpoint
 from copyseal.ledger.note import parse_vkey
 from copyseal.ledger.proof import parse_receipt
@@ -47,10 +47,12 @@ def verify_live(ws: Workspace, path: Path) -> BundleVerification:
 
 
 def bundle_path_of(ws: Workspace, match_id: int) -> Path:
-    """The folder of the evidence bundle that sealed a match.
+    """The folder of the evidence bundle that sealed a match, found through the
+    workspace's evidence store.
 
     Raises:
-        NotFound: no such match, or it was not sealed.
+        NotFound: no such match, it was not sealed, or its recorded path escapes the
+            evidence store.
     """
     from sqlalchemy.orm import Session
 
@@ -62,7 +64,11 @@ def bundle_path_of(ws: Workspace, match_id: int) -> Path:
         bundle = s.get(EvidenceBundle, match.bundle_id) if match and match.bundle_id else None
         if bundle is None:
             raise NotFound(f"match {match_id}: no such match or no evidence bundle")
-        return Path(bundle.path)
+        stored = bundle.path
+    try:
+        return ws.store.locate(stored)
+    except EvidenceStoreError as e:
+        raise NotFound(f"match {match_id}: {e}") from e
 
 
 @dataclass(frozen=True, kw_only=True)

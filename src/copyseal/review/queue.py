@@ -32,9 +32,9 @@ from copyseal.review._sql import (
     source,
     status_is,
 )
-from copyseal.review._util import iso, utc
 from copyseal.review.decisions import STATUSES, DecisionRecord, history
 from copyseal.review.errors import NotFound, ReviewError
+from copyseal.times import iso, utc
 from copyseal.workspace import Workspace
 
 __all__ = [
@@ -326,7 +326,7 @@ def match_item(ws: Workspace, match_id: int, *, f: QueueFilter | None = None) ->
             json.loads(row.location),
             row.image_sha256,
         )
-    path = Path(bundle.path) if bundle is not None else None
+    path = ws.store.locate(bundle.path) if bundle is not None else None
     files = _bundle_files(path, row.image_url, row.work_id) if path is not None else {}
     # The first two of the queue hold the first match that is not this one.
     following = queue(ws, replace(f or QueueFilter(status="new"), limit=2, offset=0))

@@ -11,6 +11,7 @@ from PIL import Image
 
 from copyseal.bundle import BundleInfo, EvidenceFile, write_bundle
 from copyseal.ledger import Ledger
+from copyseal.storage import Area
 from copyseal.workspace import Workspace, init_workspace
 
 
@@ -58,7 +59,7 @@ def bundle(
     # Earlier entries, so the bundle's inclusion proof is not empty.
     ledger.append([("test", f"entry {i}".encode()) for i in range(5)])
     return write_bundle(
-        root=sqlite_workspace.settings.workspace.evidence_dir / "bundles",
+        root=sqlite_workspace.store.folder(Area.BUNDLES),
         url="http://127.0.0.1:8000/gallery/",
         captured_at=datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=UTC),
         files=evidence_files,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import stat
 import zipfile
 from datetime import UTC, datetime
@@ -172,3 +173,40 @@ def test_zip_export_is_reproducible_and_never_overwrites(
         assert f"{bundle.bundle_id}/manifest.json" in zf.namelist()
     with pytest.raises(BundleError, match="refusing to overwrite"):
         export_zip(bundle.path, a)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_bundle_is_synced_before_it_appears(
+    sqlite_workspace: Workspace,
+    evidence_files: list[EvidenceFile],
+    ledger: Ledger,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every file, the bundle folder and the folder of bundles are fsynced, so a bundle
+    that was reported written survives a power cut (fsync(2), rename(2))."""
+    synced: set[int] = set()
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.add(os.fstat(fd).st_ino)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    root = tmp_path / "bundles"
+    info = write_bundle(
+        root=root,
+        url="http://x/",
+        captured_at=datetime.now(UTC),
+        files=evidence_files,
+        match=None,
+        capture={},
+        signing_key=sqlite_workspace.signing_key(),
+        ledger=ledger,
+    )
+    inodes = {p.stat().st_ino for p in info.path.rglob("*")} | {
+        info.path.stat().st_ino,
+        root.stat().st_ino,
+    }
+    assert inodes <= synced
+    assert [p.name for p in root.iterdir()] == [info.bundle_id]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from copyseal import files
 from copyseal.capture._files import ArtefactWriter, discard, in_thread, publish, staging_dir
 
 
@@ -37,6 +38,12 @@ def test_writer_refuses_to_overwrite_or_escape(tmp_path: Path) -> None:
 
 
 def test_staging_publish_and_discard(tmp_path: Path) -> None:
+    # One publish path for every evidence write: copyseal.files' (synced, never over).
+    assert (staging_dir, publish, discard) == (
+        files.staging_dir,
+        files.publish_dir,
+        files.discard,
+    )
     dest = tmp_path / "parent" / "cap"
     tmp = staging_dir(dest)
     assert tmp.parent == dest.parent and tmp.name.startswith(".cap.partial-")

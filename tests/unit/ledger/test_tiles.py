@@ -87,3 +87,4 @@ def test_export_of_the_spec_example_size(ledger: Ledger, tmp_path: Path) -> None
     assert (out / "tile/0/273.p/113").exists()
     checkpoint = open_checkpoint((out / "checkpoint").read_text(), parse_vkey(ledger.vkey()))
     assert root_from_tiles(out, 70_001) == checkpoint.root
+    assert list(out.rglob(".*")) == []  # no temporary file is left behind

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -125,6 +126,8 @@ def test_registration_keeps_the_original_fingerprints_and_anchors(
     ledger = workspace.ledger()
     for rec, path in zip(records, [photo_files["china"], photo_files["rocket"]], strict=True):
         kept = original_path(workspace, rec.sha256)
+        # Where every workspace has kept them (a layout existing workspaces rely on).
+        assert kept == workspace.settings.workspace.evidence_dir / "works" / rec.sha256
         assert kept.read_bytes() == path.read_bytes()
         assert kept.stat().st_mode & 0o222 == 0
         assert rec.ledger_index is not None
@@ -149,6 +152,26 @@ def test_registration_keeps_the_original_fingerprints_and_anchors(
     size = ledger.size()
     list(register_paths(workspace, [photo_files["china"]]))
     assert ledger.size() == size
+
+
+def test_an_original_kept_meanwhile_by_another_machine_is_no_error(
+    workspace: Workspace, photo_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two machines sharing one evidence store register the same bytes at once: the
+    second finds the original kept (by its SHA-256) and registers the work all the same."""
+    from copyseal.registry import original_path
+    from copyseal.storage import LocalEvidenceStore
+
+    publish = LocalEvidenceStore.publish_bytes
+
+    def racing(self: LocalEvidenceStore, *args: Any, **kwargs: Any) -> Path:
+        publish(self, *args, **kwargs)  # the other machine wins the race
+        return publish(self, *args, **kwargs)
+
+    monkeypatch.setattr(LocalEvidenceStore, "publish_bytes", racing)
+    (rec,) = register_paths(workspace, [photo_files["flower"]])
+    assert isinstance(rec, WorkRecord) and rec.new
+    assert original_path(workspace, rec.sha256).read_bytes() == photo_files["flower"].read_bytes()
 
 
 def test_anchor_pending_catches_up_after_a_crash(
