@@ -33,7 +33,7 @@ from copyseal.db.schema.ledger import ENTRIES, LedgerEntry, LedgerSubtree, ledge
 from copyseal.db.session import create_engine
 from copyseal.ledger import Ledger, verify_receipt
 from copyseal.ledger import statements as st
-from copyseal.ledger._merkle import (
+from copyseal.ledger.merkle import (
     RightEdge,
     inclusion_proof,
     leaf_hash,

@@ -9,12 +9,15 @@ and an exit code.
 from __future__ import annotations
 
 __all__ = [
+    "AnchorError",
+    "AnchorVerificationError",
     "BundleError",
     "CaptureError",
     "ConfigError",
     "CopysealError",
     "CrawlError",
     "DecodeError",
+    "EvidenceStoreError",
     "ExportError",
     "LedgerError",
     "MatchError",
@@ -51,6 +54,10 @@ class StorageError(CopysealError):
     """The database cannot be reached, migrated or written."""
 
 
+class EvidenceStoreError(CopysealError):
+    """The evidence store cannot be opened, or a name in it is unsafe or escapes it."""
+
+
 class RegistrationError(CopysealError):
     """A work cannot be registered."""
 
@@ -79,6 +86,11 @@ class LedgerError(CopysealError):
     """The ledger cannot be appended to, read or proven from."""
 
 
+class AnchorError(CopysealError):
+    """An anchor cannot be built or cannot anchor a checkpoint (an unknown kind, a
+    verify-only anchor asked to anchor, an anchoring service that fails)."""
+
+
 class ReviewError(CopysealError):
     """A review action cannot be done (bad input, wrong state, no permission)."""
 
@@ -94,3 +106,8 @@ class VerificationError(CopysealError):
     """
 
     exit_code = 3
+
+
+class AnchorVerificationError(VerificationError):
+    """An anchor proof is malformed, or does not prove the checkpoint it is checked
+    against (another log, size or root; a signature by another key)."""

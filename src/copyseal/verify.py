@@ -1,9 +1,13 @@
 """Offline verification: a receipt, the data it is for, and the log's public key.
 
 This is what a stranger runs (``copyseal verify RECEIPT --vkey ...``): it needs no
-database and no workspace, and imports only the ledger's pure modules (never the store),
-so it keeps working on a laptop with nothing but the files. Everything wrong raises
-:class:`~copyseal.errors.VerificationError`. The capture stage extends it to bundles.
+database and no workspace, and imports only the ledger's pure modules and the anchors
+(never the store), so it keeps working on a laptop with nothing but the files. The
+receipt's checkpoint is proven through its anchor (:data:`copyseal.anchors.ANCHORS`, kind
+``ledger``: the note signed by the log's key), then the RFC 9162 inclusion proof leads
+from the data's leaf hash to the proven root. Everything wrong raises
+:class:`~copyseal.errors.VerificationError`. Bundles are verified by
+:func:`copyseal.bundle.verify_bundle`.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from copyseal.anchors import RECEIPT_KIND, AnchorContext, anchor_for, verify_stated
 from copyseal.errors import VerificationError
-from copyseal.ledger._merkle import HASH_SIZE, leaf_hash
-from copyseal.ledger.proof import parse_receipt, verify_receipt_hash
+from copyseal.ledger.merkle import HASH_SIZE, leaf_hash, verify_inclusion
+from copyseal.ledger.proof import parse_receipt
 
 __all__ = ["ReceiptVerification", "load_vkey", "verify_receipt_file"]
 
@@ -82,12 +87,16 @@ def verify_receipt_file(
     assert leaf is not None
     if len(leaf) != HASH_SIZE:
         raise VerificationError("a leaf hash is 32 bytes")
-    text = _read(receipt, "receipt")
-    checkpoint = verify_receipt_hash(text, leaf, load_vkey(vkey), origin=origin)
+    parsed = parse_receipt(_read(receipt, "receipt"))
+    anchor = anchor_for(RECEIPT_KIND, AnchorContext(vkey=load_vkey(vkey), origin=origin))
+    _, proven = verify_stated(anchor, parsed.checkpoint_note)
+    verify_inclusion(
+        leaf_hash=leaf, index=parsed.index, size=proven.size, proof=parsed.proof, root=proven.root
+    )
     return ReceiptVerification(
-        origin=checkpoint.origin,
-        index=parse_receipt(text).index,
-        size=checkpoint.size,
-        root=checkpoint.root,
+        origin=proven.origin,
+        index=parsed.index,
+        size=proven.size,
+        root=proven.root,
         leaf_hash=leaf,
     )

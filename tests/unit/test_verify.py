@@ -5,13 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nacl.signing import SigningKey
 
 from copyseal.errors import VerificationError
-from copyseal.ledger._merkle import RightEdge, inclusion_proof, leaf_hash
 from copyseal.ledger.checkpoint import Checkpoint
+from copyseal.ledger.merkle import RightEdge, inclusion_proof, leaf_hash
 from copyseal.ledger.note import NoteSigner
 from copyseal.ledger.proof import Receipt
 from copyseal.verify import ReceiptVerification, load_vkey, verify_receipt_file
@@ -97,3 +98,28 @@ def test_verification_imports_no_database_code() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_receipts_checkpoint_is_proven_through_the_anchor_table(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receipt kind's table entry decides whether the checkpoint is proven."""
+    from copyseal.anchors import AnchorVerificationError, LedgerAnchor, table
+
+    class Refusing(LedgerAnchor):
+        def verify(self, proof: bytes, checkpoint: Checkpoint) -> Any:
+            raise AnchorVerificationError("refused by the test anchor")
+
+    assert verify_receipt_file(files["receipt"], vkey=SIGNER.vkey, data=LEAVES[4]).size == 11
+    monkeypatch.setattr(table, "ANCHORS", {"ledger": Refusing})
+    with pytest.raises(VerificationError, match="refused by the test anchor"):
+        verify_receipt_file(files["receipt"], vkey=SIGNER.vkey, data=LEAVES[4])
+
+
+def test_a_receipt_for_another_origin_is_refused_when_an_origin_is_expected(
+    files: dict[str, Path],
+) -> None:
+    with pytest.raises(VerificationError, match=r"expected 'copyseal\.test/other'"):
+        verify_receipt_file(
+            files["receipt"], vkey=SIGNER.vkey, data=LEAVES[4], origin="copyseal.test/other"
+        )

@@ -1,7 +1,8 @@
 """Offline verification of an evidence bundle (a folder or its ``.zip``).
 
 Needs only the bundle and, ideally, the ledger's vkey from a trusted source; imports the
-ledger's pure modules, never the store or the database. The checks, in order:
+ledger's pure modules and the anchors (which know only checkpoints), never the store or
+the database. The checks, in order:
 
 1. ``manifest``: ``manifest.json`` parses, is canonical, and is a known format;
 2. ``files``: every listed file is a regular file inside the bundle (no symlink) with its
@@ -13,7 +14,8 @@ ledger's pure modules, never the store or the database. The checks, in order:
    lists the tag files' hashes;
 6. ``signature``: ``manifest.json.sig`` is the Ed25519 signature of the manifest's bytes by
    the ledger's key;
-7. ``checkpoint``: the receipt's checkpoint note is signed by that key, for that log;
+7. ``checkpoint``: the receipt's checkpoint is proven by its anchor (kind ``ledger`` from
+   :data:`copyseal.anchors.ANCHORS`): its note is signed by that key, for that log;
 8. ``inclusion``: the RFC 9162 inclusion proof leads from SHA-256(0x00 ‖ manifest) to the
    signed root;
 9. ``consistency`` (optional): a newer signed checkpoint extends the receipt's one.
@@ -35,6 +37,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from copyseal.anchors import RECEIPT_KIND, Anchor, AnchorContext, anchor_for, verify_stated
 from copyseal.bundle import _bagit
 from copyseal.bundle._tags import (
     MANIFEST,
@@ -47,8 +50,8 @@ from copyseal.bundle._tags import (
 )
 from copyseal.bundle.manifest import Manifest, parse_manifest
 from copyseal.errors import VerificationError
-from copyseal.ledger._merkle import leaf_hash, verify_consistency, verify_inclusion
-from copyseal.ledger.checkpoint import Checkpoint, open_checkpoint
+from copyseal.ledger.checkpoint import Checkpoint
+from copyseal.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from copyseal.ledger.note import parse_vkey
 from copyseal.ledger.proof import parse_receipt
 
@@ -271,6 +274,7 @@ def _verify_folder(
         return f"Ed25519 signature by {verifier.name} ({key_source} key)"
 
     checks.append(_guard("signature", signature))
+    anchor: Anchor = anchor_for(RECEIPT_KIND, AnchorContext(vkey=verifier.vkey))
     checkpoint: Checkpoint | None = None
     index: int | None = None
     try:
@@ -278,14 +282,9 @@ def _verify_folder(
             raise OSError("not a regular file")
         receipt = parse_receipt((root / RECEIPT).read_bytes())
         index = receipt.index
-        checkpoint = open_checkpoint(receipt.checkpoint_note, verifier)
-        checks.append(
-            Check(
-                name="checkpoint",
-                ok=True,
-                detail=f"{checkpoint.origin} size {checkpoint.size}, signed",
-            )
-        )
+        # The receipt's checkpoint is what its note states; the anchor proves it or not.
+        checkpoint, proven = verify_stated(anchor, receipt.checkpoint_note)
+        checks.append(Check(name="checkpoint", ok=True, detail=proven.detail))
     except OSError:
         checks.append(
             Check(name="checkpoint", ok=False, detail=f"{RECEIPT}: missing or unreadable")
@@ -310,7 +309,7 @@ def _verify_folder(
             note, proof = newer
 
             def consistency() -> str:
-                new = open_checkpoint(note, verifier)
+                new, _ = verify_stated(anchor, note)
                 verify_consistency(
                     old_size=cp.size,
                     new_size=new.size,

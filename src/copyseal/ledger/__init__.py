@@ -5,18 +5,18 @@ Every fact copyseal asserts becomes a leaf (a canonical JSON statement, see
 and receipts are C2SP ``tlog-proof@v1`` texts that anyone can check offline with
 :func:`verify_receipt` and the log's vkey.
 
-The pure modules (:mod:`~copyseal.ledger.note`, :mod:`~copyseal.ledger.checkpoint`,
-:mod:`~copyseal.ledger.proof`, :mod:`~copyseal.ledger.statements`) never import the
-database layer; :class:`Ledger` (the store) is imported lazily so offline verification
-stays free of SQLAlchemy.
+The pure modules (:mod:`~copyseal.ledger.merkle`, :mod:`~copyseal.ledger.note`,
+:mod:`~copyseal.ledger.checkpoint`, :mod:`~copyseal.ledger.proof`,
+:mod:`~copyseal.ledger.statements`) never import the database layer; :class:`Ledger`
+(the store) is imported lazily so offline verification stays free of SQLAlchemy.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from copyseal.ledger._merkle import leaf_hash
 from copyseal.ledger.checkpoint import Checkpoint
+from copyseal.ledger.merkle import leaf_hash
 from copyseal.ledger.proof import Receipt, verify_receipt
 
 if TYPE_CHECKING:

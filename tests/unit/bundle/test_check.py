@@ -3,13 +3,16 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from copyseal.bundle import BundleInfo, export_zip, verify_bundle
-from copyseal.errors import VerificationError
+from copyseal.bundle import BundleInfo, EvidenceFile, export_zip, verify_bundle, write_bundle
+from copyseal.errors import BundleError, VerificationError
 from copyseal.ledger import Ledger
 
 
@@ -240,3 +243,98 @@ def test_zip_round_trip_and_unsafe_zip(bundle: BundleInfo, ledger: Ledger, tmp_p
         verify_bundle(dot)
     with pytest.raises(VerificationError, match="not a bundle folder or zip"):
         verify_bundle(tmp_path / "nothing")
+
+
+def test_the_receipt_is_the_ledgers_byte_for_byte(bundle: BundleInfo, ledger: Ledger) -> None:
+    """The writer takes the checkpoint's proof from the ledger's anchor; the receipt is
+    still exactly the tlog-proof the ledger itself hands out (the format is unchanged)."""
+    receipt = (bundle.path / "manifest.json.tlog-proof").read_text(encoding="utf-8")
+    assert receipt == ledger.receipt(bundle.ledger_index)
+    result = verify_bundle(bundle.path, vkey=ledger.vkey())
+    checks = {c.name: c.detail for c in result.checks}
+    assert checks["checkpoint"] == f"{ledger.origin} size {bundle.checkpoint_size}, signed"
+    assert checks["inclusion"] == f"manifest.json is entry {bundle.ledger_index} of 6"
+    doc = result.to_json()
+    assert list(doc) == [
+        "ok",
+        "path",
+        "bundle_id",
+        "url",
+        "captured_at",
+        "key_source",
+        "ledger",
+        "checks",
+    ]
+    assert doc["ledger"] == {
+        "origin": ledger.origin,
+        "index": 5,
+        "checkpoint_size": 6,
+        "root": base64.b64encode(ledger.root_at(6)).decode("ascii"),
+    }
+
+
+def test_the_checkpoint_check_goes_through_the_anchor_table(
+    bundle: BundleInfo, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Swap the receipt kind's entry for one that refuses every proof: only the checkpoint
+    check fails, with the anchor's own words."""
+    from copyseal.anchors import AnchorContext, AnchorError, AnchorVerificationError, table
+    from copyseal.ledger.checkpoint import Checkpoint
+
+    class Refusing:
+        kind = "ledger"
+        name = "refusing"
+
+        @classmethod
+        def from_context(cls, context: AnchorContext) -> Refusing:
+            return cls()
+
+        def anchor(self, checkpoint: Checkpoint) -> Any:
+            raise AnchorError("cannot anchor")
+
+        def prove(self, record: Any) -> bytes:
+            raise AnchorError("cannot prove")
+
+        def verify(self, proof: bytes, checkpoint: Checkpoint) -> Any:
+            raise AnchorVerificationError("refused by the test anchor")
+
+    monkeypatch.setattr(table, "ANCHORS", {"ledger": Refusing})
+    result = verify_bundle(bundle.path, vkey=ledger.vkey())
+    assert failed(result) == {"checkpoint": "manifest.json.tlog-proof: refused by the test anchor"}
+    assert "inclusion" not in {c.name for c in result.checks}
+
+
+def test_bundle_verification_imports_no_database_code() -> None:
+    code = (
+        "import sys, copyseal.bundle.check\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')"
+        " or m.startswith(('copyseal.db', 'copyseal.ledger.store'))]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_signing_key_that_is_not_the_ledgers_is_refused_before_logging(
+    ledger: Ledger, evidence_files: list[EvidenceFile], tmp_path: Path
+) -> None:
+    """A bundle signed by another key than the ledger's could never verify with the
+    ledger's vkey; the writer refuses it before anything is anchored."""
+    from datetime import UTC, datetime
+
+    from nacl.signing import SigningKey
+
+    size = ledger.size()
+    with pytest.raises(BundleError, match="not the key of ledger"):
+        write_bundle(
+            root=tmp_path / "bundles",
+            url="http://x/",
+            captured_at=datetime.now(UTC),
+            files=evidence_files,
+            match=None,
+            capture={},
+            signing_key=SigningKey.generate(),
+            ledger=ledger,
+        )
+    assert ledger.size() == size
+    assert not (tmp_path / "bundles").exists() or not any((tmp_path / "bundles").iterdir())

@@ -15,7 +15,7 @@ from copyseal.cli import main
 from copyseal.config import Settings
 from copyseal.db.schema.ledger import ENTRIES
 from copyseal.ledger import Ledger
-from copyseal.ledger._merkle import leaf_hash, verify_consistency
+from copyseal.ledger.merkle import leaf_hash, verify_consistency
 from copyseal.ledger.note import open_note, parse_vkey
 from copyseal.workspace import Workspace
 
