@@ -63,16 +63,16 @@ def build_queries(photos: dict[str, np.ndarray], registered: tuple[str, ...]) ->
 def run_copyseal(photos, registered, queries, overrides=None):  # type: ignore[no-untyped-def]
     from copyseal.match import (
         DecodedImage,
+        FaissIndex,
         InMemoryStore,
         MatchConfig,
         Matcher,
-        MatchIndex,
         fingerprint,
     )
 
     cfg = MatchConfig.from_mapping(overrides or {})
     store = InMemoryStore()
-    matcher = Matcher(store=store, index=MatchIndex(), config=cfg)
+    matcher = Matcher(store=store, index=FaissIndex(), config=cfg)
     t0 = time.perf_counter()
     for w in registered:
         fp = fingerprint(DecodedImage.from_array(photos[w]), config=cfg)

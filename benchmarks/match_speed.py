@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/match_speed.py [--quick] [--threads N]
 
-Part 1 — the hash index (``MatchIndex.search_hashes``: FAISS ``IndexBinaryFlat`` scan
+Part 1 — the hash index (``FaissIndex.search_hashes``: FAISS ``IndexBinaryFlat`` scan
 for the query's own orientation at ``hash_radius``, multi-index chunk tables for the 7
 turned orientations at ``hash_radius_turned``) holding 10^4, 10^5, 10^6 and 5·10^6
 synthetic 64-bit hashes (uniformly random, seeded; 5 per work, so 5·10^6 is 10^6
@@ -53,7 +53,7 @@ def bench_index(sizes: list[int], threads: int) -> None:
 
     import faiss
 
-    from copyseal.match import ImageHash, MatchConfig, MatchIndex, WorkFingerprint
+    from copyseal.match import FaissIndex, ImageHash, MatchConfig, WorkFingerprint
     from copyseal.match.fingerprint import WindowHash
 
     faiss.omp_set_num_threads(threads)
@@ -76,7 +76,7 @@ def bench_index(sizes: list[int], threads: int) -> None:
     empty_desc = np.zeros((0, 32), np.uint8)
     for n in sizes:
         codes = rng.integers(0, 256, (n, 8), dtype=np.uint8)
-        idx = MatchIndex()
+        idx = FaissIndex()
         t = time.perf_counter()
         per_work = 5
         for w in range(n // per_work):
@@ -110,7 +110,7 @@ def bench_index(sizes: list[int], threads: int) -> None:
         idx.search_hashes(queries[0][:8], radii8)  # warm up (builds the chunk tables)
         t_tables = time.perf_counter() - t
 
-        def timed(idx: MatchIndex, qs: list[list[ImageHash]], radii: int | list[int]) -> float:
+        def timed(idx: FaissIndex, qs: list[list[ImageHash]], radii: int | list[int]) -> float:
             t = time.perf_counter()
             for q in qs:
                 idx.search_hashes(q, radii)
@@ -133,7 +133,7 @@ def bench_index(sizes: list[int], threads: int) -> None:
             t_save = time.perf_counter() - t
             size = os.path.getsize(path)
             t = time.perf_counter()
-            MatchIndex.load(path)
+            FaissIndex.load(path)
             t_load = time.perf_counter() - t
         print(
             f"{n:>10,} {_fmt_ms(t8)[1:]:>7} {_fmt_ms(t16):>8} {_fmt_ms(t_flat):>8} "
@@ -157,11 +157,11 @@ def bench_end_to_end(
 
     from copyseal.match import (
         DecodedImage,
+        FaissIndex,
         ImageHash,
         InMemoryStore,
         MatchConfig,
         Matcher,
-        MatchIndex,
         WorkFingerprint,
         fingerprint,
     )
@@ -170,7 +170,7 @@ def bench_end_to_end(
     cfg = MatchConfig.from_mapping(overrides or {})
     photos = E.prepare(E.load_photos())
     store = InMemoryStore()
-    index = MatchIndex(nprobe=nprobe)
+    index = FaissIndex(nprobe=nprobe)
     matcher = Matcher(store=store, index=index, config=cfg)
     t0 = time.perf_counter()
     for w in E.REGISTERED:
@@ -261,12 +261,13 @@ def bench_startup(n_works: int) -> None:
     from sqlalchemy import create_engine, insert
 
     from copyseal.config import load_settings
-    from copyseal.db.models import Base, Work
+    from copyseal.db.base import Base
+    from copyseal.db.models import Work
     from copyseal.db.models import WorkFingerprint as FpRow
     from copyseal.match import ImageHash, MatchConfig, WorkFingerprint
     from copyseal.match.fingerprint import WindowHash
     from copyseal.registry import build_matcher
-    from copyseal.registry._matcher import SCHEME, index_dir
+    from copyseal.registry._index_cache import SCHEME, index_dir
 
     logging.getLogger("copyseal").setLevel(logging.ERROR)
     cfg = MatchConfig()

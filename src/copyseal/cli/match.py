@@ -11,8 +11,9 @@ from rich.table import Table
 
 from copyseal.cli._common import App, emit, json_option, pass_app
 from copyseal.errors import CopysealError
-from copyseal.match import decode, render_overlay
-from copyseal.registry import ExactMatch, build_matcher, list_works, original_path
+from copyseal.files import publish_bytes
+from copyseal.match import Match, render_overlay
+from copyseal.registry import build_matcher, list_works, original_path
 
 
 @click.command()
@@ -53,12 +54,14 @@ def match(app: App, images: tuple[Path, ...], overlay_dir: Path | None, as_json:
             work = works.get(m.work_id)
             item["title"] = work.title if work else None
             item["owner"] = work.owner if work else None
-            if overlay_dir is not None and work is not None and not isinstance(m, ExactMatch):
+            # Perceptual matches only: an exact copy is the whole image, nothing to draw.
+            if overlay_dir is not None and work is not None and isinstance(m, Match):
                 overlay_dir.mkdir(parents=True, exist_ok=True)
                 out = overlay_dir / f"{path.stem}-{i + 1}-{m.work_id}.png"
                 original = original_path(ws, work.sha256).read_bytes()
-                work_image = decode(original, max_pixels=matcher.config.max_pixels)
-                out.write_bytes(render_overlay(work_image, matcher.decode(data), m))
+                work_image = matcher.decode(original)
+                overlay = render_overlay(work_image, matcher.decode(data), m)
+                publish_bytes(out, overlay, overwrite=True)
                 item["overlay"] = str(out)
             items.append(item)
         results.append({"query": str(path), "matches": items})

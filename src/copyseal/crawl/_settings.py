@@ -14,7 +14,9 @@ __all__ = ["BROWSER_ARGS", "DEFAULT_MATCHER", "scrapy_settings"]
 
 #: Chromium flags: the same as evidence capture's (no sandbox as root, nothing phoning home).
 BROWSER_ARGS = CHROMIUM_ARGS
-DEFAULT_MATCHER = "copyseal.crawl._matching.build_matcher"
+#: The matcher factory of a crawl: the workspace's one, which builds what ``match.matcher``
+#: chooses (the same matcher as sealing and ``copyseal match``).
+DEFAULT_MATCHER = "copyseal.registry.build_matcher"
 _ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 _CONCURRENT_ITEMS = 16
 
@@ -38,7 +40,8 @@ def scrapy_settings(
         settings: The workspace's settings (limits, politeness, browser).
         spec: The job (render mode, robots.txt, private addresses).
         job_id: The job's id (the spider and pipelines read their state from the DB).
-        matcher: Import path of the matcher factory ``(engine, settings) -> ImageMatcher``.
+        matcher: Import path of the matcher factory ``(engine, settings) -> ImageMatcher``
+            (the setting ``COPYSEAL_MATCHER``); only tests name another than the default.
         progress: Print a progress line on stderr while crawling.
     """
     crawl = settings.crawl

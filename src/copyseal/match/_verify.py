@@ -14,6 +14,8 @@ and that lie wholly inside the visible part of the query are counted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -26,6 +28,27 @@ from copyseal.match.config import MatchConfig
 from copyseal.match.hashes import DIHEDRAL
 
 Mat3 = npt.NDArray[np.float64]
+
+
+@contextmanager
+def omp_threads(n: int) -> Iterator[None]:
+    """Run FAISS calls with ``n`` OpenMP threads in this thread, then restore.
+
+    Covers one query: the 2-NN of :func:`ratio_matches` and the retrieval index's
+    searches (FAISS's, when that is the index). A query's searches are small; on a busy
+    2-core machine OpenMP's worker threads made a 5 ms search take 30-190 ms. OpenMP's
+    thread count is a per-thread setting, so this does not affect other threads;
+    parallelism belongs to the caller (one query a core).
+    """
+    if n <= 0:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,8 +2,8 @@
 
 Each field's comment names the measurement it was calibrated on; the numbers come from
 ``benchmarks/match_accuracy.py`` (19 registered photos x 45 seeded edits, 7 unregistered
-photos x 8 edits and two same-scene pairs) unless said otherwise. The lead exposes these
-under ``match:`` in ``config.yaml``.
+photos x 8 edits and two same-scene pairs) unless said otherwise. ``config.yaml`` overrides
+them under ``match.engine`` (:class:`copyseal.config.MatchSettings`).
 """
 
 from __future__ import annotations

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 import cv2
-import faiss
 import numpy as np
 import numpy.typing as npt
 
@@ -46,8 +44,8 @@ from copyseal.match._features import (
 from copyseal.match.config import MatchConfig
 from copyseal.match.decode import DecodedImage, decode
 from copyseal.match.fingerprint import WindowHash, WorkFingerprint
-from copyseal.match.index import HashHit, MatchIndex
 from copyseal.match.result import Match, Transform
+from copyseal.match.retrieval import HashHit, RetrievalIndex
 
 __all__ = [
     "FingerprintStore",
@@ -62,7 +60,8 @@ _WINDOW_UNITS = 10_000
 
 
 class FingerprintStore(Protocol):
-    """Where the matcher reads a candidate's fingerprint (the lead's store is DB-backed)."""
+    """Where the matcher reads a candidate's fingerprint (the workspace's store reads the
+    ``work_fingerprints`` table on demand)."""
 
     def get(self, work_id: str) -> WorkFingerprint:
         """The fingerprint of ``work_id``; raises ``KeyError`` if there is none."""
@@ -141,11 +140,14 @@ class Matcher:
 
     Args:
         store: Source of fingerprints for verification.
-        index: The retrieval index (kept in step by :meth:`add` / :meth:`remove`).
+        index: The retrieval index, any :class:`~copyseal.match.retrieval.RetrievalIndex`
+            (kept in step by :meth:`add` / :meth:`remove`).
         config: Thresholds.
     """
 
-    def __init__(self, *, store: FingerprintStore, index: MatchIndex, config: MatchConfig) -> None:
+    def __init__(
+        self, *, store: FingerprintStore, index: RetrievalIndex, config: MatchConfig
+    ) -> None:
         self.store = store
         self.index = index
         self.config = config
@@ -172,7 +174,7 @@ class Matcher:
                 max_frames=self.config.max_frames,
             )
         best: dict[str, Match] = {}
-        with _faiss_threads(self.config.threads):
+        with _verify.omp_threads(self.config.threads):
             for i, frame in enumerate(image.frames):
                 for m in self._match_frame(frame, i):
                     if m.work_id not in best or m.score > best[m.work_id].score:
@@ -400,25 +402,6 @@ class Matcher:
             frame=frame,
             inlier_pairs=pairs,
         )
-
-
-@contextmanager
-def _faiss_threads(n: int) -> Iterator[None]:
-    """Run FAISS searches with ``n`` OpenMP threads in this thread, then restore.
-
-    A query's searches are small; on a busy 2-core machine OpenMP's worker threads made a
-    5 ms search take 30-190 ms. OpenMP's thread count is a per-thread setting, so this
-    does not affect other threads; parallelism belongs to the caller (one query a core).
-    """
-    if n <= 0:
-        yield
-        return
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
 
 
 def _clip_to_rect(

@@ -1,6 +1,11 @@
-"""Registering a rights holder's works."""
+"""Registering a rights holder's works, and the matcher that finds them.
 
-from copyseal.registry._matcher import ExactMatch, WorkspaceMatcher, build_matcher, match_config
+:func:`build_matcher` is the one factory of the workspace's matcher (the crawl's, sealing's
+and ``copyseal match``'s), chosen by ``match.matcher`` from :data:`MATCHERS`; callers use
+it through :class:`WorkMatcher`.
+"""
+
+from copyseal.registry._matcher import ExactMatch, WorkspaceMatcher, match_config
 from copyseal.registry._works import (
     RegistrationFailure,
     WorkRecord,
@@ -12,10 +17,21 @@ from copyseal.registry._works import (
     remove_work,
     work_id_for,
 )
+from copyseal.registry.matchers import (
+    MATCHERS,
+    MatcherFactory,
+    MatchLike,
+    WorkMatcher,
+    build_matcher,
+)
 
 __all__ = [
+    "MATCHERS",
     "ExactMatch",
+    "MatchLike",
+    "MatcherFactory",
     "RegistrationFailure",
+    "WorkMatcher",
     "WorkRecord",
     "WorkspaceMatcher",
     "anchor_pending",

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from copyseal.crawl._matching import build_matcher
 from copyseal.errors import CopysealError
-from copyseal.registry import WorkRecord, register_paths
+from copyseal.registry import WorkRecord, build_matcher, register_paths
 from copyseal.workspace import Workspace
 
 

@@ -13,11 +13,11 @@ from PIL import Image, ImageDraw
 from copyseal.errors import DecodeError
 from copyseal.match import (
     DecodedImage,
+    FaissIndex,
     InMemoryStore,
     Match,
     MatchConfig,
     Matcher,
-    MatchIndex,
     WorkFingerprint,
 )
 
@@ -25,7 +25,7 @@ from copyseal.match import (
 @pytest.fixture(scope="module")
 def matcher(fingerprints: dict[str, WorkFingerprint], config: MatchConfig) -> Matcher:
     store = InMemoryStore()
-    m = Matcher(store=store, index=MatchIndex(), config=config)
+    m = Matcher(store=store, index=FaissIndex(), config=config)
     for work_id, fp in fingerprints.items():
         store.put(work_id, fp)
         m.add(work_id, fp)
@@ -156,7 +156,7 @@ def test_removed_work_is_no_longer_found(
     fingerprints: dict[str, WorkFingerprint], config: MatchConfig, match_photos: dict
 ) -> None:
     store = InMemoryStore()
-    m = Matcher(store=store, index=MatchIndex(), config=config)
+    m = Matcher(store=store, index=FaissIndex(), config=config)
     store.put("coffee", fingerprints["coffee"])
     m.add("coffee", fingerprints["coffee"])
     assert [x.work_id for x in _match(m, match_photos["coffee"])] == ["coffee"]
@@ -202,7 +202,7 @@ def test_turned_orientations_use_their_own_radius(
     cfg = MatchConfig(hash_radius=16, hash_radius_turned=5)
     seen: list[list[int]] = []
 
-    class Spy(MatchIndex):
+    class Spy(FaissIndex):
         def search_hashes(self, hashes, radius):  # type: ignore[no-untyped-def]
             seen.append(list(radius))
             return super().search_hashes(hashes, radius)
@@ -237,7 +237,7 @@ def test_region_pass_describes_where_the_voters_cluster(
     inside = np.flatnonzero(
         (pts[:, 0] > 40) & (pts[:, 0] < 340) & (pts[:, 1] > 380) & (pts[:, 1] < 680)
     )
-    m = Matcher(store=InMemoryStore(), index=MatchIndex(), config=cfg)
+    m = Matcher(store=InMemoryStore(), index=FaissIndex(), config=cfg)
     region = m._region_features(view, inside[:40].tolist())
     assert region is not None and len(region.points) > len(inside)
     assert (region.points.min(axis=0) >= [0, 250]).all()

@@ -7,18 +7,22 @@ import copyseal.match
 
 def test_exports() -> None:
     assert copyseal.match.__all__ == [
+        "INDEXES",
         "DecodedImage",
+        "FaissIndex",
         "FingerprintStore",
+        "HashHit",
         "ImageHash",
         "InMemoryStore",
         "Match",
         "MatchConfig",
-        "MatchIndex",
         "Matcher",
+        "RetrievalIndex",
         "Transform",
         "WorkFingerprint",
         "decode",
         "fingerprint",
+        "index_class",
         "render_overlay",
     ]
     for name in copyseal.match.__all__:

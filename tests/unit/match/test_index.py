@@ -1,4 +1,4 @@
-"""MatchIndex: radius semantics, add/remove, inverted-file switch, save/load."""
+"""FaissIndex: radius semantics, add/remove, inverted-file switch, save/load."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from copyseal.errors import MatchError
-from copyseal.match import ImageHash, MatchIndex, WorkFingerprint
+from copyseal.match import FaissIndex, ImageHash, WorkFingerprint
 
 
 def _flip(h: ImageHash, n: int) -> ImageHash:
@@ -18,21 +18,21 @@ def _flip(h: ImageHash, n: int) -> ImageHash:
 
 
 @pytest.fixture
-def index(fingerprints: dict[str, WorkFingerprint]) -> MatchIndex:
-    idx = MatchIndex()
+def index(fingerprints: dict[str, WorkFingerprint]) -> FaissIndex:
+    idx = FaissIndex()
     for work_id, fp in fingerprints.items():
         idx.add(work_id, fp, n_descriptors=300)
     return idx
 
 
-def test_counts(index: MatchIndex, fingerprints: dict[str, WorkFingerprint]) -> None:
+def test_counts(index: FaissIndex, fingerprints: dict[str, WorkFingerprint]) -> None:
     assert len(index) == len(fingerprints)
     assert index.n_hashes == sum(len(fp.hashes) for fp in fingerprints.values())
     expected = sum(min(300, len(fp.descriptors)) for fp in fingerprints.values())
     assert index.n_descriptors == expected
 
 
-def test_radius_is_inclusive(index: MatchIndex, fingerprints: dict[str, WorkFingerprint]) -> None:
+def test_radius_is_inclusive(index: FaissIndex, fingerprints: dict[str, WorkFingerprint]) -> None:
     h = fingerprints["coffee"].global_hash
     at5 = _flip(h, 5)
     hits = [x for x in index.search_hashes([at5], 5) if x.work_id == "coffee" and x.window == 0]
@@ -40,13 +40,13 @@ def test_radius_is_inclusive(index: MatchIndex, fingerprints: dict[str, WorkFing
     assert not [x for x in index.search_hashes([at5], 4) if x.work_id == "coffee" and x.window == 0]
 
 
-def test_votes_find_the_work(index: MatchIndex, fingerprints: dict[str, WorkFingerprint]) -> None:
+def test_votes_find_the_work(index: FaissIndex, fingerprints: dict[str, WorkFingerprint]) -> None:
     votes = index.vote(fingerprints["chelsea"].descriptors[:300], k=3, max_distance=10)
     assert max(votes, key=lambda w: votes[w]) == "chelsea"
     assert votes["chelsea"] == 300
 
 
-def test_remove_and_readd(index: MatchIndex, fingerprints: dict[str, WorkFingerprint]) -> None:
+def test_remove_and_readd(index: FaissIndex, fingerprints: dict[str, WorkFingerprint]) -> None:
     before = index.n_hashes
     index.remove("coffee")
     assert "coffee" not in index and len(index) == len(fingerprints) - 1
@@ -62,12 +62,12 @@ def test_remove_and_readd(index: MatchIndex, fingerprints: dict[str, WorkFingerp
 
 
 def test_save_and_load(
-    index: MatchIndex, fingerprints: dict[str, WorkFingerprint], tmp_path: Path
+    index: FaissIndex, fingerprints: dict[str, WorkFingerprint], tmp_path: Path
 ) -> None:
     index.remove("astronaut")
     path = tmp_path / "match.idx"
     index.save(path)
-    back = MatchIndex.load(path)
+    back = FaissIndex.load(path)
     assert back.work_ids() == index.work_ids()
     assert back.n_hashes == index.n_hashes and back.n_descriptors == index.n_descriptors
     q = [fingerprints["chelsea"].global_hash]
@@ -80,20 +80,20 @@ def test_load_refuses_garbage(tmp_path: Path) -> None:
     bad = tmp_path / "bad.idx"
     bad.write_bytes(b"not an index")
     with pytest.raises(MatchError, match="not a copyseal match index"):
-        MatchIndex.load(bad)
+        FaissIndex.load(bad)
     with pytest.raises(MatchError, match="cannot read"):
-        MatchIndex.load(tmp_path / "missing.idx")
+        FaissIndex.load(tmp_path / "missing.idx")
     good = tmp_path / "good.idx"
-    MatchIndex().save(good)
+    FaissIndex().save(good)
     good.write_bytes(good.read_bytes()[:-5])
     with pytest.raises(MatchError, match="corrupt"):
-        MatchIndex.load(good)
+        FaissIndex.load(good)
 
 
 def test_switches_to_inverted_file(
     fingerprints: dict[str, WorkFingerprint], tmp_path: Path
 ) -> None:
-    idx = MatchIndex(ivf_threshold=1000, nprobe=8)
+    idx = FaissIndex(ivf_threshold=1000, nprobe=8)
     for work_id, fp in fingerprints.items():
         idx.add(work_id, fp, n_descriptors=300)
     assert idx._is_ivf
@@ -102,7 +102,7 @@ def test_switches_to_inverted_file(
     idx.remove("coffee")
     assert "coffee" not in idx.vote(fingerprints["coffee"].descriptors[:300], k=3, max_distance=10)
     idx.save(tmp_path / "ivf.idx")
-    back = MatchIndex.load(tmp_path / "ivf.idx")
+    back = FaissIndex.load(tmp_path / "ivf.idx")
     votes = back.vote(fingerprints["chelsea"].descriptors[:300], k=3, max_distance=10)
     assert max(votes, key=lambda w: votes[w]) == "chelsea"
 
@@ -110,7 +110,7 @@ def test_switches_to_inverted_file(
 def test_optimize_rebuilds_an_inverted_file_without_losing_codes(
     fingerprints: dict[str, WorkFingerprint],
 ) -> None:
-    idx = MatchIndex(ivf_threshold=1000, nprobe=64)
+    idx = FaissIndex(ivf_threshold=1000, nprobe=64)
     for work_id, fp in fingerprints.items():
         idx.add(work_id, fp, n_descriptors=300)
     before = idx.n_descriptors
@@ -123,6 +123,26 @@ def test_optimize_rebuilds_an_inverted_file_without_losing_codes(
     np.testing.assert_array_equal(codes[order], codes2[order2])
     votes = idx.vote(fingerprints["astronaut"].descriptors[:300], k=3, max_distance=10)
     assert max(votes, key=lambda w: votes[w]) == "astronaut"
+
+
+def test_add_many_trains_the_inverted_file_once_at_the_end(
+    fingerprints: dict[str, WorkFingerprint],
+) -> None:
+    """A bulk load trains the inverted file once, over every descriptor; adding one by one
+    trains it as soon as the threshold is crossed (on fewer descriptors)."""
+    bulk = FaissIndex(ivf_threshold=500, nprobe=8)
+    bulk.add_many(fingerprints.items(), n_descriptors=300)
+    assert bulk._is_ivf and bulk._trained_at == bulk.n_descriptors
+    assert bulk.ivf_threshold == 500  # restored after the load
+    one_by_one = FaissIndex(ivf_threshold=500, nprobe=8)
+    for work_id, fp in fingerprints.items():
+        one_by_one.add(work_id, fp, n_descriptors=300)
+    assert one_by_one._trained_at < bulk._trained_at
+    small = FaissIndex(ivf_threshold=10**6)
+    small.add_many(fingerprints.items(), n_descriptors=300)
+    assert not small._is_ivf and small.work_ids() == list(fingerprints)
+    votes = bulk.vote(fingerprints["coffee"].descriptors[:300], k=3, max_distance=10)
+    assert max(votes, key=lambda w: votes[w]) == "coffee"
 
 
 def _hash_only(codes: np.ndarray) -> WorkFingerprint:
@@ -159,8 +179,7 @@ def test_chunk_tables_are_exact_against_brute_force() -> None:
     for one radius or one per query hash, after adds (scanned, then rebuilt) and
     removals."""
     rng = np.random.default_rng(7)
-    idx = MatchIndex()
-    idx.mih_min_hashes = 0  # use the chunk tables at this small size
+    idx = FaissIndex(mih_min_hashes=0)  # use the chunk tables at this small size
     works: dict[str, np.ndarray] = {}
 
     def add(n: int, start: int) -> None:

@@ -10,11 +10,11 @@ from PIL import Image
 
 from copyseal.match import (
     DecodedImage,
+    FaissIndex,
     InMemoryStore,
     Match,
     MatchConfig,
     Matcher,
-    MatchIndex,
     WorkFingerprint,
     render_overlay,
 )
@@ -25,7 +25,7 @@ def found(
     fingerprints: dict[str, WorkFingerprint], config: MatchConfig, match_photos: dict
 ) -> tuple[np.ndarray, Match]:
     store = InMemoryStore()
-    m = Matcher(store=store, index=MatchIndex(), config=config)
+    m = Matcher(store=store, index=FaissIndex(), config=config)
     store.put("coffee", fingerprints["coffee"])
     m.add("coffee", fingerprints["coffee"])
     query = np.full((500, 800, 3), 255, np.uint8)

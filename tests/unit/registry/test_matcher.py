@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from PIL import Image
 
 from copyseal.db.models import WorkFingerprint
-from copyseal.match import Match, MatchIndex
+from copyseal.match import FaissIndex, Match, RetrievalIndex
 from copyseal.match import WorkFingerprint as Fingerprint
 from copyseal.registry import ExactMatch, WorkRecord, build_matcher, register_paths, remove_work
+from copyseal.registry import _index_cache as C
 from copyseal.registry import _matcher as M
 from copyseal.workspace import Workspace
 
@@ -48,7 +49,7 @@ def _json(found: Any) -> list[dict[str, Any]]:
 
 
 def _cache_files(ws: Workspace) -> list[Path]:
-    return sorted(M.index_dir(ws.settings).glob("match-*.idx"))
+    return sorted(C.index_dir(ws.settings).glob("match-*.idx"))
 
 
 def test_cache_is_written_then_reused(
@@ -72,7 +73,7 @@ def test_cache_is_written_then_reused(
         parsed.append(1)
         return real_parse(data)
 
-    monkeypatch.setattr(M, "_build_index", no_rebuild)
+    monkeypatch.setattr(C, "_build_index", no_rebuild)
     monkeypatch.setattr(Fingerprint, "from_bytes", staticmethod(counting))
     second = build_matcher(workspace.engine, workspace.settings)
     assert _cache_files(workspace) == [cached] and cached.stat().st_mtime_ns == stamp
@@ -114,14 +115,14 @@ def test_registration_and_removal_update_the_cache(
     build_matcher(workspace.engine, workspace.settings)
     (before,) = _cache_files(workspace)
     ids |= _register(workspace, photo_files["chelsea"])
-    real_build = M._build_index
+    real_build = C._build_index
     rebuilt = []
 
-    def counting(*args: Any) -> MatchIndex:
+    def counting(*args: Any) -> RetrievalIndex:
         rebuilt.append(1)
         return real_build(*args)
 
-    monkeypatch.setattr(M, "_build_index", counting)
+    monkeypatch.setattr(C, "_build_index", counting)
     matcher = build_matcher(workspace.engine, workspace.settings)
     assert rebuilt == []  # the cached index was updated, not rebuilt
     (after,) = _cache_files(workspace)
@@ -152,13 +153,13 @@ def test_other_config_is_not_a_base(
         update={"match": workspace.settings.match.model_copy(update={"engine": {"min_inliers": 9}})}
     )
     rebuilt = []
-    real_build = M._build_index
+    real_build = C._build_index
 
-    def counting(*args: Any) -> MatchIndex:
+    def counting(*args: Any) -> RetrievalIndex:
         rebuilt.append(1)
         return real_build(*args)
 
-    monkeypatch.setattr(M, "_build_index", counting)
+    monkeypatch.setattr(C, "_build_index", counting)
     matcher = build_matcher(workspace.engine, settings)
     assert rebuilt == [1] and matcher.config.min_inliers == 9
     assert len(_cache_files(workspace)) == 1
@@ -176,14 +177,14 @@ def test_corrupt_cache_is_rebuilt_with_a_warning(
     data = bytearray(cached.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte inside a FAISS blob
     cached.write_bytes(bytes(data))
-    with caplog.at_level(logging.WARNING, logger=M.log.name):
+    with caplog.at_level(logging.WARNING, logger=C.log.name):
         matcher = build_matcher(workspace.engine, workspace.settings)
     assert "rebuilding" in caplog.text
     assert _json(matcher.match(_queries(photos)[0])) == good
-    MatchIndex.load(cached)  # rewritten, valid again
+    FaissIndex.load(cached)  # rewritten, valid again
     cached.write_bytes(b"garbage")
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger=M.log.name):
+    with caplog.at_level(logging.WARNING, logger=C.log.name):
         matcher = build_matcher(workspace.engine, workspace.settings)
     assert "rebuilding" in caplog.text
     assert _json(matcher.match(_queries(photos)[0])) == good
@@ -193,8 +194,8 @@ def test_unreadable_cache_folder_still_matches(
     workspace: Workspace, photo_files: dict[str, Path], photos: dict[str, np.ndarray]
 ) -> None:
     _register(workspace, photo_files["chelsea"])
-    M.index_dir(workspace.settings).parent.mkdir(parents=True, exist_ok=True)
-    M.index_dir(workspace.settings).write_text("a file where the folder should be")
+    C.index_dir(workspace.settings).parent.mkdir(parents=True, exist_ok=True)
+    C.index_dir(workspace.settings).write_text("a file where the folder should be")
     matcher = build_matcher(workspace.engine, workspace.settings)
     assert len(matcher.match(_queries(photos)[1])) == 1
 

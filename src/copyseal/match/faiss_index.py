@@ -1,4 +1,4 @@
-"""The retrieval index: window pHashes and ORB descriptors of every work, in FAISS.
+"""The FAISS retrieval index (``match.index: faiss``): window pHashes and ORB descriptors.
 
 Two FAISS binary indexes (Johnson, Douze and Jégou, "Billion-scale similarity search with
 GPUs", 2017) answer "which works could this query show?" without touching the works:
@@ -7,13 +7,8 @@ GPUs", 2017) answer "which works could this query show?" without touching the wo
   (~0.6 ms per query hash at 10^6 hashes on one core, ``benchmarks/match_speed.py``;
   FAISS treats the radius as exclusive, so ``r + 1`` is passed). Query hashes with a
   small radius (the engine's turned orientations, radius 8) are instead answered by
-  multi-index hashing (Norouzi, Punjani and Fleet, "Fast search in Hamming space with
-  multi-index hashing", CVPR 2012): the 64 bits are four 16-bit chunks, each with a
-  table from chunk value to the codes having it; by the pigeonhole principle a code
-  within ``r`` of the query is within ``r_i`` of it on some chunk ``i`` whenever
-  ``sum(r_i + 1) > r``, so probing every chunk value within ``r_i`` and checking the full
-  distance of what they hold is exact. At radius 8 that is 188 probes and ~0.3 % of the
-  codes, against all of them for the flat scan. The tables are built in memory when the
+  multi-index hashing (:mod:`copyseal.match._mih`; at radius 8 it checks ~0.3 % of the
+  codes, against all of them for the flat scan). Its tables are built in memory when the
   index is loaded or first searched (~0.7 s and ~64 bytes per hash at 10^6 hashes; not
   saved) and used from ``mih_min_hashes`` hashes on.
 * **descriptors** — each work's strongest, spread ORB descriptors (256-bit). Exact
@@ -24,7 +19,9 @@ GPUs", 2017) answer "which works could this query show?" without touching the wo
 
 FAISS ids encode the work's slot: ``slot << 16 | row``, so removing a work is one range.
 The index saves to one file (header JSON + both serialised FAISS indexes + a SHA-256
-trailer) and loads in about the time it takes to read it.
+trailer) and loads in about the time it takes to read it. :class:`FaissIndex` satisfies
+:class:`~copyseal.match.retrieval.RetrievalIndex`; nothing outside this module touches
+FAISS's index objects.
 """
 
 from __future__ import annotations
@@ -34,20 +31,22 @@ import json
 import os
 import struct
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
 from copyseal.errors import MatchError
+from copyseal.files import publish_stream
+from copyseal.match._mih import MIH_MAX_FRACTION, MultiIndex, as_u64, mih_fraction
 from copyseal.match.fingerprint import WorkFingerprint
 from copyseal.match.hashes import ImageHash
+from copyseal.match.retrieval import HashHit
 
-__all__ = ["HashHit", "MatchIndex"]
+__all__ = ["FaissIndex"]
 
 _MAGIC = b"CSIDX2\n"  # 2: SHA-256 trailer over the whole file
 _SHIFT = 16
@@ -55,168 +54,24 @@ _HASH_BITS = 64
 _DESC_BITS = 256
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class HashHit:
-    """A query hash within radius of a work's window hash.
-
-    Attributes:
-        work_id: The work.
-        window: Index of the work's window (0 is the whole image).
-        query: Index of the query hash in the list searched.
-        distance: Hamming distance.
-    """
-
-    work_id: str
-    window: int
-    query: int
-    distance: int
-
-
 def _flat(bits: int) -> Any:
     return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(bits))
 
 
-_CHUNKS = 4
-_CHUNK_BITS = _HASH_BITS // _CHUNKS
-#: Largest fraction of the codes multi-index hashing may expect to check; beyond it (radius
-#: 13 and more) the flat scan, which reads every code sequentially, is cheaper.
-_MIH_MAX_FRACTION = 0.02
-#: Codes added since the tables were built are scanned; the tables are rebuilt when there
-#: are more than this many and more than a quarter of those in the tables.
-_MIH_PENDING = 4096
-
-
-def _masks_within(r: int) -> npt.NDArray[np.int64]:
-    """Every 16-bit value with at most ``r`` bits set (sorted)."""
-    values = np.arange(1 << _CHUNK_BITS, dtype=np.int64)
-    return values[np.bitwise_count(values) <= r]
-
-
-_MASKS = [_masks_within(r) for r in range(_CHUNK_BITS + 1)]
-
-
-def _chunk_radii(radius: int) -> list[int]:
-    """Per-chunk probe radii with ``sum(r_i + 1) = radius + 1`` (-1: chunk not probed)."""
-    total = radius + 1
-    return [total // _CHUNKS + (i < total % _CHUNKS) - 1 for i in range(_CHUNKS)]
-
-
-def _mih_fraction(radius: int) -> float:
-    """Expected fraction of uniformly random codes that the chunk probes return."""
-    return sum(len(_MASKS[r]) for r in _chunk_radii(radius) if r >= 0) / (1 << _CHUNK_BITS)
-
-
-def _as_u64(codes: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
-    """``N x 8`` packed hashes as big-endian ``uint64`` (bit 0 of byte 0 is the top bit)."""
-    return np.ascontiguousarray(codes).view(">u8").ravel().astype(np.uint64)
-
-
-class _MultiIndex:
-    """Four 16-bit chunk tables (CSR: offsets by chunk value, positions) over a snapshot
-    of the codes, plus codes added since (scanned)."""
-
-    def __init__(self, codes: npt.NDArray[np.uint64], ids: npt.NDArray[np.int64]) -> None:
-        self.codes = codes
-        self.ids = ids
-        self.offsets: list[npt.NDArray[np.int64]] = []
-        self.order: list[npt.NDArray[np.int32]] = []
-        # Each table keeps its own copy of the codes in its order, so that checking a
-        # probe's codes reads a contiguous run instead of scattered memory (at 10^6 codes
-        # random reads made the search 5x slower). 20 bytes per code per table.
-        self.sorted_codes: list[npt.NDArray[np.uint64]] = []
-        for c in range(_CHUNKS):
-            key = self._chunk(codes, c)
-            order = np.argsort(key, kind="stable")
-            self.order.append(order.astype(np.int32))
-            self.sorted_codes.append(codes[order])
-            counts = np.bincount(key, minlength=1 << _CHUNK_BITS)
-            self.offsets.append(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
-        self.pending_codes: list[npt.NDArray[np.uint64]] = []
-        self.pending_ids: list[npt.NDArray[np.int64]] = []
-        self.n_pending = 0
-
-    @staticmethod
-    def _chunk(codes: npt.NDArray[np.uint64], c: int) -> npt.NDArray[np.int64]:
-        shift = np.uint64(_HASH_BITS - _CHUNK_BITS * (c + 1))
-        return ((codes >> shift) & np.uint64((1 << _CHUNK_BITS) - 1)).astype(np.int64)
-
-    def append(self, codes: npt.NDArray[np.uint64], ids: npt.NDArray[np.int64]) -> None:
-        self.pending_codes.append(codes)
-        self.pending_ids.append(ids)
-        self.n_pending += len(codes)
-
-    @property
-    def stale(self) -> bool:
-        return self.n_pending > max(_MIH_PENDING, len(self.codes) // 4)
-
-    def search(
-        self, queries: Sequence[int], radii: Sequence[int]
-    ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-        """For each query code, (ids, distances) of every code within its radius (exact).
-
-        The probes of all queries go through each chunk table together (numpy's per-call
-        cost, not the candidates, dominates at these sizes).
-        """
-        nq = len(queries)
-        qv = np.array(queries, dtype=np.uint64)
-        rv = np.array(radii, dtype=np.int64)
-        labels, positions = [], []
-        for c in range(_CHUNKS):
-            shift = _HASH_BITS - _CHUNK_BITS * (c + 1)
-            probe_parts, label_parts = [], []
-            for qi, (q, radius) in enumerate(zip(queries, radii, strict=True)):
-                r = _chunk_radii(radius)[c]
-                if r >= 0:
-                    probe_parts.append(_MASKS[r] ^ ((q >> shift) & ((1 << _CHUNK_BITS) - 1)))
-                    label_parts.append(np.full(len(_MASKS[r]), qi, np.int64))
-            if not probe_parts:
-                continue
-            probes = np.concatenate(probe_parts)
-            lo = self.offsets[c][probes]
-            n = self.offsets[c][probes + 1] - lo
-            total = int(n.sum())
-            if total == 0:
-                continue
-            # Positions lo[k] .. lo[k] + n[k] - 1 of every probe k, as one array.
-            at = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(total)
-            lab = np.repeat(np.concatenate(label_parts), n)
-            d = np.bitwise_count(self.sorted_codes[c][at] ^ qv[lab])
-            ok = d <= rv[lab]
-            positions.append(self.order[c][at[ok]].astype(np.int64))
-            labels.append(lab[ok])
-        out_ids = [[np.zeros(0, np.int64)] for _ in range(nq)]
-        out_dist = [[np.zeros(0, np.int64)] for _ in range(nq)]
-        if positions:
-            pos, lab = np.concatenate(positions), np.concatenate(labels)
-            # A code found through several chunks is reported once.
-            key = np.unique(lab * len(self.codes) + pos)
-            lab_k, pos_k = key // len(self.codes), key % len(self.codes)
-            d_k = np.bitwise_count(self.codes[pos_k] ^ qv[lab_k]).astype(np.int64)
-            for qi in np.unique(lab_k).tolist():
-                sel = lab_k == qi
-                out_ids[qi].append(self.ids[pos_k[sel]])
-                out_dist[qi].append(d_k[sel])
-        for codes, ids in zip(self.pending_codes, self.pending_ids, strict=True):
-            d = np.bitwise_count(codes[None, :] ^ qv[:, None]).astype(np.int64)
-            for qi in range(nq):
-                ok = d[qi] <= rv[qi]
-                out_ids[qi].append(ids[ok])
-                out_dist[qi].append(d[qi][ok])
-        return [
-            (np.concatenate(i), np.concatenate(dd)) for i, dd in zip(out_ids, out_dist, strict=True)
-        ]
-
-
-class MatchIndex:
-    """Window hashes and retrieval descriptors of the registered works.
+class FaissIndex:
+    """Window hashes and retrieval descriptors of the registered works, in FAISS.
 
     Args:
         ivf_threshold: Number of descriptors from which the descriptor index becomes an
             inverted file (0 disables; exact search is then linear in the works).
         nprobe: Inverted lists visited per query descriptor once it is an inverted file.
+        mih_min_hashes: Number of hashes from which small-radius queries go through the
+            multi-index chunk tables; below it every query hash goes through the flat scan.
     """
 
-    def __init__(self, *, ivf_threshold: int = 200_000, nprobe: int = 4) -> None:
+    def __init__(
+        self, *, ivf_threshold: int = 200_000, nprobe: int = 4, mih_min_hashes: int = 200_000
+    ) -> None:
         # FAISS's SWIG classes are only partly typed; these are IndexBinaryIDMap2 or IVF.
         self._hashes: Any = _flat(_HASH_BITS)
         self._descs: Any = _flat(_DESC_BITS)
@@ -226,9 +81,8 @@ class MatchIndex:
         self.nprobe = nprobe
         self._is_ivf = False
         self._trained_at = 0
-        self._mih: _MultiIndex | None = None  # built at the first small-radius query
-        #: Below this many hashes every query hash goes through the flat scan.
-        self.mih_min_hashes = 200_000
+        self._mih: MultiIndex | None = None  # built at the first small-radius query
+        self.mih_min_hashes = mih_min_hashes
 
     # -- content -------------------------------------------------------------------------
 
@@ -265,13 +119,25 @@ class MatchIndex:
         hash_ids = base + np.arange(len(codes), dtype=np.int64)
         self._hashes.add_with_ids(codes, hash_ids)
         if self._mih is not None:
-            self._mih.append(_as_u64(codes), hash_ids)
+            self._mih.append(as_u64(codes), hash_ids)
         desc = fp.descriptors[:n_descriptors]
         if len(desc):
             ids = base + np.arange(len(desc), dtype=np.int64)
             self._descs.add_with_ids(np.ascontiguousarray(desc), ids)
         total = int(self._descs.ntotal)
         if self.ivf_threshold and total >= max(self.ivf_threshold, 8 * self._trained_at):
+            self.optimize()
+
+    def add_many(self, works: Iterable[tuple[str, WorkFingerprint]], *, n_descriptors: int) -> None:
+        """Index many works; the inverted file, if the descriptors held are many enough
+        for one, is trained once at the end (not at each growth step on the way)."""
+        threshold, self.ivf_threshold = self.ivf_threshold, 0
+        try:
+            for work_id, fp in works:
+                self.add(work_id, fp, n_descriptors=n_descriptors)
+        finally:
+            self.ivf_threshold = threshold
+        if threshold and self.n_descriptors >= max(threshold, 8 * self._trained_at):
             self.optimize()
 
     def remove(self, work_id: str) -> None:
@@ -309,7 +175,7 @@ class MatchIndex:
         # only for small radii and large indexes.
         use_mih = [
             r >= 0
-            and _mih_fraction(r) <= _MIH_MAX_FRACTION
+            and mih_fraction(r) <= MIH_MAX_FRACTION
             and self._hashes.ntotal >= self.mih_min_hashes
             for r in radii
         ]
@@ -352,14 +218,14 @@ class MatchIndex:
         if self._hashes.ntotal >= self.mih_min_hashes and self._hashes.ntotal:
             self._multi_index()
 
-    def _multi_index(self) -> _MultiIndex:
+    def _multi_index(self) -> MultiIndex:
         """The chunk tables, (re)built from the flat index when missing or stale."""
         if self._mih is None or self._mih.stale:
             n = int(self._hashes.ntotal)
             inner: Any = faiss.downcast_IndexBinary(self._hashes.index)
             codes = faiss.vector_to_array(inner.xb).reshape(n, _HASH_BITS // 8)
             ids = faiss.vector_to_array(self._hashes.id_map).astype(np.int64)
-            self._mih = _MultiIndex(_as_u64(codes), ids)
+            self._mih = MultiIndex(as_u64(codes), ids)
         return self._mih
 
     def vote(
@@ -446,7 +312,8 @@ class MatchIndex:
     # -- persistence ---------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the index to one file (atomically: temp file, then rename).
+        """Write the index to one file, atomically and durably
+        (:func:`copyseal.files.publish_stream`; an existing file is replaced).
 
         The file ends with the SHA-256 of everything before it, which :meth:`load` checks.
         """
@@ -465,26 +332,19 @@ class MatchIndex:
             faiss.serialize_index_binary(self._hashes).tobytes(),
             faiss.serialize_index_binary(self._descs).tobytes(),
         ]
-        target = Path(path)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         digest = hashlib.sha256(_MAGIC)
-        try:
-            with open(tmp, "wb") as f:
-                f.write(_MAGIC)
-                for blob in blobs:
-                    size = struct.pack("<Q", len(blob))
-                    f.write(size)
-                    f.write(blob)
-                    digest.update(size)
-                    digest.update(blob)
-                f.write(digest.digest())
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with publish_stream(Path(path), overwrite=True) as f:
+            f.write(_MAGIC)
+            for blob in blobs:
+                size = struct.pack("<Q", len(blob))
+                f.write(size)
+                f.write(blob)
+                digest.update(size)
+                digest.update(blob)
+            f.write(digest.digest())
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> MatchIndex:
+    def load(cls, path: str | os.PathLike[str]) -> Self:
         """Read a file written by :meth:`save`.
 
         Raises:
@@ -514,18 +374,24 @@ class MatchIndex:
             if off != len(data):
                 raise ValueError("trailing bytes")
             header = json.loads(blobs[0])
+            options = {
+                "ivf_threshold": int(header["ivf_threshold"]),
+                "nprobe": int(header["nprobe"]),
+            }
+            slots = [None if w is None else str(w) for w in header["slots"]]
+            is_ivf, trained_at = bool(header["ivf"]), int(header.get("trained_at", 0))
             hashes: Any = faiss.deserialize_index_binary(np.frombuffer(blobs[1], dtype=np.uint8))
             descs: Any = faiss.deserialize_index_binary(np.frombuffer(blobs[2], dtype=np.uint8))
-        except (ValueError, KeyError, RuntimeError, struct.error) as e:
+        except (ValueError, KeyError, TypeError, RuntimeError, struct.error) as e:
             raise MatchError(f"corrupt match index {path}: {e}") from e
-        index = cls(ivf_threshold=int(header["ivf_threshold"]), nprobe=int(header["nprobe"]))
+        index = cls(**options)
         index._hashes = hashes
         index._descs = descs
-        index._is_ivf = bool(header["ivf"])
-        index._trained_at = int(header.get("trained_at", 0))
+        index._is_ivf = is_ivf
+        index._trained_at = trained_at
         if index._is_ivf:
             ivf: Any = faiss.downcast_IndexBinary(descs)
             ivf.nprobe = index.nprobe
-        index._slots = list(header["slots"])
+        index._slots = slots
         index._slot_of = {w: i for i, w in enumerate(index._slots) if w is not None}
         return index
