@@ -213,6 +213,32 @@ def test_pages_are_classified(static_site_crawl: Crawled, site: tuple[Site, Any]
     assert not any(url.startswith("https://elsewhere") for url in pages)
 
 
+def test_every_page_and_image_not_done_has_a_reason(static_site_crawl: Crawled) -> None:
+    result = static_site_crawl.result
+    pages = result["page_reasons"]
+    assert pages["not-found"]["http-404"] >= 1 and pages["not-found"]["soft-404"] == 1
+    assert pages["blocked"] == {"challenge": 1}
+    assert pages["skipped"] == {"robots-txt": 1}
+    assert pages["error"] == {"redirect-limit": 1}
+    assert result["page_reason_examples"]["skipped"]["robots-txt"][0].endswith(
+        "/private/secret.html"
+    )
+    images = result["image_reasons"]["skipped"]
+    assert images["not-an-image"] >= 1 and images["decode-error"] >= 1
+    assert images["too-many-pixels"] == 1
+    assert result["links_not_followed"]["off-site"] == 2
+    # Every page and image row that is not done has a code, and the counts add up.
+    missing = static_site_crawl.rows(
+        "select url from crawl_pages where status not in ('done', 'queued')"
+        " and reason_code is null"
+        " union all select url from crawl_images where status != 'ok' and reason_code is null"
+    )
+    assert missing == []
+    for status, n in result["page_status"].items():
+        if status not in ("done", "queued"):
+            assert sum(pages[status].values()) == n, status
+
+
 def test_blocked_pages_images_are_never_fetched(
     static_site_crawl: Crawled, site: tuple[Site, Any]
 ) -> None:
@@ -277,6 +303,7 @@ def test_cli_lists_jobs_and_matches(static_site_crawl: Crawled) -> None:
     listed = json.loads(jobs.stdout)
     assert [j["job_id"] for j in listed] == [static_site_crawl.result["job_id"]]
     assert listed[0]["status"] == "finished" and "matches" not in listed[0]
+    assert listed[0]["page_reasons"] == static_site_crawl.result["page_reasons"]
     matches = copyseal(config, "matches", "--json")
     assert len(json.loads(matches.stdout)) == static_site_crawl.result["match_count"]
 
@@ -324,6 +351,8 @@ def test_page_that_never_stops_loading_is_still_collected(
 ) -> None:
     pages = kinds_crawls["render"].page_status(site[0].base)
     assert pages["/slow.html"] == ("done", "network never settled")
+    caveats = kinds_crawls["render"].result["page_reason_examples"]["done"]
+    assert site[0].base + "/slow.html" in caveats["not-settled"]
     images = kinds_crawls["render"].image_urls(site[0].base)
     assert "/img/astronaut.jpg" in images
 
@@ -384,6 +413,47 @@ def test_private_addresses_are_refused_unless_allowed(
         .fetchall()
     )
     assert "non-public address 127.0.0.1" in rows[0][0]
+    assert result["page_reasons"] == {"skipped": {"private-address": 1}}
+    assert result["page_reason_examples"] == {
+        "skipped": {"private-address": [s.base + "/hidden.html"]}
+    }
+
+
+def test_a_refused_page_says_why_and_how_to_allow_it(
+    site: tuple[Site, dict[str, bytes]], tmp_path: Path
+) -> None:
+    s, works = site
+    config = make_workspace(tmp_path / "ws", {"china": works["china"]}, fingerprints=False)
+    r = copyseal(config, "crawl", "--no-capture", "--no-progress", s.base + "/")
+    assert r.returncode == 0, r.stderr
+    assert (
+        f"1 page skipped: a private address ({s.base}/); allow it with `--allow-private`"
+    ) in r.stdout
+    assert "[finished]: 1 page(s), 0 image(s), 0 match(es)" in r.stdout
+
+
+def test_links_beyond_the_limits_say_which_limit(
+    site: tuple[Site, dict[str, bytes]], tmp_path: Path
+) -> None:
+    s, works = site
+    config = make_workspace(tmp_path / "ws", {"china": works["china"]}, fingerprints=False)
+    args = ("crawl", "--allow-private", "--no-capture", "--no-progress", "--depth", "0")
+    r = copyseal(config, *args, s.base + "/")
+    assert r.returncode == 0, r.stderr
+    lines = [line.strip() for line in r.stdout.splitlines()]
+    deeper = next(line for line in lines if "deeper than the depth limit" in line)
+    # The root page's 8 links on the site (the sitemap's pages are seeds, depth 0).
+    assert deeper.startswith("8 links not followed:"), deeper
+    assert deeper.endswith("follow links deeper with `--depth N`")
+    offsite = next(line for line in lines if "a link to another site" in line)
+    assert offsite.startswith("2 links not followed:"), offsite
+    assert "image skipped: not an image" in r.stdout
+    listed = json.loads(copyseal(config, "crawls", "--json").stdout)
+    assert listed[0]["links_not_followed"] == {"max-depth": 8, "off-site": 2}
+    assert set(listed[0]["links_not_followed_examples"]["off-site"]) == {
+        "http://10.255.255.1/internal.html",
+        "https://elsewhere.invalid/",
+    }
 
 
 def test_resume_after_sigkill_refetches_nothing_done_and_keeps_matches(

@@ -94,18 +94,28 @@ class CrawlContext:
         """Queue what the job's limits and domains allow; returns the new entries.
 
         With no ``allowed_domains`` (the ``urls`` spider), pages are followed only on
-        the host of the page they were found on.
+        the host of the page they were found on. The entries left out are recorded with
+        their reason (``off-site``, ``max-depth``; ``max-pages`` by the store).
         """
         domains = list(self.spec.allowed_domains)
         if not domains and page_url:
             domains = [(urlsplit(page_url).hostname or "").removeprefix("www.")]
-        keep = [
-            e
-            for e in entries
-            if e.depth <= self.spec.max_depth
-            and (e.kind == "sitemap" or not domains or host_allowed(e.url, domains))
-        ]
-        return self.store.add_pages(self.job_id, keep, max_pages=self.spec.max_pages)
+        keep: list[FrontierEntry] = []
+        passed_over: list[tuple[FrontierEntry, str]] = []
+        for e in entries:
+            if e.kind != "sitemap" and domains and not host_allowed(e.url, domains):
+                passed_over.append((e, "off-site"))
+            elif e.depth > self.spec.max_depth:
+                passed_over.append((e, "max-depth"))
+            else:
+                keep.append(e)
+        return self.store.add_pages(
+            self.job_id,
+            keep,
+            max_pages=self.spec.max_pages,
+            passed_over=passed_over,
+            found_on=page_url,
+        )
 
     # -- pages waiting for their images -------------------------------------------------
 

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from copyseal.crawl.reasons import reason_for_status
+
 __all__ = ["PageVerdict", "classify_page"]
 
 Status = Literal["ok", "blocked", "not-found"]
@@ -55,10 +57,12 @@ _NOT_FOUND_TITLE = re.compile(
 
 @dataclass(frozen=True, kw_only=True)
 class PageVerdict:
-    """Whether a fetched page is content, and if not, why."""
+    """Whether a fetched page is content, and if not, why (``code``: a reason code of
+    :mod:`copyseal.crawl.reasons`; ``reason``: the detail)."""
 
     status: Status
     reason: str | None = None
+    code: str | None = None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -95,26 +99,27 @@ def classify_page(
     for name, expected in _CHALLENGE_HEADERS:
         value = _header(headers, name)
         if value and (not expected or expected in value):
-            return PageVerdict(status="blocked", reason=f"{name} header")
+            return PageVerdict(status="blocked", reason=f"{name} header", code="challenge")
     for name, pattern in _CHALLENGE_MARKERS:
         if pattern.search(head):
-            return PageVerdict(status="blocked", reason=name)
+            return PageVerdict(status="blocked", reason=name, code="challenge")
+    code = reason_for_status(status)
     if status in (404, 410):
-        return PageVerdict(status="not-found", reason=f"HTTP {status}")
+        return PageVerdict(status="not-found", reason=f"HTTP {status}", code=code)
     if status in (401, 407):
-        return PageVerdict(status="blocked", reason=f"login required (HTTP {status})")
+        return PageVerdict(status="blocked", reason=f"login required (HTTP {status})", code=code)
     if status in (403, 429, 451):
-        return PageVerdict(status="blocked", reason=f"HTTP {status}")
+        return PageVerdict(status="blocked", reason=f"HTTP {status}", code=code)
     if status >= 400:
         return PageVerdict(
-            status="blocked" if status == 503 else "not-found", reason=f"HTTP {status}"
+            status="blocked" if status == 503 else "not-found", reason=f"HTTP {status}", code=code
         )
     has_password = bool(_PASSWORD.search(head))
     words = len(text.split())
     if has_password and (_LOGIN_URL.search(url) or _LOGIN_TEXT.search(text) or words < 150):
-        return PageVerdict(status="blocked", reason="login wall")
+        return PageVerdict(status="blocked", reason="login wall", code="login-wall")
     if _LOGIN_TEXT.search(title) or (words < 80 and _LOGIN_TEXT.search(text)):
-        return PageVerdict(status="blocked", reason="login wall")
+        return PageVerdict(status="blocked", reason="login wall", code="login-wall")
     if _NOT_FOUND_TITLE.search(title) or (words < 60 and _NOT_FOUND_TITLE.search(text[:300])):
-        return PageVerdict(status="not-found", reason="soft-404")
+        return PageVerdict(status="not-found", reason="soft-404", code="soft-404")
     return PageVerdict(status="ok")

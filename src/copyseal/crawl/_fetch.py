@@ -26,6 +26,7 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from w3lib.url import parse_data_uri
 
+from copyseal.crawl.reasons import reason_for_error, reason_for_status
 from copyseal.match.decode import sniff
 
 __all__ = ["ERROR_STATUSES", "BacklogMiddleware", "Fetched", "ImageFetcher", "describe_non_image"]
@@ -40,11 +41,13 @@ SLOT_TIMEOUT = 600.0
 
 @dataclass(frozen=True, kw_only=True)
 class Fetched:
-    """An image URL's fate: bytes and their facts, or why it was skipped."""
+    """An image URL's fate: bytes and their facts, or why it was skipped (``code``: a
+    reason code of :mod:`copyseal.crawl.reasons`; ``reason``: the detail)."""
 
     url: str
     status: str  # "ok" or "skipped"
     reason: str | None = None
+    code: str | None = None
     sha256: str | None = None
     size: int | None = None
     format: str | None = None
@@ -70,7 +73,12 @@ def _checked(url: str, data: bytes) -> Fetched:
     sha = hashlib.sha256(data).hexdigest()
     if fmt is None:
         return Fetched(
-            url=url, status="skipped", reason=describe_non_image(data), sha256=sha, size=len(data)
+            url=url,
+            status="skipped",
+            reason=describe_non_image(data),
+            code="not-an-image",
+            sha256=sha,
+            size=len(data),
         )
     return Fetched(url=url, status="ok", sha256=sha, size=len(data), format=fmt, data=data)
 
@@ -83,7 +91,8 @@ class ImageFetcher:
         download: ``engine.download_async``.
         max_bytes: Larger bodies are cancelled (``download_maxsize``) and skipped.
         timeout: Per-image download timeout in seconds.
-        known: ``url -> (sha256, status, reason)`` already processed (after a resume).
+        known: ``url -> (sha256, status, reason)`` already processed (after a resume;
+            their rows, reason codes included, are stored already).
         max_pending: At most this many fetched images hold bytes not yet
             :meth:`processed`; further fetches wait (at most ``slot_timeout``) for one.
         slot_timeout: Longest wait for such a slot before fetching anyway.
@@ -155,7 +164,9 @@ class ImageFetcher:
             await self._slot(url)
             result = await self._fetch(url)
         except Exception as e:  # a failed image never stops the crawl
-            result = Fetched(url=url, status="skipped", reason=f"fetch failed: {e}")
+            result = Fetched(
+                url=url, status="skipped", reason=f"fetch failed: {e}", code=reason_for_error(e)
+            )
         except BaseException:  # cancelled (the crawl is stopping): give the slot back
             self._release(url)
             raise
@@ -178,9 +189,16 @@ class ImageFetcher:
             try:
                 parsed = parse_data_uri(url)
             except ValueError as e:
-                return Fetched(url=url[:64], status="skipped", reason=f"bad data: URI ({e})")
+                return Fetched(
+                    url=url[:64],
+                    status="skipped",
+                    reason=f"bad data: URI ({e})",
+                    code="bad-data-uri",
+                )
             if len(parsed.data) > self.max_bytes:
-                return Fetched(url=url[:64], status="skipped", reason="data: URI too large")
+                return Fetched(
+                    url=url[:64], status="skipped", reason="data: URI too large", code="too-large"
+                )
             self.fetched += 1
             result = _checked(url, parsed.data)
             return replace(result, url=f"data:{parsed.media_type};sha256={result.sha256}")
@@ -199,14 +217,25 @@ class ImageFetcher:
         try:
             response = await self._download(request)
         except IgnoreRequest as e:
-            return Fetched(url=url, status="skipped", reason=str(e) or "ignored (robots.txt)")
+            return Fetched(
+                url=url,
+                status="skipped",
+                reason=str(e) or "ignored (robots.txt)",
+                code=reason_for_error(e),
+            )
         except Exception as e:
             text = str(e) or e.__class__.__name__
+            code = reason_for_error(e)
             if "larger than" in text or "maxsize" in text.lower():
-                text = f"larger than {self.max_bytes} bytes"
-            return Fetched(url=url, status="skipped", reason=f"fetch failed: {text}")
+                text, code = f"larger than {self.max_bytes} bytes", "too-large"
+            return Fetched(url=url, status="skipped", reason=f"fetch failed: {text}", code=code)
         if response.status != 200:
-            return Fetched(url=url, status="skipped", reason=f"HTTP {response.status}")
+            return Fetched(
+                url=url,
+                status="skipped",
+                reason=f"HTTP {response.status}",
+                code=reason_for_status(response.status),
+            )
         self.fetched += 1
         return _checked(url, bytes(response.body))
 

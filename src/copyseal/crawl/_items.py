@@ -15,7 +15,8 @@ class ImageItem:
     """An image a page shows, fetched (or known from earlier in the crawl).
 
     ``data`` is set only for the first page that fetched these bytes; ``outcome`` is
-    filled in by the match pipeline (a list of ``Match.to_json()``).
+    filled in by the match pipeline (a list of ``Match.to_json()``). A skipped image has
+    a ``reason`` (the detail) and a ``reason_code`` (:mod:`copyseal.crawl.reasons`).
     """
 
     page_url: str
@@ -23,6 +24,7 @@ class ImageItem:
     url: str
     status: str  # "ok" or "skipped"
     reason: str | None = None
+    reason_code: str | None = None
     sha256: str | None = None
     size: int | None = None
     format: str | None = None
@@ -32,11 +34,16 @@ class ImageItem:
 
 @dataclass(frozen=True, kw_only=True)
 class PageItem:
-    """A page is finished: its status and how many image items it yielded before this."""
+    """A page is finished: its status and how many image items it yielded before this.
+
+    A page that is not done (or done with a caveat) has a ``reason`` (the detail) and a
+    ``reason_code`` (:mod:`copyseal.crawl.reasons`).
+    """
 
     url: str
-    status: str  # "done", "blocked", "not-found", "error"
+    status: str  # "done", "blocked", "not-found", "error", "skipped"
     http_status: int | None = None
     reason: str | None = None
+    reason_code: str | None = None
     final_url: str | None = None
     images: int = 0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from copyseal import times
+from copyseal.crawl._report import CrawlReasons, crawl_reasons
 from copyseal.crawl._runner import run_job
 from copyseal.crawl._settings import DEFAULT_MATCHER
 from copyseal.crawl._spec import JobSpec
@@ -37,14 +39,6 @@ _STATS = (
     "playwright/page_count",
     "playwright/request_count",
 )
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
 
 
 def _alive(pid: int | None) -> bool:
@@ -101,7 +95,7 @@ class MatchRecord:
             "location": self.location,
             "method": self.detail.get("method"),
             "bundle": self.bundle_id,
-            "found_at": _iso(self.found_at),
+            "found_at": times.iso(self.found_at),
         }
 
 
@@ -123,6 +117,8 @@ class CrawlSummary:
     started_at: datetime | None
     finished_at: datetime | None
     matches: tuple[MatchRecord, ...] = ()
+    #: Why pages and images are not done, and the links not followed.
+    reasons: CrawlReasons = field(default_factory=CrawlReasons)
 
     @classmethod
     def load(cls, store: JobStore, job_id: str, *, with_matches: bool) -> CrawlSummary:
@@ -141,6 +137,7 @@ class CrawlSummary:
             urls=spec.urls,
             robots_override=job.robots_override,
             counts=store.counts(job_id),
+            reasons=crawl_reasons(store.engine, job_id),
             stats={k: stats[k] for k in _STATS if k in stats},
             runs=job.runs,
             created_at=job.created_at,
@@ -168,11 +165,12 @@ class CrawlSummary:
             "image_status": self.counts["images"],
             "match_count": self.counts["matches"]["total"],
             "matches": [m.to_json() for m in self.matches],
+            **self.reasons.to_json(),
             "stats": self.stats,
             "runs": self.runs,
-            "created_at": _iso(self.created_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
+            "created_at": times.iso(self.created_at),
+            "started_at": times.iso(self.started_at),
+            "finished_at": times.iso(self.finished_at),
         }
 
 

@@ -25,6 +25,7 @@ from scrapy.utils.misc import load_object
 from copyseal.crawl._context import CrawlContext
 from copyseal.crawl._items import ImageItem, PageItem
 from copyseal.crawl._matching import ImageMatcher
+from copyseal.crawl.reasons import reason_for_unusable_image
 from copyseal.errors import CopysealError
 
 __all__ = ["MatchPipeline", "StorePipeline"]
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 #: How long a finished page waits for its images to be stored before it is an error.
 PAGE_IMAGES_TIMEOUT = 600.0
 
-_Outcome = list[dict[str, Any]] | str  # matches, or why the bytes could not be matched
+#: Matches, or why the bytes could not be matched: (reason code, detail).
+_Outcome = list[dict[str, Any]] | tuple[str, str]
 
 
 class MatchPipeline:
@@ -63,10 +65,10 @@ class MatchPipeline:
         try:
             return [m.to_json() for m in self.matcher.match(data)]
         except CopysealError as e:
-            return f"unusable image: {e}"
+            return reason_for_unusable_image(str(e)), f"unusable image: {e}"
         except Exception as e:  # a matcher bug must not stop the crawl; it is recorded
             log.exception("matcher failed on %d bytes", len(data))
-            return f"matcher failed: {e.__class__.__name__}: {e}"
+            return "matcher-error", f"matcher failed: {e.__class__.__name__}: {e}"
 
     async def _outcome(self, item: ImageItem) -> _Outcome:
         assert item.sha256 is not None
@@ -79,7 +81,7 @@ class MatchPipeline:
             if known is not None:
                 future.set_result(known)
             elif item.data is None:
-                future.set_result("bytes no longer available (outcome lost)")
+                future.set_result(("outcome-lost", "bytes no longer available (outcome lost)"))
             else:
                 self.matched += 1
                 future.set_result(
@@ -91,8 +93,9 @@ class MatchPipeline:
         if not isinstance(item, ImageItem) or item.status != "ok":
             return item
         outcome = await self._outcome(item)
-        if isinstance(outcome, str):
-            return replace(item, status="skipped", reason=outcome, outcome=[])
+        if isinstance(outcome, tuple):
+            code, detail = outcome
+            return replace(item, status="skipped", reason=detail, reason_code=code, outcome=[])
         return replace(item, outcome=outcome)
 
 
@@ -119,6 +122,7 @@ class StorePipeline:
                     fmt=item.format,
                     status=item.status,
                     reason=item.reason,
+                    reason_code=item.reason_code,
                     outcome=item.outcome or [],
                     location=item.ref.location(),
                 )
@@ -127,15 +131,17 @@ class StorePipeline:
                 ctx.image_stored(item.page_url)
             return replace(item, data=None)
         if isinstance(item, PageItem):
-            status, reason = item.status, item.reason
+            status, reason, code = item.status, item.reason, item.reason_code
             if not await ctx.wait_images(item.url, item.images, timeout=PAGE_IMAGES_TIMEOUT):
                 status, reason = "error", "images were not all stored in time"
+                code = "images-timeout"
             ctx.store.finish_page(
                 ctx.job_id,
                 item.url,
                 status=status,
                 http_status=item.http_status,
                 reason=reason,
+                reason_code=code,
                 final_url=item.final_url,
                 images=item.images,
             )

@@ -24,13 +24,33 @@ from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 
-__all__ = ["AddressPolicy", "RefusedAddress", "SafetyMiddleware", "address_is_public"]
+__all__ = [
+    "AddressPolicy",
+    "Refusal",
+    "RefusedAddress",
+    "SafetyMiddleware",
+    "address_is_public",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refusal:
+    """Why a URL may not be fetched: a reason code of :mod:`copyseal.crawl.reasons`
+    (``private-address``, ``bad-scheme``, ``no-host`` or ``dns``) and the detail."""
+
+    code: str
+    detail: str
 
 
 class RefusedAddress(IgnoreRequest):
     """Control-flow signal: the request's host resolves to an address the crawl may not
     fetch. Raised by :class:`SafetyMiddleware`; the page or image is recorded as refused
-    and the crawl goes on (an :class:`~scrapy.exceptions.IgnoreRequest`)."""
+    and the crawl goes on (an :class:`~scrapy.exceptions.IgnoreRequest`). ``code`` is the
+    refusal's reason code."""
+
+    def __init__(self, message: str, *, code: str = "private-address") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def address_is_public(address: str) -> bool:
@@ -53,48 +73,56 @@ class AddressPolicy:
     """
 
     allow_private: bool = False
-    _cache: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _cache: dict[str, Refusal | None] = field(default_factory=dict, repr=False)
 
     async def refusal(self, url: str) -> str | None:
         """Why ``url`` may not be fetched, or None if it may."""
+        found = await self.check(url)
+        return None if found is None else found.detail
+
+    async def check(self, url: str) -> Refusal | None:
+        """Why ``url`` may not be fetched (code and detail), or None if it may."""
         parts = urlsplit(url)
         if parts.scheme in ("data", "blob", "about"):
             return None
         if parts.scheme not in ("http", "https", "ws", "wss"):
-            return f"scheme {parts.scheme!r} not allowed"
+            return Refusal(code="bad-scheme", detail=f"scheme {parts.scheme!r} not allowed")
         if self.allow_private:
             return None
         host = (parts.hostname or "").rstrip(".").lower()
         if not host:
-            return "no host"
+            return Refusal(code="no-host", detail="no host")
         if host in self._cache:
             return self._cache[host]
-        reason = await self._check_host(host, parts.port or 443)
-        self._cache[host] = reason
-        return reason
+        found = await self._check_host(host, parts.port or 443)
+        self._cache[host] = found
+        return found
 
-    async def _check_host(self, host: str, port: int) -> str | None:
+    async def _check_host(self, host: str, port: int) -> Refusal | None:
         try:
             ipaddress.ip_address(host)
             addresses = [host]
         except ValueError:
             if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-                return f"host {host} is private"
+                return Refusal(code="private-address", detail=f"host {host} is private")
             try:
                 infos = await asyncio.get_running_loop().getaddrinfo(
                     host, port, type=socket.SOCK_STREAM
                 )
             except (OSError, UnicodeError) as e:
-                return f"cannot resolve {host}: {e}"
+                return Refusal(code="dns", detail=f"cannot resolve {host}: {e}")
             addresses = [str(info[4][0]) for info in infos]
         for a in addresses:
             if not address_is_public(a):
-                return f"host {host} resolves to non-public address {a}"
+                return Refusal(
+                    code="private-address",
+                    detail=f"host {host} resolves to non-public address {a}",
+                )
         return None
 
     async def should_abort(self, request: Any) -> bool:
         """``PLAYWRIGHT_ABORT_REQUEST`` predicate: abort the browser's unsafe requests."""
-        return await self.refusal(str(request.url)) is not None
+        return await self.check(str(request.url)) is not None
 
 
 class SafetyMiddleware:
@@ -110,6 +138,6 @@ class SafetyMiddleware:
         return cls(AddressPolicy(allow_private=crawler.settings.getbool("COPYSEAL_ALLOW_PRIVATE")))
 
     async def process_request(self, request: Any) -> None:
-        reason = await self.policy.refusal(request.url)
-        if reason is not None:
-            raise RefusedAddress(f"refused: {reason}")
+        found = await self.policy.check(request.url)
+        if found is not None:
+            raise RefusedAddress(f"refused: {found.detail}", code=found.code)

@@ -32,6 +32,7 @@ from copyseal.crawl._fetch import ERROR_STATUSES
 from copyseal.crawl._items import ImageItem, PageItem
 from copyseal.crawl._render import NetworkLog, collect_rendered, scroll_and_settle
 from copyseal.crawl._store import FrontierEntry
+from copyseal.crawl.reasons import reason_for_error
 
 __all__ = ["CopysealSpider"]
 
@@ -152,6 +153,7 @@ class CopysealSpider(scrapy.Spider):
                     status="error",
                     http_status=response.status,
                     reason="not an HTML page",
+                    reason_code="not-html",
                     final_url=response.url,
                 )
                 return
@@ -182,6 +184,7 @@ class CopysealSpider(scrapy.Spider):
                 status=verdict.status,
                 http_status=response.status,
                 reason=verdict.reason,
+                reason_code=verdict.code,
                 final_url=response.url,
             )
             return
@@ -206,6 +209,7 @@ class CopysealSpider(scrapy.Spider):
             final_url=response.url,
             images=count,
             reason=None if settled else "network never settled",
+            reason_code=None if settled else "not-settled",
         )
 
     async def _image_items(self, page_url: str, refs: list[ImageRef]) -> AsyncIterator[ImageItem]:
@@ -217,6 +221,7 @@ class CopysealSpider(scrapy.Spider):
                 url=f.url,
                 status=f.status,
                 reason=f.reason,
+                reason_code=f.code,
                 sha256=f.sha256,
                 size=f.size,
                 format=f.format,
@@ -261,13 +266,19 @@ class CopysealSpider(scrapy.Spider):
             try:
                 body = gunzip(body, max_size=self.ctx.settings.crawl.max_page_bytes)
             except OSError as e:
-                yield PageItem(url=url, status="error", reason=f"bad gzip: {e}")
+                yield PageItem(
+                    url=url, status="error", reason=f"bad gzip: {e}", reason_code="bad-sitemap"
+                )
                 return
         try:
             sitemap = Sitemap(body)
         except Exception as e:
             yield PageItem(
-                url=url, status="error", http_status=response.status, reason=f"not a sitemap: {e}"
+                url=url,
+                status="error",
+                http_status=response.status,
+                reason=f"not a sitemap: {e}",
+                reason_code="bad-sitemap",
             )
             return
         kind = "sitemap" if sitemap.type == "sitemapindex" else "page"
@@ -294,4 +305,9 @@ class CopysealSpider(scrapy.Spider):
         status = "error"
         if isinstance(error, IgnoreRequest) and "redirect" not in reason:
             status = "skipped"
-        yield PageItem(url=request.meta["copyseal_url"], status=status, reason=reason[:500])
+        yield PageItem(
+            url=request.meta["copyseal_url"],
+            status=status,
+            reason=reason[:500],
+            reason_code=reason_for_error(error),
+        )

@@ -13,16 +13,17 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from w3lib.url import canonicalize_url
 
+from copyseal import times
 from copyseal.crawl._spec import JobSpec
-from copyseal.db.schema.crawl import CrawlImage, CrawlJob, CrawlMatch, CrawlPage
+from copyseal.db.schema.crawl import CrawlImage, CrawlJob, CrawlLinkSkip, CrawlMatch, CrawlPage
+from copyseal.db.sql import insert_or_ignore
 from copyseal.errors import CrawlError
 
 __all__ = ["FrontierEntry", "JobStore", "new_job_id", "url_key"]
@@ -34,10 +35,6 @@ def url_key(url: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, kw_only=True)
 class FrontierEntry:
     """A page or sitemap to fetch."""
@@ -45,18 +42,6 @@ class FrontierEntry:
     url: str
     kind: str  # "page" or "sitemap"
     depth: int
-
-
-def _insert_ignore(
-    conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str]
-) -> None:
-    if not rows:
-        return
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    # Rows as parameters (executemany), not literal values: the statement is compiled once
-    # per table and reused from SQLAlchemy's cache instead of per call.
-    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=keys)
-    conn.execute(stmt, rows)
 
 
 def new_job_id() -> str:
@@ -93,7 +78,7 @@ class JobStore:
             robots_override=spec.robots_override_reason,
             stats="{}",
             runs=0,
-            created_at=created_at or _now(),
+            created_at=created_at or times.now(),
         )
         if conn is not None:
             conn.execute(statement)
@@ -122,7 +107,7 @@ class JobStore:
                     status="running",
                     pid=pid,
                     runs=CrawlJob.runs + 1,
-                    started_at=_now(),
+                    started_at=times.now(),
                     finished_at=None,
                 )
             )
@@ -135,7 +120,7 @@ class JobStore:
                 .values(
                     status=status,
                     pid=None,
-                    finished_at=_now(),
+                    finished_at=times.now(),
                     stats=json.dumps(stats, sort_keys=True, default=str),
                 )
             )
@@ -143,18 +128,32 @@ class JobStore:
     # -- frontier ------------------------------------------------------------------------
 
     def add_pages(
-        self, job_id: str, entries: Sequence[FrontierEntry], *, max_pages: int
+        self,
+        job_id: str,
+        entries: Sequence[FrontierEntry],
+        *,
+        max_pages: int,
+        passed_over: Sequence[tuple[FrontierEntry, str]] = (),
+        found_on: str | None = None,
     ) -> list[FrontierEntry]:
         """Queue the entries not known yet (pages only while fewer than ``max_pages``
-        pages are known); returns those queued."""
-        if not entries:
+        pages are known); returns those queued.
+
+        The pages left out for the page limit (``max-pages``), and ``passed_over``
+        (entries the caller did not queue, with their reason code: ``off-site``,
+        ``max-depth``), are recorded once per URL in ``crawl_link_skips``, with the page
+        ``found_on``, in the same transaction.
+        """
+        if not entries and not passed_over:
             return []
         keyed = {url_key(e.url): e for e in entries}
+        skipped = {url_key(e.url): (e, code) for e, code in passed_over}
         with self.engine.begin() as conn:
             known = set(
                 conn.scalars(
                     select(CrawlPage.url_key).where(
-                        CrawlPage.job_id == job_id, CrawlPage.url_key.in_(list(keyed))
+                        CrawlPage.job_id == job_id,
+                        CrawlPage.url_key.in_([*keyed, *skipped]),
                     )
                 )
             )
@@ -165,15 +164,18 @@ class JobStore:
             )
             room = max_pages - int(pages or 0)
             new: list[FrontierEntry] = []
+            queued: set[str] = set()
             rows = []
             for key, e in keyed.items():
                 if key in known:
                     continue
                 if e.kind == "page":
                     if room <= 0:
+                        skipped.setdefault(key, (e, "max-pages"))
                         continue
                     room -= 1
                 new.append(e)
+                queued.add(key)
                 rows.append(
                     {
                         "job_id": job_id,
@@ -185,7 +187,20 @@ class JobStore:
                         "images": 0,
                     }
                 )
-            _insert_ignore(conn, CrawlPage.__table__, rows, ["job_id", "url_key"])
+            insert_or_ignore(conn, CrawlPage, rows, index_elements=["job_id", "url_key"])
+            skips = [
+                {
+                    "job_id": job_id,
+                    "url_key": key,
+                    "url": e.url,
+                    "reason_code": code,
+                    "found_on": found_on,
+                }
+                for key, (e, code) in skipped.items()
+                if key not in known and key not in queued
+            ]
+            if skips:
+                insert_or_ignore(conn, CrawlLinkSkip, skips, index_elements=["job_id", "url_key"])
         return new
 
     def pending(self, job_id: str) -> list[FrontierEntry]:
@@ -206,9 +221,12 @@ class JobStore:
         status: str,
         http_status: int | None = None,
         reason: str | None = None,
+        reason_code: str | None = None,
         final_url: str | None = None,
         images: int = 0,
     ) -> None:
+        """Record a fetched page's status; ``reason_code`` (a code of
+        :mod:`copyseal.crawl.reasons`) says why it is not done, ``reason`` the detail."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(CrawlPage)
@@ -217,9 +235,10 @@ class JobStore:
                     status=status,
                     http_status=http_status,
                     reason=reason,
+                    reason_code=reason_code,
                     final_url=final_url,
                     images=images,
-                    fetched_at=_now(),
+                    fetched_at=times.now(),
                 )
             )
 
@@ -238,16 +257,17 @@ class JobStore:
         reason: str | None,
         outcome: list[dict[str, Any]],
         location: dict[str, Any],
+        reason_code: str | None = None,
     ) -> int:
         """Store an image (once per URL) and a match row per work found; returns the
         number of match rows that are new."""
-        now = _now()
+        now = times.now()
         image_key = url_key(image_url)
         page_key = url_key(page_url)
         with self.engine.begin() as conn:
-            _insert_ignore(
+            insert_or_ignore(
                 conn,
-                CrawlImage.__table__,
+                CrawlImage,
                 [
                     {
                         "job_id": job_id,
@@ -258,11 +278,12 @@ class JobStore:
                         "format": fmt,
                         "status": status,
                         "reason": reason,
+                        "reason_code": reason_code,
                         "outcome": json.dumps(outcome, sort_keys=True),
                         "fetched_at": now,
                     }
                 ],
-                ["job_id", "url_key"],
+                index_elements=["job_id", "url_key"],
             )
             if not outcome or sha256 is None:
                 return 0
@@ -275,9 +296,9 @@ class JobStore:
                     CrawlMatch.image_key == image_key,
                 )
             )
-            _insert_ignore(
+            insert_or_ignore(
                 conn,
-                CrawlMatch.__table__,
+                CrawlMatch,
                 [
                     {
                         "job_id": job_id,
@@ -294,7 +315,7 @@ class JobStore:
                     }
                     for m in outcome
                 ],
-                ["job_id", "page_key", "image_key", "work_id"],
+                index_elements=["job_id", "page_key", "image_key", "work_id"],
             )
             after = conn.scalar(
                 select(func.count())

@@ -9,7 +9,8 @@ The frontier lives in the database (not in Scrapy's ``JOBDIR``) so that a crawl 
 with SIGKILL resumes exactly: a page row becomes ``done`` only in the transaction that
 follows the storing of every image of that page, and images and matches are inserted
 with insert-or-ignore on natural keys, so a page fetched twice never duplicates a match.
-Migration ``0004_crawl`` creates the same tables.
+Migration ``0004_crawl`` creates the same tables; ``0009_crawl_reasons`` adds the reason
+codes (``reason_code``, see :mod:`copyseal.crawl.reasons`) and ``crawl_link_skips``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "AppTarget",
     "CrawlImage",
     "CrawlJob",
+    "CrawlLinkSkip",
     "CrawlMatch",
     "CrawlPage",
     "ScheduleRun",
@@ -73,7 +75,10 @@ class CrawlPage(Base):
     """A page (or sitemap) of a job's frontier.
 
     ``status``: ``queued`` (to fetch), ``done``, ``blocked`` (challenge, login wall,
-    anti-bot), ``not-found`` (404 or soft-404), ``error`` (network, redirect loop, ...).
+    anti-bot), ``not-found`` (404 or soft-404), ``error`` (network, redirect loop, ...),
+    ``skipped`` (refused: robots.txt, a private address). ``reason`` is the detail and
+    ``reason_code`` its stable code (set for every page not done, and for a page done with
+    a caveat; null in rows written before migration 0009).
     ``url_key`` is the SHA-256 of the canonical URL (the unique key within a job).
     """
 
@@ -94,6 +99,7 @@ class CrawlPage(Base):
     status: Mapped[str] = mapped_column(String(16))
     http_status: Mapped[int | None]
     reason: Mapped[str | None] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(String(32))
     final_url: Mapped[str | None] = mapped_column(Text)
     images: Mapped[int] = mapped_column(Integer, default=0)
     fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -103,7 +109,8 @@ class CrawlImage(Base):
     """An image URL a job fetched once (deduplicated by URL), with what came of it.
 
     ``status`` is ``ok`` (matched, possibly against nothing) or ``skipped`` (``reason``
-    says why: too large, not an image, robots.txt, refused address, decode error, ...).
+    says why: too large, not an image, robots.txt, refused address, decode error, ...;
+    ``reason_code`` is its stable code).
     ``outcome`` is the matcher's result as JSON (a list of ``Match.to_json()``), kept so
     the same bytes found at another URL, or after a resume, are not matched again.
     """
@@ -125,8 +132,33 @@ class CrawlImage(Base):
     format: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(Text, default="[]")
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CrawlLinkSkip(Base):
+    """A link a job found but never queued, once per URL, and why (``reason_code``:
+    ``off-site``, ``max-depth`` or ``max-pages``); ``found_on`` is the page that showed it.
+
+    A URL first passed over and later queued (found again at a smaller depth) keeps its
+    row; reports leave out the URLs that are in the job's frontier.
+    """
+
+    __tablename__ = "crawl_link_skips"
+    __table_args__ = (
+        UniqueConstraint("job_id", "url_key"),
+        Index("ix_crawl_link_skips_job_reason", "job_id", "reason_code"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigIntKey, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("crawl_jobs.job_id", ondelete="CASCADE")
+    )
+    url_key: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[str] = mapped_column(String(32))
+    found_on: Mapped[str | None] = mapped_column(Text)
 
 
 class CrawlMatch(Base):
