@@ -11,7 +11,7 @@ serves the whole run. Rows:
 - capture: :func:`copyseal.capture.capture_page` with one matched image per page: wheel
   scroll, bounded network settle, full-page and viewport PNGs, close-up, raw and rendered
   HTML, image bytes, WARC, WACZ, environment and network facts, capture.json;
-- capture + seal: :func:`copyseal.bundle.seal.seal_page` in a real workspace (SQLite) whose
+- capture + seal: :func:`copyseal.pipeline.seal_page` in a real workspace (SQLite) whose
   works are the photos: the capture above, plus the overlay, the work's original and
   registration receipt, the canonical manifest, its signature, the ledger append and
   receipt, BagIt files, rename into place.
@@ -163,7 +163,7 @@ def make_workspace(root: Path) -> Any:
 async def seals(
     session: BrowserSession, urls: list[str], concurrency: int, ws: Any, works: dict[int, str]
 ) -> tuple[float, list[Any]]:
-    from copyseal.bundle.seal import FoundImage, seal_page
+    from copyseal.pipeline import FoundImage, seal_page
     from copyseal.registry import build_matcher
 
     matcher = build_matcher(ws.engine, ws.settings)

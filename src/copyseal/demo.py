@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from copyseal.config import load_settings
+from copyseal.storage import Area, open_store
 
 __all__ = ["main", "write_demo_site", "write_demo_works"]
 
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = ["--config", str(config)]
     if not settings.workspace.signing_key.exists():
         _run([*cfg, "init"])
-    demo = settings.workspace.evidence_dir / "demo"
+    store = open_store(settings.workspace.evidence_dir)
+    demo = store.folder(Area.DEMO)
     works_dir = demo / "works"
     write_demo_works(works_dir)
     write_demo_site(demo / "site", works_dir)
@@ -163,7 +165,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(f"\nA demo site with edited copies is being served at {base}", flush=True)
         report: dict[str, Any] = json.loads(
-            _run([*cfg, "crawl", base, "--allow-private", "--no-progress", "--json"], capture=True)
+            _run(
+                [*cfg, "crawl", base, "--allow-private", "--capture", "--no-progress", "--json"],
+                capture=True,
+            )
         )
     finally:
         server.shutdown()
@@ -186,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"\nDemo workspace: {settings.base_dir}\n"
         f"  database:   {settings.database.url}\n"
-        f"  bundles:    {settings.workspace.evidence_dir / 'bundles'}\n"
+        f"  bundles:    {store.folder(Area.BUNDLES)}\n"
         f"  ledger key: {vkey}\n"
         f"  verify any bundle offline: copyseal verify BUNDLE --vkey {vkey}\n"
         f"  review the matches in a browser: copyseal users add me --role admin &&"

@@ -1,4 +1,9 @@
-"""Evidence bundles: BagIt folders with a canonical manifest, a signature and a ledger receipt."""
+"""Evidence bundles: BagIt folders with a canonical manifest, a signature and a ledger receipt.
+
+This package holds the format only (layout, manifest, writer, checks) and needs no
+database or browser; capturing a page and sealing it into a bundle is
+:mod:`copyseal.pipeline`'s.
+"""
 
 from copyseal.bundle.check import BundleVerification, Check, verify_bundle
 from copyseal.bundle.manifest import FileEntry, Manifest, parse_manifest

@@ -7,7 +7,8 @@ bytes, a WACZ holding the WARC (ISO 28500) of every request and response, and
 ``capture.json`` with the network facts (redirects, server address, DNS, TLS) and the
 capture environment (software, browser binary hash, OS, proxies, configuration hash,
 clock). The result is a :class:`Capture`. This package knows nothing of matching or the
-database.
+database. :func:`in_thread` runs blocking file work off the event loop and is safe to
+cancel (callers that seal a capture use it too).
 
 ``Capture.facts`` (JSON-safe; also stored in the WARC's ``metadata`` record, without the
 last two keys)::
@@ -31,6 +32,7 @@ last two keys)::
 
 from __future__ import annotations
 
+from copyseal.capture._files import in_thread
 from copyseal.capture.page import capture_page, capture_page_sync
 from copyseal.capture.result import LAYOUT, Artefact, Box, Capture, CaptureOptions, Target
 from copyseal.capture.session import BrowserSession
@@ -45,4 +47,5 @@ __all__ = [
     "Target",
     "capture_page",
     "capture_page_sync",
+    "in_thread",
 ]

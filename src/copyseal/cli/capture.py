@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from copyseal.bundle.seal import SealOutcome, seal_page
-from copyseal.capture import BrowserSession, Capture, CaptureOptions, Target, capture_page_sync
+from copyseal.capture import Capture, CaptureOptions, Target, capture_page_sync
 from copyseal.capture.page import new_capture_id
 from copyseal.cli._common import App, emit, json_option, pass_app, stderr_console
 from copyseal.config import Settings, load_settings
 from copyseal.errors import ConfigError
+from copyseal.pipeline import SealOutcome, capture_and_seal
 
 __all__ = ["capture"]
 
@@ -115,7 +114,7 @@ def capture(
     )
     if out is None:
         # In a workspace: capture and seal into a signed, anchored evidence bundle.
-        outcome = _seal(app, url, [Target(url=i) for i in images], options)
+        outcome = capture_and_seal(app.workspace(), url, images=images, options=options)
         emit(app, outcome.to_json(), as_json=as_json, human=lambda c: _human_sealed(outcome, c))
         if outcome.error:
             raise click.exceptions.Exit(1)
@@ -131,18 +130,6 @@ def capture(
         capture_id=capture_id,
     )
     emit(app, result.to_json(), as_json=as_json, human=lambda c: _human(result, c))
-
-
-def _seal(app: App, url: str, targets: list[Target], options: CaptureOptions) -> SealOutcome:
-    ws = app.workspace()
-
-    async def run() -> SealOutcome:
-        async with BrowserSession.from_settings(ws.settings) as session:
-            return await seal_page(
-                ws, url=url, found=[], session=session, extra_targets=targets, options=options
-            )
-
-    return asyncio.run(run())
 
 
 def _human_sealed(outcome: SealOutcome, console: Console) -> None:

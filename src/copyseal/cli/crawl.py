@@ -4,46 +4,45 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Callable
-from types import FrameType
-from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from copyseal.bundle.seal import SealOutcome, seal_job
 from copyseal.cli._common import App, emit, json_option, pass_app
 from copyseal.crawl import (
     CrawlSummary,
     MatchRecord,
-    RunOutcome,
     RunRecord,
-    Scheduler,
-    crawl_summary,
     effective_settings,
     list_jobs,
     list_matches,
-    resume_crawl,
     schedule_states,
     spec_for,
-    start_crawl,
 )
+from copyseal.pipeline import ChildLaunch, ScheduledCrawls, SealOutcome, resume, run_crawl
 
 
 def _summary_human(s: CrawlSummary, sealed: list[SealOutcome]) -> Callable[[Console], None]:
     def human(console: Console) -> None:
         data = s.to_json()
+        # Plain text (markup=False): "[finished]" is not a style tag, and URLs or reasons
+        # may hold brackets.
         console.print(
             f"crawl {s.job_id} [{s.status}]: {data['pages']} page(s), {data['images']} image(s),"
-            f" {data['match_count']} match(es)"
+            f" {data['match_count']} match(es)",
+            markup=False,
         )
-        console.print(f"  pages: {data['page_status']}  images: {data['image_status']}")
+        console.print(
+            f"  pages: {data['page_status']}  images: {data['image_status']}", markup=False
+        )
         if s.robots_override:
-            console.print(f"  robots.txt not obeyed: {s.robots_override}")
+            console.print(f"  robots.txt not obeyed: {s.robots_override}", markup=False)
+        # Why pages and images were not done, with the remedy: one line each, never
+        # wrapped, so it stays greppable.
+        for line in s.reasons.lines():
+            console.print(f"  {line}", markup=False, soft_wrap=True)
         if s.matches:
             console.print(_matches_table(list(s.matches)))
         for o in sealed:
@@ -129,10 +128,7 @@ def crawl(
     if resume_job:
         if targets:
             raise click.UsageError("--resume takes no TARGET")
-        # A finished job may still have matches to seal (killed while sealing, or crawled
-        # with --no-capture): resuming it seals them.
-        will_seal = seal if seal is not None else app.settings().capture.on_match
-        summary = resume_crawl(ws, resume_job, progress=progress, allow_finished=will_seal)
+        result = resume(ws, resume_job, seal=seal, progress=progress)
     else:
         if not targets:
             raise click.UsageError("give a TARGET, URLs, or --resume JOB")
@@ -146,15 +142,13 @@ def crawl(
             allow_private=allow_private,
             robots_override_reason=robots_reason,
         )
-        summary = start_crawl(ws, spec, progress=progress)
-    sealed: list[SealOutcome] = []
-    if seal if seal is not None else app.settings().capture.on_match:
-        # Pages change: each page with a match is captured now, before any review.
-        sealed = seal_job(ws, summary.job_id)
-        summary = crawl_summary(ws, summary.job_id)  # matches now name their bundles
-    data = summary.to_json()
-    data["sealed"] = [o.to_json() for o in sealed]
-    emit(app, data, as_json=as_json, human=_summary_human(summary, sealed))
+        result = run_crawl(ws, spec, seal=seal, progress=progress)
+    emit(
+        app,
+        result.to_json(),
+        as_json=as_json,
+        human=_summary_human(result.summary, list(result.sealed)),
+    )
 
 
 @click.command()
@@ -247,66 +241,6 @@ def schedule_list(app: App, as_json: bool) -> None:
     emit(app, data, as_json=as_json, human=human)
 
 
-class _ChildRunner:
-    """Runs a crawl job as ``copyseal crawl --resume JOB`` in a child process (a reactor
-    runs once per process), with this command's configuration; the child seals pages
-    with matches as any crawl does (capture.on_match)."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.proc: subprocess.Popen[str] | None = None
-        self._lock = threading.Lock()
-
-    def command(self, job_id: str) -> list[str]:
-        cmd = [sys.executable, "-m", "copyseal"]
-        if self.app.config_path is not None:
-            cmd += ["--config", str(self.app.config_path)]
-        for item in self.app.overrides:
-            cmd += ["--set", item]
-        if self.app.debug:
-            cmd.append("--debug")
-        return [*cmd, "crawl", "--resume", job_id, "--json", "--no-progress"]
-
-    def __call__(self, job_id: str) -> RunOutcome:
-        ws = self.app.workspace()
-        if (
-            crawl_summary(ws, job_id).status == "finished"
-            and not self.app.settings().capture.on_match
-        ):
-            return RunOutcome(status="finished")
-        last_error: list[str] = []
-        with self._lock:
-            # Its own session: a Ctrl-C in the terminal reaches the child once, from us.
-            self.proc = subprocess.Popen(
-                self.command(job_id),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-        proc = self.proc
-        assert proc.stderr is not None
-        for line in proc.stderr:  # the child's logs go on to our stderr
-            sys.stderr.write(line)
-            if line.startswith("error: "):
-                last_error[:] = [line.removeprefix("error: ").strip()]
-        code = proc.wait()
-        with self._lock:
-            self.proc = None
-        status = crawl_summary(ws, job_id).status
-        error = None
-        if code != 0:
-            error = last_error[0] if last_error else f"crawl process exited with code {code}"
-        return RunOutcome(status=status, error=error)
-
-    def interrupt(self) -> None:
-        """Ask the running crawl to stop gracefully (Scrapy stops on SIGINT; it is
-        resumable, and a second SIGINT forces it)."""
-        with self._lock:
-            if self.proc is not None and self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGINT)
-
-
 def _run_line(r: RunRecord) -> str:
     text = f"schedule {r.schedule} (due {_when(r.due_at.isoformat())}): "
     if r.status == "running":
@@ -336,41 +270,24 @@ def scheduler(app: App, once: bool, poll: float, as_json: bool) -> None:
     crash is resumed by the next scheduler. Progress goes to stderr; with --json, the
     runs handled are printed as one JSON list at exit.
     """
-    ws = app.workspace()
-    stop = threading.Event()
-    runner = _ChildRunner(app)
-    handled: list[RunRecord] = []
+    launch = ChildLaunch(config_path=app.config_path, overrides=app.overrides, debug=app.debug)
 
     def on_run(r: RunRecord) -> None:
         click.echo(_run_line(r), err=True)
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if not stop.is_set():
+    def on_signal(sig: signal.Signals, first: bool) -> None:
+        if first:
             click.echo(
-                f"{signal.Signals(signum).name}: stopping (the crawl in progress stops and is"
-                " resumed by the next scheduler)",
+                f"{sig.name}: stopping (the crawl in progress stops and is resumed by the"
+                " next scheduler)",
                 err=True,
             )
-        stop.set()
-        runner.interrupt()
 
-    previous: dict[signal.Signals, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, on_signal)
-    try:
-        sched = Scheduler(ws, runner=runner, stop=stop, on_run=on_run)
-        names = ", ".join(sorted(sched.settings.crawl.schedules)) or "none configured"
-        click.echo(f"scheduler {sched.owner}: schedules {names}", err=True)
-        if once:
-            handled = sched.tick()
-        else:
-            # Runs are not kept in memory over a long life: each was reported on stderr.
-            while not stop.is_set():
-                sched.tick()
-                stop.wait(poll)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    service = ScheduledCrawls(app.workspace(), launch=launch, on_run=on_run)
+    with service.stop_on_signals(on_signal):
+        names = ", ".join(sorted(service.scheduler.settings.crawl.schedules)) or "none configured"
+        click.echo(f"scheduler {service.scheduler.owner}: schedules {names}", err=True)
+        handled = service.run(once=once, poll=poll)
 
     def human(console: Console) -> None:
         console.print(f"{len(handled)} scheduled run(s) handled")

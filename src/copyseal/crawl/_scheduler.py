@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
+from copyseal import times
 from copyseal.config import CrawlSchedule, Settings
 from copyseal.crawl._jobs import CrawlSummary
 from copyseal.crawl._schedule import (
@@ -30,19 +29,18 @@ from copyseal.crawl._schedule import (
     MAX_ATTEMPTS,
     STALE_AFTER,
     JobRunner,
+    RevisitPolicy,
     RunOutcome,
     RunRecord,
     _last_due,
-    _now,
     _runs,
-    _utc,
     plan_catch_up,
 )
 from copyseal.crawl._spec import JobSpec, spec_for
 from copyseal.crawl._store import JobStore, new_job_id, url_key
 from copyseal.crawl._targets import effective_settings
-from copyseal.db.models import Work
-from copyseal.db.schema.crawl import CrawlJob, CrawlMatch, CrawlPage, ScheduleRun
+from copyseal.db.schema.crawl import CrawlPage, ScheduleRun
+from copyseal.db.sql import insert_or_ignore
 from copyseal.errors import CopysealError, CrawlError
 from copyseal.workspace import Workspace
 
@@ -72,15 +70,6 @@ def _pid_alive(pid: int, start: str) -> bool:
     return not start or _process_start(pid) in ("", start)
 
 
-def _insert_ignore(
-    conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str]
-) -> Any:
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    return conn.execute(
-        dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=keys)
-    )
-
-
 class Scheduler:
     """Runs the due occurrences of the configured, enabled schedules, one at a time.
 
@@ -91,6 +80,9 @@ class Scheduler:
             is expected to stop its job gracefully; the next scheduler resumes it).
         clock: Returns the current time (UTC); tests pass a fixed one.
         on_run: Called with each run's record when it ends or is released.
+        revisit: The pages a schedule with ``revisit_matches`` crawls again, given its
+            target (:func:`copyseal.pipeline.revisit_pages` is the pipeline's policy).
+            Without one, claiming such a schedule's run fails, naming the schedule.
     """
 
     def __init__(
@@ -99,8 +91,9 @@ class Scheduler:
         *,
         runner: JobRunner,
         stop: threading.Event | None = None,
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] = times.now,
         on_run: Callable[[RunRecord], None] | None = None,
+        revisit: RevisitPolicy | None = None,
     ) -> None:
         self.workspace = workspace
         self.engine = workspace.engine
@@ -108,6 +101,7 @@ class Scheduler:
         self.stop = stop or threading.Event()
         self.clock = clock
         self.on_run = on_run
+        self.revisit = revisit
         self.host = socket.gethostname()
         pid = os.getpid()
         #: Who runs a claimed run: ``host:pid:process start:random token``.
@@ -153,19 +147,13 @@ class Scheduler:
 
     # -- claiming ------------------------------------------------------------------------
 
-    def _revisit_pages(self, target: str) -> list[str]:
-        """Pages where earlier jobs of ``target`` found a work that is still registered."""
-        with self.engine.connect() as conn:
-            return list(
-                conn.scalars(
-                    select(CrawlMatch.page_url)
-                    .join(CrawlJob, CrawlJob.job_id == CrawlMatch.job_id)
-                    .join(Work, Work.work_id == CrawlMatch.work_id)
-                    .where(CrawlJob.target == target, Work.removed_at.is_(None))
-                    .group_by(CrawlMatch.page_url)
-                    .order_by(CrawlMatch.page_url)
-                )
+    def _revisit_pages(self, name: str, target: str) -> list[str]:
+        if self.revisit is None:
+            raise CrawlError(
+                f"schedule {name!r} re-visits matches (revisit_matches), and this scheduler"
+                " has no re-visit policy"
             )
+        return list(self.revisit(target))
 
     def claim(
         self, name: str, due_at: datetime, *, missed: tuple[datetime, ...] = ()
@@ -182,53 +170,53 @@ class Scheduler:
         if sched is None:
             raise CrawlError(f"no schedule {name!r} in crawl.schedules")
         now = self.clock()
-        due = _utc(due_at)
+        due = times.utc(due_at)
         spec: JobSpec | None = None
         error = None
         revisit: list[str] = []
         try:
             spec = spec_for(settings, (sched.target,))
             if sched.revisit_matches:
-                revisit = self._revisit_pages(sched.target)
+                revisit = self._revisit_pages(name, sched.target)
             spec = dataclasses.replace(
                 spec,
                 max_pages=spec.max_pages + len(revisit),
                 extra={**spec.extra, "schedule": name, "due_at": due.isoformat()},
             )
         except CopysealError as e:
-            error = str(e)
+            error, spec = str(e), None  # a run that cannot start gets no job
         job_id = new_job_id() if spec is not None else None
         try:
             with self.engine.begin() as conn:
                 if spec is not None:
                     # The job first: the write lock is taken before anything is read.
                     JobStore(self.engine).create_job(spec, conn=conn, job_id=job_id, created_at=now)
-                claimed = conn.execute(
-                    (sqlite if conn.dialect.name == "sqlite" else postgresql)
-                    .insert(ScheduleRun)
-                    .values(
-                        schedule=name,
-                        due_at=due,
-                        target=sched.target,
-                        status=_UNFINISHED if error is None else "failed",
-                        job_id=job_id,
-                        revisit_pages=len(revisit),
-                        owner=self.owner if error is None else None,
-                        attempts=0,
-                        claimed_at=now,
-                        heartbeat_at=now,
-                        finished_at=None if error is None else now,
-                        error=error,
-                    )
-                    .on_conflict_do_nothing(index_elements=["schedule", "due_at"])
-                    .returning(ScheduleRun.id)
-                ).first()
-                if claimed is None:
+                claimed = insert_or_ignore(
+                    conn,
+                    ScheduleRun,
+                    {
+                        "schedule": name,
+                        "due_at": due,
+                        "target": sched.target,
+                        "status": _UNFINISHED if error is None else "failed",
+                        "job_id": job_id,
+                        "revisit_pages": len(revisit),
+                        "owner": self.owner if error is None else None,
+                        "attempts": 0,
+                        "claimed_at": now,
+                        "heartbeat_at": now,
+                        "finished_at": None if error is None else now,
+                        "error": error,
+                    },
+                    index_elements=["schedule", "due_at"],
+                    returning=[ScheduleRun.id],
+                )
+                if not claimed:
                     raise _Lost
                 if revisit and job_id is not None:
-                    _insert_ignore(
+                    insert_or_ignore(
                         conn,
-                        CrawlPage.__table__,
+                        CrawlPage,
                         [
                             {
                                 "job_id": job_id,
@@ -241,12 +229,12 @@ class Scheduler:
                             }
                             for u in revisit
                         ],
-                        ["job_id", "url_key"],
+                        index_elements=["job_id", "url_key"],
                     )
                 if missed:
-                    _insert_ignore(
+                    insert_or_ignore(
                         conn,
-                        ScheduleRun.__table__,
+                        ScheduleRun,
                         [
                             {
                                 "schedule": name,
@@ -264,9 +252,9 @@ class Scheduler:
                             }
                             for m in missed
                         ],
-                        ["schedule", "due_at"],
+                        index_elements=["schedule", "due_at"],
                     )
-                row = conn.execute(select(ScheduleRun).where(ScheduleRun.id == claimed[0])).one()
+                row = conn.execute(select(ScheduleRun).where(ScheduleRun.id == claimed[0].id)).one()
         except _Lost:
             return None
         return RunRecord.from_row(row)

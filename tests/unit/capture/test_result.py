@@ -24,6 +24,7 @@ def test_public_names_are_pinned() -> None:
             "Target",
             "capture_page",
             "capture_page_sync",
+            "in_thread",
         ]
     )
 

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from copyseal.crawl._schedule import MAX_ATTEMPTS, MAX_MISSED_RECORDED
 from copyseal.crawl._store import JobStore
 from copyseal.db.schema.crawl import CrawlJob, CrawlPage, ScheduleRun
 from copyseal.errors import ConfigError
+from copyseal.pipeline import revisit_pages
 from copyseal.registry import register_paths
 from copyseal.workspace import Workspace
 
@@ -403,7 +405,7 @@ def test_revisit_queues_pages_of_earlier_matches(
                 outcome=[{"work_id": work.work_id, "score": 0.9}],  # type: ignore[union-attr]
                 location={},
             )
-        scheduler = Scheduler(ws, runner=FakeRunner())
+        scheduler = Scheduler(ws, runner=FakeRunner(), revisit=partial(revisit_pages, ws))
         plain = scheduler.claim("plain", utc(2026, 5, 10, 3))
         again = scheduler.claim("again", utc(2026, 5, 10, 4))
         assert plain is not None and again is not None
@@ -421,5 +423,20 @@ def test_revisit_queues_pages_of_earlier_matches(
         assert spec.max_pages == base.max_pages + 1  # on top of the target's limit
         assert spec.extra == {"schedule": "again", "due_at": "2026-05-10T04:00:00+00:00"}
         assert json.loads(store.job(again.job_id).spec)["target"] == "site"
+    finally:
+        ws.close()
+
+
+def test_a_revisit_schedule_without_a_revisit_policy_fails_naming_it(
+    workspace_settings: Settings,
+) -> None:
+    ws = Workspace.open(
+        configured(workspace_settings, again={"cron": "0 4 * * *", "revisit_matches": True})
+    )
+    try:
+        runner = FakeRunner()
+        (run,) = Scheduler(ws, runner=runner, clock=Clock(utc(2026, 5, 10, 12))).tick()
+        assert run.status == "failed" and run.job_id is None and runner.calls == []
+        assert run.error is not None and "'again'" in run.error and "re-visit" in run.error
     finally:
         ws.close()

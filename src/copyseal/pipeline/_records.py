@@ -1,20 +1,29 @@
-"""Bundles in the database: recording a sealed bundle (and the crawl matches it seals),
-and reconciling bundles sealed on disk that the database does not know (a crash between
-the seal and its record). Bundles themselves are never changed here."""
+"""Sealed bundles in the database: recording a bundle together with the crawl matches it
+seals, and reconciling bundles sealed on disk that the database does not know (a crash
+between the seal and its record). Bundles themselves are never changed here.
+
+These are steps of the pipeline, not of the bundle format: a record links a bundle to
+crawl matches (``crawl_matches.bundle_id``), and reconciling decides what a resumed job
+still has to seal, so :mod:`copyseal.bundle` stays a package of formats that needs no
+database.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from copyseal.bundle.writer import BundleInfo
+from copyseal import times
+from copyseal.bundle import BundleInfo, parse_manifest
 from copyseal.db.schema.bundle import EvidenceBundle
+from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.errors import CopysealError
+from copyseal.storage import Area
 from copyseal.workspace import Workspace
 
 __all__ = ["reconcile_bundles", "record_bundle"]
@@ -34,8 +43,6 @@ def record_bundle(
 ) -> None:
     """Record a sealed bundle, and link the crawl matches it seals (by id, or by
     (image URL, work) on the page for a bundle found on disk)."""
-    from copyseal.db.schema.crawl import CrawlMatch
-
     with Session(ws.engine) as db:
         db.add(
             EvidenceBundle(
@@ -47,7 +54,7 @@ def record_bundle(
                 leaf_hash=info.leaf_hash,
                 ledger_index=info.ledger_index,
                 captured_at=captured_at,
-                created_at=datetime.now(UTC),
+                created_at=times.now(),
             )
         )
         if match_ids:
@@ -74,18 +81,18 @@ def record_bundle(
 def reconcile_bundles(ws: Workspace) -> list[str]:
     """Record every sealed bundle on disk that the database does not know (a crash or a
     database error after sealing); returns their ids. Bundles are never changed."""
-    from copyseal.bundle.manifest import parse_manifest
     from copyseal.ledger import leaf_hash
     from copyseal.ledger.proof import parse_receipt
 
-    root = ws.settings.workspace.evidence_dir / "bundles"
-    if not root.is_dir():
+    names = ws.store.names(Area.BUNDLES)
+    if not names:
         return []
     with Session(ws.engine) as db:
         known = set(db.scalars(select(EvidenceBundle.bundle_id)))
     added = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if folder.name in known:
+    for name in names:
+        folder = ws.store.path(Area.BUNDLES, name)
+        if name in known or not folder.is_dir():
             continue
         try:
             data = (folder / "manifest.json").read_bytes()
