@@ -21,7 +21,7 @@ _SUFFIXES = {".py", ".sh", ".toml", ".yaml", ".yml", ".cfg", ".ini", ""}
 #: a ``..`` on its own is hostile test input or a traversal check, not a read.
 _DOTDOT_JOIN = re.compile(r"""(?:/\s*|join\([^)]*,\s*)["']\.\.["']""")
 _PARENTS = re.compile(r"\.parents\[(\d+)\]")
-_SHARED = re.compile(r"\bshared/testvectors|\.\./shared\b")
+_SHARED = re.compile(r"\bshared/testvectors|(?<!\.)\.\./shared\b")
 
 
 def _files() -> list[Path]:
@@ -61,6 +61,8 @@ def test_the_checker_finds_each_way_out() -> None:
     assert _problems(here, 'V = ROOT / ".." / "shared" / "testvectors"')
     assert _problems(here, "p = os.path.join(ROOT, '..', 'data.json')")
     assert not _problems(here, 'write_bundle(name="../evil")')  # hostile input, not a read
+    assert _problems(here, 'V = "../shared/x.json"')
+    assert not _problems(here, 'URL = "file:///.../shared%20evidence"')  # an ellipsis
     assert not _problems(here, 'V = Path(__file__).parents[1] / "vectors"')
     assert not _problems(REPO / "tests" / "unit" / "x.py", "R = Path(__file__).parents[2]")
 

@@ -13,7 +13,9 @@ CONFIG_TEMPLATE = """\
 # flags (--set section.key=value). Secrets never go in this file.
 
 workspace:
-  # Evidence bundles, exports and other artefacts.
+  # The evidence store: bundles, originals of works, exports and other artefacts. A
+  # folder, or a file:/// URL; several machines share one store by mounting the same
+  # folder (NFS, CephFS, ...) at the same path on each.
   evidence_dir: evidence
   # The Ed25519 signing key (created by 'copyseal init', mode 0600); its public key is
   # written beside it with the suffix .pub.
@@ -31,6 +33,11 @@ ledger:
   # Choose a unique, stable name (a domain you control plus a path is the convention).
   origin: copyseal.local/ledger
 
+anchors:
+  # What commits the ledger's checkpoints, by anchor kind. 'ledger' is the log's own
+  # Ed25519-signed checkpoint, which every receipt and bundle carries (always listed).
+  kinds: [ledger]
+
 match:
   # Refuse images with more pixels than this (decompression bombs).
   max_pixels: 100000000
@@ -39,6 +46,11 @@ match:
   # Matcher thresholds to change from their calibrated defaults, e.g. {min_inliers: 10}.
   # Every key and the measurement behind its default: copyseal.match.MatchConfig.
   engine: {}
+  # The retrieval index of the matcher (known: faiss).
+  index: faiss
+  # The matcher of crawls, sealing and `copyseal match` (known: workspace: exact copies
+  # by SHA-256, then edited copies by the registered works' fingerprints).
+  matcher: workspace
 
 crawl:
   # The User-Agent names copyseal and where site owners can reach you.

@@ -53,10 +53,20 @@ class _Section(BaseModel):
 class WorkspaceSettings(_Section):
     """Where the workspace keeps its files."""
 
-    #: Evidence bundles, exports and other artefacts.
+    #: The evidence store (bundles, exports and other artefacts): a folder, or a URL whose
+    #: scheme :data:`copyseal.storage.STORES` lists (``file:///srv/evidence``).
     evidence_dir: Path = Path("evidence")
     #: The workspace's Ed25519 signing key (mode 0600); the public key sits beside it (.pub).
     signing_key: Path = Path("keys/signing.key")
+
+    @field_validator("evidence_dir", mode="before")
+    @classmethod
+    def _evidence_store(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            from copyseal.storage import local_folder
+
+            return local_folder(v)
+        return v
 
 
 class DatabaseSettings(_Section):
@@ -88,6 +98,32 @@ class LedgerSettings(_Section):
         return v
 
 
+class AnchorsSettings(_Section):
+    """Evidence anchors: what commits the ledger's checkpoints (see ``copyseal.anchors``)."""
+
+    #: The anchor kinds that commit the ledger's checkpoints, by their names in
+    #: ``copyseal.anchors.ANCHORS``. ``ledger``, the log's own signed checkpoint that every
+    #: receipt and bundle carries, is always among them.
+    kinds: list[str] = ["ledger"]
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, v: list[str]) -> list[str]:
+        from copyseal.anchors import ANCHORS, RECEIPT_KIND
+
+        for kind in v:
+            if kind not in ANCHORS:
+                known = ", ".join(sorted(ANCHORS))
+                raise ValueError(f"unknown anchor kind {kind!r} (known: {known})")
+        if len(set(v)) != len(v):
+            raise ValueError("each anchor kind may be listed once")
+        if RECEIPT_KIND not in v:
+            raise ValueError(
+                f"must include {RECEIPT_KIND!r} (the signed checkpoint every receipt carries)"
+            )
+        return v
+
+
 class MatchSettings(_Section):
     """Image decoding limits and matcher thresholds."""
 
@@ -98,6 +134,12 @@ class MatchSettings(_Section):
     #: Matcher thresholds to change from their calibrated defaults (the keys and the
     #: measurements behind each default are documented in ``copyseal.match.MatchConfig``).
     engine: dict[str, Any] = {}
+    #: The retrieval index backend (``copyseal.match.INDEXES``): ``faiss``. The names are
+    #: listed here, not imported, so that reading the settings loads no image stack.
+    index: Literal["faiss"] = "faiss"
+    #: The matcher of the crawl, sealing and ``copyseal match`` (``copyseal.registry.
+    #: MATCHERS``): ``workspace`` (exact SHA-256, then fingerprints of registered works).
+    matcher: Literal["workspace"] = "workspace"
 
     @field_validator("engine")
     @classmethod
@@ -128,26 +170,56 @@ class MatchSettings(_Section):
 
 
 class CrawlTarget(_Section):
-    """A site to crawl, named under ``crawl.targets`` (part of :class:`CrawlSettings`)."""
+    """A site to crawl, named under ``crawl.targets`` (part of :class:`CrawlSettings`).
 
-    #: Start URLs (for the ``urls`` spider: files of URLs, one a line).
-    urls: list[str] = Field(min_length=1)
-    #: ``site`` (follow links and robots.txt sitemaps), ``sitemap`` or ``urls``, or the
-    #: name of a site-specific spider in ``spiders_dir``.
-    spider: str = "site"
-    #: Render pages in Chromium (finds JavaScript and lazy-loaded images; ~30x slower).
-    render: bool = False
-    #: Domains whose pages are followed (default: the start URLs' hosts and subdomains).
-    allowed_domains: list[str] = []
-    #: Limits for this target (default: the crawl section's).
-    max_pages: int | None = Field(default=None, gt=0)
-    max_depth: int | None = Field(default=None, ge=0)
-    #: Allow private, loopback and link-local addresses (for local test sites only).
-    allow_private: bool = False
-    #: Not obeying robots.txt must be explicit: set false AND give the reason, recorded
-    #: with the crawl job.
-    obey_robots_txt: bool = True
-    robots_override_reason: str | None = None
+    Each key's ``title`` and ``description`` document it here and label it in the review
+    app, whose target form and JSON API are built from this model (``copyseal.web``): a
+    key added here is editable there.
+    """
+
+    urls: list[str] = Field(
+        min_length=1,
+        title="Start URLs",
+        description="http or https; in config.yaml, the urls spider takes files of URLs"
+        " instead, one a line",
+    )
+    spider: str = Field(
+        default="site",
+        title="Spider",
+        description="site follows links and robots.txt sitemaps; sitemap, urls, or the name"
+        " of a site-specific spider in crawl.spiders_dir",
+    )
+    render: bool = Field(
+        default=False,
+        title="Render pages in Chromium",
+        description="finds JavaScript and lazy-loaded images; about 30 times slower",
+    )
+    allowed_domains: list[str] = Field(
+        default=[],
+        title="Allowed domains",
+        description="whose pages are followed; default: the start URLs' hosts and subdomains",
+    )
+    max_pages: int | None = Field(
+        default=None, gt=0, title="Max pages", description="default: the crawl section's"
+    )
+    max_depth: int | None = Field(
+        default=None, ge=0, title="Max depth", description="default: the crawl section's"
+    )
+    allow_private: bool = Field(
+        default=False,
+        title="Allow private addresses",
+        description="private, loopback and link-local addresses; for local test sites only",
+    )
+    obey_robots_txt: bool = Field(
+        default=True,
+        title="Obey robots.txt",
+        description="not obeying must be explicit: false needs robots_override_reason",
+    )
+    robots_override_reason: str | None = Field(
+        default=None,
+        title="Reason for not obeying robots.txt",
+        description="recorded with every crawl job of the target",
+    )
 
     @field_validator("robots_override_reason")
     @classmethod
@@ -169,15 +241,23 @@ class CrawlSchedule(_Section):
     Cron expressions are evaluated in UTC (see :mod:`copyseal._cron`).
     """
 
-    #: The name of a target under ``crawl.targets``.
-    target: str
-    #: When to crawl: five cron fields in UTC, e.g. ``0 3 * * *`` (03:00 UTC daily).
-    cron: str
-    #: Also crawl again every page where earlier crawls of the target found a match, so
-    #: their continued use is captured again as new evidence.
-    revisit_matches: bool = False
-    #: A disabled schedule is listed but never run.
-    enabled: bool = True
+    target: str = Field(title="Target", description="the name of a target under crawl.targets")
+    cron: str = Field(
+        title="Cron",
+        description="five fields in UTC, or @daily ...; 0 3 * * * is 03:00 UTC daily",
+        examples=["0 3 * * *"],
+    )
+    revisit_matches: bool = Field(
+        default=False,
+        title="Also re-visit pages with earlier matches",
+        description="every page where earlier crawls of the target found a match is crawled"
+        " again, so their continued use is captured as new evidence",
+    )
+    enabled: bool = Field(
+        default=True,
+        title="Schedule enabled",
+        description="a disabled schedule is listed but never run",
+    )
 
     @field_validator("cron")
     @classmethod
@@ -290,6 +370,7 @@ class Settings(_Section):
     workspace: WorkspaceSettings = WorkspaceSettings()
     database: DatabaseSettings = DatabaseSettings()
     ledger: LedgerSettings = LedgerSettings()
+    anchors: AnchorsSettings = AnchorsSettings()
     match: MatchSettings = MatchSettings()
     crawl: CrawlSettings = CrawlSettings()
     capture: CaptureSettings = CaptureSettings()
