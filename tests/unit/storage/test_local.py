@@ -35,7 +35,7 @@ def test_the_layout_is_the_evidence_folder_as_it_always_was(tmp_path: Path) -> N
 def test_a_path_or_a_file_url_names_the_same_folder(tmp_path: Path) -> None:
     folder = tmp_path / "shared evidence"
     by_path = _settings(tmp_path, str(folder))
-    by_url = _settings(tmp_path, folder.as_uri())  # "file:///.../shared%20evidence"
+    by_url = _settings(tmp_path, folder.as_uri())  # a percent-encoded space
     assert by_path.settings.workspace.evidence_dir == folder
     assert by_url.settings.workspace.evidence_dir == folder
     assert by_url.store.folder(Area.BUNDLES) == folder / "bundles"
