@@ -17,8 +17,10 @@ Verification raises nothing but :class:`~copyseal.errors.VerificationError`.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from copyseal.errors import AnchorError, AnchorVerificationError
@@ -111,6 +113,12 @@ class AnchorContext:
     origin: str | None = None
     #: The log's checkpoint signer; only needed to anchor (kept out of the repr).
     signer: NoteSigner | None = field(default=None, repr=False)
+    #: Which configured anchor of its kind to build (``anchors.evm.NAME`` …); None for a
+    #: kind that has one instance (the ledger's own).
+    name: str | None = None
+    #: That anchor's configuration entry (URLs, key files, …), paths already resolved
+    #: against the workspace. Empty for verification from public material alone.
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def for_signer(cls, signer: NoteSigner) -> AnchorContext:
