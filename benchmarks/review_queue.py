@@ -41,9 +41,10 @@ from copyseal.config import load_settings
 from copyseal.db.models import Work
 from copyseal.db.schema.crawl import CrawlJob, CrawlMatch
 from copyseal.db.schema.review import Case, CaseMatch, Decision
-from copyseal.review._util import domain_of, utc
 from copyseal.review.decisions import DECISIONS, STATUSES
 from copyseal.review.queue import QueueFilter, QueueItem, QueuePage, queue
+from copyseal.review.sites import domain_of
+from copyseal.times import utc
 from copyseal.workspace import Workspace, init_workspace
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
