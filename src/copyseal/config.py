@@ -198,6 +198,7 @@ class CrawlTarget(_Section):
         default=[],
         title="Allowed domains",
         description="whose pages are followed; default: the start URLs' hosts and subdomains",
+        json_schema_extra={"commas_separate": True},
     )
     max_pages: int | None = Field(
         default=None, gt=0, title="Max pages", description="default: the crawl section's"

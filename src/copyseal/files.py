@@ -29,6 +29,7 @@ __all__ = [
     "publish_dir",
     "publish_stream",
     "staging_dir",
+    "sync_tree",
 ]
 
 
@@ -102,23 +103,12 @@ def staging_dir(dest: Path) -> Path:
     return tmp
 
 
-def publish_dir(
-    tmp: Path, dest: Path, *, before_rename: Callable[[Path], None] | None = None
-) -> None:
-    """Rename the finished folder ``tmp`` to ``dest``, durably; never over an existing one.
-
-    Every file inside is fsynced, then the folder itself, then the rename, then the parent
-    folder. ``before_rename`` runs on ``tmp`` just before the rename (making the files
-    read-only, for instance).
-
-    Raises:
-        FileExistsError: ``dest`` exists (rename(2) would silently replace an empty folder).
-    """
-    if dest.exists():
-        raise FileExistsError(str(dest))
-    for folder, _dirs, names in os.walk(tmp):
+def sync_tree(folder: Path) -> None:
+    """``fsync`` every regular file below ``folder`` and every folder, ``folder`` included
+    (symbolic links are not followed): after it returns, the whole tree is on disk."""
+    for here, _dirs, names in os.walk(folder):
         for name in names:
-            path = Path(folder, name)
+            path = Path(here, name)
             if path.is_symlink():
                 continue
             fd = os.open(path, os.O_RDONLY)
@@ -126,9 +116,26 @@ def publish_dir(
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        fsync_dir(Path(folder))
+        fsync_dir(Path(here))
+
+
+def publish_dir(
+    tmp: Path, dest: Path, *, before_rename: Callable[[Path], None] | None = None
+) -> None:
+    """Rename the finished folder ``tmp`` to ``dest``, durably; never over an existing one.
+
+    ``before_rename`` runs on ``tmp`` first (making the files read-only, for instance), so
+    that what it changes is synced too; then every file inside is fsynced, then every
+    folder, then the rename, then the parent folder.
+
+    Raises:
+        FileExistsError: ``dest`` exists (rename(2) would silently replace an empty folder).
+    """
+    if dest.exists():
+        raise FileExistsError(str(dest))
     if before_rename is not None:
         before_rename(tmp)
+    sync_tree(tmp)
     os.rename(tmp, dest)
     fsync_dir(dest.parent)
 

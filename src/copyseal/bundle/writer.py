@@ -50,7 +50,14 @@ from copyseal.bundle._tags import (
 )
 from copyseal.bundle.manifest import FileEntry, Manifest, safe_path
 from copyseal.errors import BundleError, CopysealError
-from copyseal.files import discard, fsync_dir, publish_dir, publish_stream, staging_dir
+from copyseal.files import (
+    discard,
+    fsync_dir,
+    publish_dir,
+    publish_stream,
+    staging_dir,
+    sync_tree,
+)
 from copyseal.ledger.checkpoint import Checkpoint
 from copyseal.ledger.merkle import leaf_hash, verify_inclusion
 from copyseal.ledger.note import NoteSigner
@@ -246,7 +253,9 @@ def write_bundle(
         _write(tmp / MANIFEST, manifest_bytes)
         signature = signing_key.sign(manifest_bytes).signature
         _write(tmp / SIGNATURE, base64.b64encode(signature) + b"\n")
-        # Anchor last: everything above is on disk, so a failure before here leaves no entry.
+        # Anchor last, once everything above is on disk: a failure (or a power cut) before
+        # the append leaves no entry, and an entry never names files that were not synced.
+        sync_tree(tmp)
         index = ledger.append([(EVIDENCE_BUNDLE, evidence_bundle(manifest_bytes))])[0]
         receipt, checkpoint = _anchored_receipt(ledger, anchor, index, manifest_bytes)
         _write(tmp / RECEIPT, receipt.encode("utf-8"))
@@ -265,6 +274,7 @@ def write_bundle(
         # Anchored: the ledger names this manifest, so its files are evidence; keep them.
         kept = root / f".failed-{bundle_id}"
         with contextlib.suppress(OSError):
+            sync_tree(tmp)
             os.rename(tmp, kept)
             fsync_dir(root)
         raise BundleError(

@@ -17,6 +17,7 @@ from rich.console import Console
 from copyseal.cli._common import App, emit, json_option, pass_app
 from copyseal.cli.cases import operator
 from copyseal.export import ExportError, export_case
+from copyseal.files import publish_bytes
 from copyseal.review.users import require
 
 __all__ = ["export"]
@@ -47,11 +48,16 @@ def export(
     ws = app.workspace()
     user = operator(ws, as_user)
     require(user, "export")
-    result = export_case(ws, case_id, out=out, exported_by=user.name, recipient=recipient)
     statement_file = out.with_name(out.name + ".export.json")
     receipt_file = out.with_name(out.name + ".export.tlog-proof")
-    statement_file.write_bytes(result.statement)
-    receipt_file.write_text(result.receipt, encoding="utf-8")
+    # Checked before the export is logged: once it is in the ledger, its statement and
+    # receipt must be written, never refused for a name that was taken all along.
+    taken = [p for p in (statement_file, receipt_file) if p.exists()]
+    if taken:
+        raise ExportError(f"{taken[0]}: exists already; refusing to overwrite")
+    result = export_case(ws, case_id, out=out, exported_by=user.name, recipient=recipient)
+    publish_bytes(statement_file, result.statement)
+    publish_bytes(receipt_file, result.receipt.encode("utf-8"))
     data = {
         **result.to_json(),
         "statement_file": str(statement_file),

@@ -15,12 +15,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from copyseal.anchors import RECEIPT_KIND, AnchorContext, anchor_for, verify_stated
 from copyseal.db.models import Work
 from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.errors import CopysealError, ExportError
-from copyseal.ledger.checkpoint import open_checkpoint
-from copyseal.ledger.note import parse_vkey
 from copyseal.ledger.proof import Receipt, parse_receipt
 from copyseal.ledger.store import SignedCheckpoint
 from copyseal.review.cases import CaseRecord, get_case
@@ -133,7 +132,7 @@ def gather(ws: Workspace, case_id: str) -> CaseData:
     if not case.match_ids:
         raise ExportError(f"case {case_id} has no matches")
     ledger = ws.ledger()
-    verifier = parse_vkey(ledger.vkey())
+    anchor = anchor_for(RECEIPT_KIND, AnchorContext(vkey=ledger.vkey()))
     matches: list[MatchData] = []
     bundles: dict[str, BundleData] = {}
     with Session(ws.engine) as s:
@@ -149,7 +148,7 @@ def gather(ws: Workspace, case_id: str) -> CaseData:
             try:
                 manifest = json.loads((path / "manifest.json").read_bytes())
                 receipt = parse_receipt((path / "manifest.json.tlog-proof").read_bytes())
-                receipt_size = open_checkpoint(receipt.checkpoint_note, verifier).size
+                receipt_size = verify_stated(anchor, receipt.checkpoint_note)[0].size
             except (OSError, ValueError, CopysealError) as e:
                 raise ExportError(f"bundle {bundle.bundle_id}: unreadable ({e})") from e
             if bundle.bundle_id not in bundles:

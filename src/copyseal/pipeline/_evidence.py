@@ -12,11 +12,11 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from copyseal import times
 from copyseal.bundle import EvidenceFile
 from copyseal.capture import Box, Capture
 from copyseal.db.schema.works import Work
@@ -56,9 +56,7 @@ def _work_files(ws: Workspace, work: Work, n: int) -> tuple[list[EvidenceFile], 
         "title": work.title,
         "licence": work.licence,
         "original_sha256": work.sha256,
-        "registered_at": work.registered_at.replace(
-            tzinfo=work.registered_at.tzinfo or UTC
-        ).isoformat(),
+        "registered_at": times.iso(work.registered_at),
         "registration_ledger_index": work.ledger_index,
     }
     original = original_path(ws, work.sha256)

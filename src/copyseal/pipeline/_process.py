@@ -80,7 +80,9 @@ class ProcessJobRunner:
         # inside __call__'s critical section.
         self._lock = threading.RLock()
         self._process: BaseProcess | None = None
-        self._interrupted = False
+        #: Stop requests received, and SIGINTs forwarded to the current child.
+        self._stops = 0
+        self._forwarded = 0
 
     @property
     def process(self) -> BaseProcess | None:
@@ -115,13 +117,17 @@ class ProcessJobRunner:
         )
         try:
             with self._lock:
-                if self._interrupted:
+                if self._stops:
                     return RunOutcome(status="stopped")
-                # A stop signal arriving meanwhile is handled once the child is known.
+                # The mask holds stop signals back from this thread only: one delivered
+                # to another thread (the heartbeat's) runs its handler here, maybe before
+                # the child is known; _forward() below passes such a stop on.
                 previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
                 try:
                     process.start()
                     self._process = process
+                    self._forwarded = 0
+                    self._forward()
                 finally:
                     signal.pthread_sigmask(signal.SIG_SETMASK, previous)
             sender.close()  # the child holds its own copy
@@ -152,11 +158,19 @@ class ProcessJobRunner:
         """Ask the running crawl to stop gracefully (Scrapy stops on SIGINT; the job is
         resumable, and a second call forces it). No job starts after an interrupt."""
         with self._lock:
-            self._interrupted = True
-            process = self._process
-            if process is not None and process.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGINT)
+            self._stops += 1
+            self._forward()
+
+    def _forward(self) -> None:
+        """Send the child one SIGINT per stop request it has not had yet (called with the
+        lock held): the first stops Scrapy gracefully, a second forces it."""
+        process = self._process
+        if process is None or process.pid is None:
+            return
+        while self._forwarded < self._stops:
+            self._forwarded += 1
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGINT)
 
 
 def _run_job_in_child(
@@ -170,19 +184,23 @@ def _run_job_in_child(
     pipeline, and send back ``None`` or the error's message."""
     with contextlib.suppress(PermissionError):
         os.setsid()  # out of the terminal's process group before stop signals are let in
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     error: str | None = None
     code = 0
     try:
+        # The parent's mask came through exec: a stop sent while this process started is
+        # pending, and is delivered here (a KeyboardInterrupt) before any crawling.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         _resume(Path(config_path) if config_path else None, overrides, debug, job_id)
     except CopysealError as e:
         if debug:
             traceback.print_exc()
         error, code = str(e), e.exit_code
     except KeyboardInterrupt:
-        error, code = "interrupted", 130
+        # A stop that came before Scrapy's own handlers (or a forced second one): the job
+        # stays resumable, as after a graceful stop, so it is no error.
+        pass
     except Exception as e:  # a bug: its traceback goes to the logs, its message home
         traceback.print_exc()
         error, code = f"{e.__class__.__name__}: {e}", 1

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from copyseal.anchors import RECEIPT_KIND, AnchorContext, anchor_for, verify_stated
 from copyseal.bundle.check import BundleVerification, Check, verify_bundle
 from copyseal.errors import CopysealError, EvidenceStoreError
-from copyseal.ledger.checkpoint import open_checkpoint
-from copyseal.ledger.note import parse_vkey
 from copyseal.ledger.proof import parse_receipt
 from copyseal.review.errors import NotFound
 from copyseal.workspace import Workspace
@@ -32,7 +31,8 @@ def verify_live(ws: Workspace, path: Path) -> BundleVerification:
     newer = None
     try:
         receipt = parse_receipt((path / RECEIPT).read_bytes())
-        size = open_checkpoint(receipt.checkpoint_note, parse_vkey(vkey)).size
+        anchor = anchor_for(RECEIPT_KIND, AnchorContext(vkey=vkey))
+        size = verify_stated(anchor, receipt.checkpoint_note)[0].size
         latest = ledger.latest_checkpoint()
         if latest.size >= size:
             newer = (latest.note, ledger.consistency_proof(size, latest.size))
@@ -51,8 +51,8 @@ def bundle_path_of(ws: Workspace, match_id: int) -> Path:
     workspace's evidence store.
 
     Raises:
-        NotFound: no such match, it was not sealed, or its recorded path escapes the
-            evidence store.
+        NotFound: no such match, it was not sealed, or its recorded path is relative
+            and escapes the evidence store.
     """
     from sqlalchemy.orm import Session
 

@@ -125,7 +125,10 @@ class EvidenceStore(Protocol):
 
         A relative path is taken from the store's root and must stay inside it. An
         absolute path (what every database row holds so far) is the workspace's own
-        record and is used as it is, so rows keep working after the store has moved.
+        record and is used as it is: it is not checked against the store's root, so a
+        store that moves to another path needs its rows rewritten (or the old path
+        mounted), and a row is trusted to name the right folder — the bundle's own files
+        (manifest, signature, receipt) are what prove what it is.
 
         Raises:
             EvidenceStoreError: a relative path escapes the store.

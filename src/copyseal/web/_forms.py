@@ -145,6 +145,9 @@ class FormField:
     empty_is_none: bool
     #: The model's first example, shown in an empty text input.
     placeholder: str = ""
+    #: A list whose items can hold no comma (domain names) also splits on commas, as a
+    #: person types it; set by ``json_schema_extra={"commas_separate": True}``.
+    commas_separate: bool = False
 
     def shown(self, value: Any) -> Any:
         """A model value as the form shows it: a bool for a checkbox, else text."""
@@ -162,6 +165,8 @@ class FormField:
             return bool(shown)
         text = str(shown).strip()
         if self.kind == "lines":
+            if self.commas_separate:
+                text = text.replace(",", "\n")
             return [line.strip() for line in text.splitlines() if line.strip()]
         if text:
             return text  # the model parses numbers (and names the key if it cannot)
@@ -211,9 +216,15 @@ def model_form(
                 default=default,
                 empty_is_none=optional or (not info.is_required() and default is None),
                 placeholder=str(info.examples[0]) if info.examples else "",
+                commas_separate=_extra(info, "commas_separate"),
             )
         )
     return tuple(fields)
+
+
+def _extra(info: FieldInfo, key: str) -> bool:
+    extra = info.json_schema_extra
+    return isinstance(extra, dict) and extra.get(key) is True
 
 
 def form_values(fields: Collection[FormField], obj: BaseModel | None = None) -> dict[str, Any]:

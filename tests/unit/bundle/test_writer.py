@@ -7,6 +7,7 @@ import stat
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import bagit
 import pytest
@@ -210,3 +211,42 @@ def test_a_bundle_is_synced_before_it_appears(
     }
     assert inodes <= synced
     assert [p.name for p in root.iterdir()] == [info.bundle_id]
+
+
+def test_the_files_are_synced_before_the_ledger_names_them(
+    sqlite_workspace: Workspace,
+    evidence_files: list[EvidenceFile],
+    ledger: Ledger,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ledger entry must never name a manifest whose files a power cut could still
+    lose: the data files, the manifest and its signature are fsynced before the append."""
+    synced: set[int] = set()
+    at_append: set[int] = set()
+    real_fsync, real_append = os.fsync, ledger.append
+
+    def fsync(fd: int) -> None:
+        synced.add(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    def append(*args: Any, **kwargs: Any) -> Any:
+        at_append.update(synced)
+        return real_append(*args, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(ledger, "append", append)
+    info = write_bundle(
+        root=tmp_path / "bundles",
+        url="http://x/",
+        captured_at=datetime.now(UTC),
+        files=evidence_files,
+        match=None,
+        capture={},
+        signing_key=sqlite_workspace.signing_key(),
+        ledger=ledger,
+    )
+    before = [info.path / "manifest.json", info.path / "manifest.json.sig"]
+    before += [p for p in (info.path / "data").rglob("*") if p.is_file()]
+    assert len(before) > 2
+    assert {p.stat().st_ino for p in before} <= at_append

@@ -177,3 +177,46 @@ def test_scheduled_crawls_bring_the_pipelines_revisit_policy(
         assert run.job_id is not None and run.revisit_pages == 0
     finally:
         ws.close()
+
+
+def test_a_stop_that_arrives_while_the_child_starts_is_not_lost(
+    photos: dict[str, np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop handled after the child started but before the runner knew it (a signal
+    delivered to another thread runs its handler then) still reaches the child."""
+    import multiprocessing.context
+
+    site = Site()
+    links = "".join(f"<a href='/p{n}.html'>{n}</a>" for n in range(8))
+    site.add("/", f"<html><body>{links}</body></html>")
+    for n in range(8):
+        site.add(f"/p{n}.html", f"<html><body><p>page {n}</p></body></html>")
+        site.delays[f"/p{n}.html"] = 1.0
+    stop_site = serve(site)
+    serial = ("crawl.concurrency=1", "crawl.per_domain_concurrency=1")
+    bench = make_bench(tmp_path / "ws", {}, overrides=(*_NO_CAPTURE, *serial))
+    ws = bench.open()
+    try:
+        job_id = JobStore(ws.engine).create_job(
+            spec_for(ws.settings, (site.base + "/",), allow_private=True)
+        )
+        runner = ProcessJobRunner(ws, launch=launch_of(bench))
+        real_start = multiprocessing.context.SpawnProcess.start
+
+        def start_then_stop(process: multiprocessing.context.SpawnProcess) -> None:
+            real_start(process)
+            assert runner.process is None  # the window: started, not yet known
+            runner.interrupt()
+
+        monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", start_then_stop)
+        started = time.monotonic()
+        outcome = runner(job_id)
+        # Stopped before or while the crawl started: no error, nothing crawled to its end.
+        assert outcome.error is None and outcome.status in ("created", "stopped")
+        assert time.monotonic() - started < 30
+        assert sum(site.hits.values()) <= 2  # the start page and at most one more
+        done = ProcessJobRunner(ws, launch=launch_of(bench))(job_id)
+        assert (done.status, done.error) == ("finished", None)
+    finally:
+        ws.close()
+        stop_site()

@@ -125,3 +125,14 @@ def test_api_bodies_leave_constraints_to_the_library() -> None:
     with pytest.raises(ValueError, match="max_pages"):
         CrawlTarget.model_validate({"urls": ["https://a.example/"], "max_pages": 0})
     assert CrawlSchedule.model_fields["enabled"].default is True
+
+
+def test_domains_split_on_commas_and_urls_do_not() -> None:
+    by_key = {f.key: f for f in _targets.TARGET_FIELDS}
+    assert by_key["allowed_domains"].parsed("a.example, b.example\nc.example") == [
+        "a.example",
+        "b.example",
+        "c.example",
+    ]
+    url = "https://shop.example/p?ids=1,2"  # a comma is part of a URL
+    assert by_key["urls"].parsed(url + "\nhttps://b.example/") == [url, "https://b.example/"]
