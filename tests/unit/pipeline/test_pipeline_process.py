@@ -81,7 +81,10 @@ def test_the_scheduler_runs_a_due_job_in_a_child_process_not_the_cli(
         assert name == f"copyseal-crawl-{run.job_id}"
         command = " ".join(argv)
         assert "multiprocessing" in command and "spawn_main" in command, argv
-        assert "copyseal" not in command and "--resume" not in argv, argv
+        # Not the command line: no `-m copyseal`, no `copyseal` script, no `crawl --resume`
+        # (the interpreter's own path may contain "copyseal": the checkout's folder name).
+        assert "-m" not in argv and "--resume" not in argv and "crawl" not in argv, argv
+        assert not any(Path(a).name == "copyseal" for a in argv), argv
         assert service.runner.process is None
         # The child's stdout is not the parent's: one JSON document may be printed there.
         assert capfd.readouterr().out == ""
