@@ -10,9 +10,9 @@ CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup venv chromium replayweb demo test lint typecheck pytest bench clean-demo
+.PHONY: setup venv chromium replayweb anvil demo test lint typecheck pytest bench clean-demo
 
-setup: venv chromium replayweb
+setup: venv chromium replayweb anvil
 
 venv: $(STAMP)
 
@@ -35,6 +35,11 @@ chromium:
 # standard-library Python only, a no-op once .cache/replaywebpage-*/.complete exists.
 replayweb:
 	@$(PYTHON) .ci/fetch_replayweb.py
+
+# anvil, a local EVM node (npm tarball, integrity-checked) for the chain anchor's tests and
+# the demo; standard-library Python only, a no-op once .cache/anvil-*/.complete exists.
+anvil:
+	@$(PYTHON) .ci/fetch_anvil.py
 
 demo: setup
 	$(PY) -m copyseal.demo --config config.yaml

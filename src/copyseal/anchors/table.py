@@ -11,13 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-from copyseal.anchors import ledger
+from copyseal.anchors import evm, ledger, rfc3161, witness
 from copyseal.anchors.base import Anchor, AnchorContext, AnchorError, AnchorFactory
 
 __all__ = ["ANCHORS", "DEFAULT_KINDS", "RECEIPT_KIND", "anchor_for", "configured"]
 
 #: Every anchor kind, by the name ``anchors.kinds`` uses (Scrapy's ``STORE_SCHEMES`` habit).
-ANCHORS: Mapping[str, AnchorFactory] = MappingProxyType({ledger.KIND: ledger.LedgerAnchor})
+ANCHORS: Mapping[str, AnchorFactory] = MappingProxyType(
+    {
+        ledger.KIND: ledger.LedgerAnchor,
+        rfc3161.KIND: rfc3161.TsaAnchor,
+        evm.KIND: evm.EvmAnchor,
+        witness.KIND: witness.WitnessAnchor,
+    }
+)
 
 #: The kind whose proof a receipt (C2SP tlog-proof) and therefore every bundle carries: a
 #: receipt's checkpoint is a note signed by the log's key.

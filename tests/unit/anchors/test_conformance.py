@@ -127,8 +127,8 @@ import base64, json, sys
 from pathlib import Path
 from copyseal.anchors import AnchorContext, anchor_for
 from copyseal.ledger.checkpoint import Checkpoint
-kind, vkey, origin, size, root, proof = sys.argv[1:]
-anchor = anchor_for(kind, AnchorContext(vkey=vkey))
+kind, vkey, origin, size, root, proof, public = sys.argv[1:]
+anchor = anchor_for(kind, AnchorContext(vkey=vkey, **json.loads(public)))
 checkpoint = Checkpoint(origin=origin, size=int(size), root=base64.b64decode(root))
 proven = anchor.verify(Path(proof).read_bytes(), checkpoint)
 heavy = sorted(
@@ -143,13 +143,17 @@ print(json.dumps({"proven": proven.to_json(), "heavy": heavy}))
 def test_verification_needs_only_the_proof_and_public_keys(
     kit: Kit, ledger: Ledger, tmp_path: Path
 ) -> None:
-    """A fresh interpreter, without any database module, verifies the proof from files."""
+    """A fresh interpreter, without any database module, verifies the proof from files and
+    the public material alone (keys, a CA file)."""
     checkpoint = ledger.latest_checkpoint().checkpoint
     path = tmp_path / "anchor.proof"
     path.write_bytes(_proof(kit, checkpoint))
     root = base64.b64encode(checkpoint.root).decode("ascii")
     out = subprocess.run(
-        [sys.executable, "-c", _VERIFY_ALONE, kit.kind, kit.vkey, ORIGIN, "8", root, str(path)],
+        [
+            *(sys.executable, "-c", _VERIFY_ALONE, kit.kind, kit.vkey, ORIGIN, "8", root),
+            *(str(path), json.dumps(kit.public)),
+        ],
         capture_output=True,
         text=True,
         check=True,
