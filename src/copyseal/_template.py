@@ -34,9 +34,27 @@ ledger:
   origin: copyseal.local/ledger
 
 anchors:
-  # What commits the ledger's checkpoints, by anchor kind. 'ledger' is the log's own
-  # Ed25519-signed checkpoint, which every receipt and bundle carries (always listed).
-  kinds: [ledger]
+  # The anchor kinds that run, by their names in copyseal.anchors.ANCHORS. null (the
+  # default): 'ledger' plus every kind with an entry below ('evm' for evm, 'rfc3161' for
+  # tsa, 'witness' for witnesses). A list runs only the kinds it names. 'ledger' is the
+  # log's own Ed25519-signed checkpoint, which every receipt and bundle carries (always).
+  kinds: null
+  # Anchoring after appends (after a crawl seals its bundles) runs at most this often, in
+  # seconds; 'copyseal anchors run' anchors at once. A failed anchor is retried with an
+  # exponential back-off (30 s doubling, at most 6 h); its error shows in 'anchors status'.
+  every_seconds: 600
+  # EVM chains to anchor checkpoints on, by name (1-64 characters, no spaces):
+  #   NAME: {rpc_url: "http://127.0.0.1:8545", chain_id: 31337, key_file: keys/evm.key,
+  #          contract: null, confirmations: 0}
+  # key_file holds the sender's hex private key (mode 0600; never in this file, never
+  # logged); contract null: the one 'copyseal anchors deploy NAME' deployed.
+  evm: {}
+  # RFC 3161 time-stamping authorities, by name:
+  #   NAME: {url: "http://127.0.0.1:3180/", ca_file: tsa-ca.pem}
+  tsa: {}
+  # C2SP tlog-witnesses that cosign checkpoints, by name (vkey: the witness's key):
+  #   NAME: {url: "http://127.0.0.1:7380/", vkey: "..."}
+  witnesses: {}
 
 match:
   # Refuse images with more pixels than this (decompression bombs).

@@ -19,6 +19,9 @@ the database. The checks, in order:
 8. ``inclusion``: the RFC 9162 inclusion proof leads from SHA-256(0x00 ‖ manifest) to the
    signed root;
 9. ``consistency`` (optional): a newer signed checkpoint extends the receipt's one.
+
+:func:`with_anchor_proof` then adds an anchor proof file's checks (``anchor-consistency``,
+``anchor:KIND:NAME``, ``anchor-witnesses``; see :mod:`copyseal.anchors.proof_file`).
 """
 
 from __future__ import annotations
@@ -29,15 +32,23 @@ import hashlib
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from copyseal.anchors import RECEIPT_KIND, Anchor, AnchorContext, anchor_for, verify_stated
+from copyseal.anchors import (
+    RECEIPT_KIND,
+    Anchor,
+    AnchorContext,
+    anchor_for,
+    stated_checkpoint,
+    verify_stated,
+)
+from copyseal.anchors.proof_file import verify_proof_file
 from copyseal.bundle import _bagit
 from copyseal.bundle._tags import (
     MANIFEST,
@@ -55,7 +66,13 @@ from copyseal.ledger.merkle import leaf_hash, verify_consistency, verify_inclusi
 from copyseal.ledger.note import parse_vkey
 from copyseal.ledger.proof import parse_receipt
 
-__all__ = ["BundleVerification", "Check", "verify_bundle"]
+__all__ = [
+    "BundleVerification",
+    "Check",
+    "receipt_checkpoint",
+    "verify_bundle",
+    "with_anchor_proof",
+]
 
 _MAX_ZIP_BYTES = 4 << 30
 _CHUNK = 1 << 20
@@ -85,6 +102,8 @@ class BundleVerification:
     key_source: str = "bundle"
     ledger_index: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The log's vkey the checks used (given, or the bundle's own); None if malformed.
+    vkey: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -112,6 +131,7 @@ class BundleVerification:
             if self.checkpoint
             else None,
             "checks": [c.to_json() for c in self.checks],
+            **self.extra,
         }
 
 
@@ -327,6 +347,7 @@ def _verify_folder(
         checkpoint=checkpoint,
         key_source=key_source,
         ledger_index=index,
+        vkey=verifier.vkey,
     )
 
 
@@ -392,3 +413,68 @@ def verify_bundle(
                 folder, vkey=vkey, newer=newer, shown=str(path), trust_bundle_key=trust_bundle_key
             )
     raise VerificationError(f"{path}: not a bundle folder or zip")
+
+
+def receipt_checkpoint(folder: Path) -> Checkpoint:
+    """The checkpoint a bundle folder's receipt states (parsed, not verified: for building
+    an anchor proof from the workspace's own bundle).
+
+    Raises:
+        VerificationError: no readable, well-formed receipt.
+    """
+    try:
+        receipt = parse_receipt((folder / RECEIPT).read_bytes())
+    except OSError as e:
+        raise VerificationError(f"{RECEIPT}: missing or unreadable") from e
+    return stated_checkpoint(receipt.checkpoint_note)
+
+
+def with_anchor_proof(
+    result: BundleVerification,
+    data: bytes,
+    *,
+    vkey: str | None = None,
+    options: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    min_witnesses: int = 0,
+    online: bool = False,
+) -> BundleVerification:
+    """``result`` with an anchor proof file's checks added after its own (see
+    :func:`copyseal.anchors.proof_file.verify_proof_file`): ``anchor-consistency``, one
+    ``anchor:KIND:NAME`` per anchor, ``anchor-witnesses`` when required; what each anchor
+    proves goes to the JSON document's ``anchors`` list.
+
+    Args:
+        result: A bundle's verification (its checkpoint is where the proof starts).
+        data: The anchor proof file's bytes.
+        vkey: The log's verifier key (default: the one the bundle was checked with).
+        options: Per kind, the public material to try (CA files, witness vkeys, an RPC URL).
+        min_witnesses: Cosignatures required from the given witness keys.
+        online: Run the kinds' online checks too.
+    """
+    vkey = vkey or result.vkey
+    if result.checkpoint is None or vkey is None:
+        added = [
+            Check(
+                name="anchor-consistency",
+                ok=False,
+                detail="the bundle's checkpoint is not proven: nothing to anchor",
+            )
+        ]
+        proven: list[dict[str, Any]] = []
+    else:
+        found = verify_proof_file(
+            data,
+            checkpoint=result.checkpoint,
+            vkey=vkey,
+            options=options,
+            min_witnesses=min_witnesses,
+            online=online,
+            bundle_id=None if result.manifest is None else result.manifest.bundle_id,
+        )
+        added = [Check(name=c.name, ok=c.ok, detail=c.detail) for c in found]
+        proven = [c.proven.to_json() for c in found if c.proven is not None]
+    return replace(
+        result,
+        checks=(*result.checks, *added),
+        extra={**result.extra, "anchors": proven},
+    )

@@ -36,10 +36,12 @@ _COMMANDS = {
     "bundles": "copyseal.cli.bundles:bundles",
     "verify": "copyseal.cli.verify:verify",
     "ledger": "copyseal.cli.ledger:ledger",
+    "anchors": "copyseal.cli.anchors:anchors",
     "serve": "copyseal.cli.serve:serve",
     "users": "copyseal.cli.users:users",
     "cases": "copyseal.cli.cases:cases",
     "export": "copyseal.cli.export:export",
+    "witness": "copyseal.cli.witness:witness",
 }
 
 

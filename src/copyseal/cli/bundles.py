@@ -1,4 +1,9 @@
-"""``copyseal bundles``: list sealed evidence bundles, and export one as a ``.zip``."""
+"""``copyseal bundles``: list sealed evidence bundles, export one as a ``.zip``, and write
+one's anchor proof.
+
+``anchor-proof --json``: ``{"bundle_id", "file", "size", "anchored": [{"size", "anchors":
+["KIND:NAME", ...]}]}`` (``size``: the bundle's receipt checkpoint).
+"""
 
 from __future__ import annotations
 
@@ -90,4 +95,42 @@ def bundles_zip(app: App, bundle_id: str, out: Path, as_json: bool) -> None:
         data,
         as_json=as_json,
         human=lambda c: c.print(f"wrote {path} (sha256 {data['sha256']})"),
+    )
+
+
+@bundles.command(name="anchor-proof")
+@click.argument("bundle_id")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The anchor proof file to write (JSON; never overwritten).",
+)
+@json_option
+@pass_app
+def bundles_anchor_proof(app: App, bundle_id: str, out: Path, as_json: bool) -> None:
+    """Write the anchor proof of bundle BUNDLE_ID: from its checkpoint to anchored ones.
+
+    Check it with 'copyseal verify BUNDLE --vkey KEY --anchor-proof FILE'.
+    """
+    from copyseal.anchors.proof_file import parse_proof_file
+    from copyseal.anchors.service import bundle_proof
+    from copyseal.files import publish_bytes
+
+    data = bundle_proof(app.workspace(), bundle_id)
+    publish_bytes(out, data)
+    parsed = parse_proof_file(data)
+    anchored: list[dict[str, Any]] = [
+        {"size": a.size, "anchors": [f"{e.kind}:{e.name}" for e in a.anchors]}
+        for a in parsed.anchored
+    ]
+    result = {"bundle_id": bundle_id, "file": str(out), "size": parsed.size, "anchored": anchored}
+    emit(
+        app,
+        result,
+        as_json=as_json,
+        human=lambda c: c.print(
+            f"wrote {out}: checkpoint {parsed.size:,} to "
+            + "; ".join(f"{a['size']:,} ({', '.join(a['anchors'])})" for a in anchored)
+        ),
     )

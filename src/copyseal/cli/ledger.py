@@ -13,13 +13,16 @@
 - ``export-tiles``: ``{"directory", "size", "tiles_written", "bundles_written"}``
 - ``audit``: ``{"ok", "size", "entries_checked", "checkpoints_checked",
   "trusted_checked", "root", "problem": null | {"kind", "index", "message"}}``;
-  exit code 3 when a problem is found.
+  exit code 3 when a problem is found. Each anchor's newest anchored checkpoint (as
+  recorded by ``copyseal anchors run``) is audited as a trusted one, and a problem at
+  its size names the anchors (``anchored by evm:NAME, …``).
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from rich.table import Table
 
 from copyseal.cli._common import App, emit, json_option, pass_app
 from copyseal.errors import LedgerError, VerificationError
+from copyseal.files import publish_bytes
 from copyseal.ledger import Ledger, SignedCheckpoint
 from copyseal.ledger.checkpoint import parse_checkpoint
 from copyseal.ledger.note import parse_note
@@ -148,7 +152,7 @@ def proof(app: App, entry: str, out: Path | None, as_json: bool) -> None:
     receipt = log.receipt(index)
     item = log.entry(index)
     if out is not None:
-        out.write_text(receipt, encoding="utf-8")
+        publish_bytes(out, receipt.encode("utf-8"), overwrite=True)
     parsed = parse_receipt(receipt)
     data = {
         "index": index,
@@ -226,8 +230,22 @@ def audit(app: App, trusted_files: tuple[Path, ...], as_json: bool) -> None:
     """Recompute the whole log and check every stored hash and checkpoint."""
     log = open_ledger(app)
     trusted = [p.read_text(encoding="utf-8") for p in trusted_files]
-    report = log.audit(trusted=trusted)
+    # Each anchor's newest anchored checkpoint is a trusted one: a log shorter than it, or
+    # not extending it, was truncated or rewritten after the anchor committed it.
+    from copyseal.anchors.service import anchored_notes
+
+    with app.workspace().engine.connect() as conn:
+        anchored = anchored_notes(conn)
+    report = log.audit(trusted=[*trusted, *(note for *_, note in anchored)])
     problem = report.problem
+    if problem is not None:
+        named = [f"{kind}:{name}" for kind, name, size, _ in anchored if size == problem.index]
+        if named:
+            problem = replace(
+                problem,
+                message=f"{problem.message} (checkpoint {problem.index} anchored by"
+                f" {', '.join(named)})",
+            )
     data = {
         "ok": report.ok,
         "size": report.size,

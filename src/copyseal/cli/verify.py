@@ -5,7 +5,11 @@ Needs no workspace and no database (except ``--against-workspace``). ``--json`` 
 
 - a bundle (folder or zip): ``{"ok", "path", "bundle_id", "url", "captured_at",
   "key_source", "ledger": {"origin", "index", "checkpoint_size", "root"} | null,
-  "checks": [{"name", "ok", "detail"}]}``; exit code 0 iff ok, else 3;
+  "checks": [{"name", "ok", "detail"}]}``; exit code 0 iff ok, else 3; with
+  ``--anchor-proof`` the checks go on with ``anchor-consistency``, ``anchor:KIND:NAME``
+  (``…:online`` with ``--rpc``) and ``anchor-witnesses`` (with ``--min-witnesses``), and
+  ``"anchors": [{"kind", "name", "origin", "size", "root", "time", "block", "detail"}]``
+  says what each anchor proves;
 - a receipt: ``{"ok": true, "origin", "index", "size", "root", "leaf_hash_hex"}`` (root in
   base64); a failed verification prints ``error: …`` and exits with code 3.
 """
@@ -16,12 +20,14 @@ import base64
 import re
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 
-from copyseal.bundle.check import BundleVerification, verify_bundle
+from copyseal.bundle.check import BundleVerification, verify_bundle, with_anchor_proof
 from copyseal.cli._common import App, emit, json_option, pass_app
 from copyseal.verify import load_vkey, verify_receipt_file
 
@@ -55,6 +61,32 @@ _HEX_HASH = re.compile(r"[0-9a-fA-F]{64}")
 )
 @click.option("--leaf-hash", help="Instead of --data: the entry's leaf hash in hex.")
 @click.option("--origin", help="The log origin to expect (default: the vkey's name).")
+@click.option(
+    "--anchor-proof",
+    "anchor_proof",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Bundle: also check this anchor proof file ('copyseal bundles anchor-proof').",
+)
+@click.option(
+    "--tsa-ca",
+    "tsa_cas",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="With --anchor-proof: a time-stamping authority's CA certificate(s), PEM (repeatable).",
+)
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    help="With --anchor-proof: a witness's cosignature vkey, or a file holding it (repeatable).",
+)
+@click.option(
+    "--min-witnesses",
+    type=click.IntRange(min=0),
+    default=0,
+    help="With --anchor-proof: require cosignatures by at least this many --witness keys.",
+)
+@click.option("--rpc", help="With --anchor-proof: an EVM node's URL, to check blocks online.")
 @json_option
 @pass_app
 def verify(
@@ -66,6 +98,11 @@ def verify(
     data_path: Path | None,
     leaf_hash: str | None,
     origin: str | None,
+    anchor_proof: Path | None,
+    tsa_cas: tuple[Path, ...],
+    witnesses: tuple[str, ...],
+    min_witnesses: int,
+    rpc: str | None,
     as_json: bool,
 ) -> None:
     """Verify an evidence BUNDLE (folder or .zip), or a tlog-proof RECEIPT, offline.
@@ -82,8 +119,19 @@ def verify(
             trust=trust_bundle_key,
             against_workspace=against_workspace,
             as_json=as_json,
+            anchoring=None
+            if anchor_proof is None
+            else _Anchoring(
+                proof=anchor_proof,
+                tsa_cas=tsa_cas,
+                witnesses=tuple(load_vkey(w) for w in witnesses),
+                min_witnesses=min_witnesses,
+                rpc=rpc,
+            ),
         )
         return
+    if anchor_proof is not None:
+        raise click.UsageError("--anchor-proof checks a bundle, not a receipt")
     if vkey is None:
         raise click.UsageError("a receipt needs --vkey")
     if (data_path is None) == (leaf_hash is None):
@@ -127,18 +175,58 @@ def _newer_from_workspace(app: App, path: Path) -> tuple[str, Sequence[bytes]] |
     return latest.note, ledger.consistency_proof(first.checkpoint.size, latest.size)
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Anchoring:
+    """What ``--anchor-proof`` and its companion flags give."""
+
+    proof: Path
+    tsa_cas: tuple[Path, ...]
+    witnesses: tuple[str, ...]
+    min_witnesses: int
+    rpc: str | None
+
+    def options(self) -> dict[str, list[dict[str, Any]]]:
+        """Per kind, the public material to try (see ``verify_proof_file``)."""
+        return {
+            "rfc3161": [{"ca_file": p} for p in self.tsa_cas],
+            "witness": [{"vkey": w} for w in self.witnesses],
+            "evm": [{"rpc_url": self.rpc}] if self.rpc else [],
+        }
+
+
 def _verify_bundle(
-    app: App, path: Path, *, vkey: str | None, trust: bool, against_workspace: bool, as_json: bool
+    app: App,
+    path: Path,
+    *,
+    vkey: str | None,
+    trust: bool,
+    against_workspace: bool,
+    as_json: bool,
+    anchoring: _Anchoring | None = None,
 ) -> None:
     newer = _newer_from_workspace(app, path) if against_workspace else None
+    given = load_vkey(vkey) if vkey else None
     result: BundleVerification = verify_bundle(
-        path, vkey=load_vkey(vkey) if vkey else None, newer=newer, trust_bundle_key=trust
+        path, vkey=given, newer=newer, trust_bundle_key=trust
     )
+    if anchoring is not None:
+        result = with_anchor_proof(
+            result,
+            anchoring.proof.read_bytes(),
+            vkey=given,
+            options=anchoring.options(),
+            min_witnesses=anchoring.min_witnesses,
+            online=anchoring.rpc is not None,
+        )
 
     def human(console: Console) -> None:
         for check in result.checks:
             mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
             console.print(f"{mark} {check.name:12} {check.detail}")
+        for proven in result.extra.get("anchors", ()):
+            console.print(
+                f"[green]proven[/green] {proven['kind']}:{proven['name']}: {proven['detail']}"
+            )
         if result.ok:
             console.print(f"[green]verified[/green]: {path}")
             if result.key_source == "bundle":

@@ -7,6 +7,7 @@ SQLAlchemy, never a pipeline stage, so light commands can read any table cheaply
 
 from __future__ import annotations
 
+from copyseal.db.schema.anchors import AnchorDeployment, AnchorRecordRow
 from copyseal.db.schema.bundle import CaptureFailure, EvidenceBundle
 from copyseal.db.schema.crawl import (
     AppTarget,
@@ -31,6 +32,8 @@ from copyseal.db.schema.review import (
 from copyseal.db.schema.works import Work, WorkFingerprint
 
 __all__ = [
+    "AnchorDeployment",
+    "AnchorRecordRow",
     "AppTarget",
     "CaptureFailure",
     "Case",

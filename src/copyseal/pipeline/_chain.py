@@ -8,6 +8,7 @@ as :func:`~copyseal.pipeline._policy.seals_after_crawl` decides.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from copyseal.pipeline._seal import SealOutcome, seal_pending
 from copyseal.workspace import Workspace
 
 __all__ = ["PipelineResult", "resume", "run_crawl"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,10 +72,28 @@ def _after_crawl(ws: Workspace, summary: CrawlSummary, *, seal: bool) -> Pipelin
         return PipelineResult(summary=summary)
     # Pages change: each page with a match is captured now, before any review.
     sealed = seal_pending(ws, summary.job_id)
-    # Anchoring hook: anchors beyond the ledger's own signed checkpoint (RFC 3161, a
-    # public chain, witnesses) attach to the checkpoints these bundles were appended
-    # under, here, once per run rather than once per bundle.
+    # Anchoring: the checkpoints these bundles were appended under are anchored here, once
+    # per run rather than once per bundle, when due (anchors.every_seconds).
+    _anchor_if_due(ws)
     return PipelineResult(
         summary=crawl_summary(ws, summary.job_id),  # matches now name their bundles
         sealed=tuple(sealed),
     )
+
+
+def _anchor_if_due(ws: Workspace) -> None:
+    """Anchor the newest checkpoint if due, without waiting for confirmations. It never
+    fails the crawl: each anchor's failure is recorded by the anchoring service (and
+    retried with back-off); anything else is logged here."""
+    from copyseal.anchors.service import run_if_due
+
+    try:
+        results = run_if_due(ws)
+    except Exception as e:  # anchoring must never fail a crawl whose evidence is sealed
+        log.warning("anchoring skipped", extra={"error": f"{e.__class__.__name__}: {e}"})
+        return
+    for r in results or ():
+        if "error" in r:
+            log.warning(
+                "anchor failed", extra={"anchor": f"{r['kind']}:{r['name']}", "error": r["error"]}
+            )

@@ -46,6 +46,8 @@ class Area(StrEnum):
     CAPTURES = ".captures"
     #: The demo's works and site (``make demo``).
     DEMO = "demo"
+    #: Anchors' own evidence files (RFC 3161 tokens: ``anchors/rfc3161/<name>/<size>.tsr``).
+    ANCHORS = "anchors"
 
 
 def scheme_of(location: str | Path) -> str:

@@ -29,6 +29,7 @@ def test_the_layout_is_the_evidence_folder_as_it_always_was(tmp_path: Path) -> N
         Area.INDEX: "index",
         Area.CAPTURES: ".captures",
         Area.DEMO: "demo",
+        Area.ANCHORS: "anchors",
     }
 
 

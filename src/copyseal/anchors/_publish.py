@@ -1,0 +1,143 @@
+"""Deploying an EVM anchor's contract, and a bundle's anchor proof (see
+:mod:`copyseal.anchors.service`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from copyseal.anchors._build import Configured, build
+from copyseal.anchors._state import records_covering, remembered_contract
+from copyseal.anchors.proof_file import (
+    AnchoredCheckpoint,
+    ProofEntry,
+    ProofFile,
+    format_proof_file,
+)
+from copyseal.db.schema.anchors import ANCHOR_DEPLOYMENTS as _DEPLOYMENTS
+from copyseal.db.sql import insert_or_ignore
+from copyseal.errors import AnchorError
+from copyseal.ledger.checkpoint import parse_checkpoint
+from copyseal.ledger.note import parse_note
+from copyseal.times import now
+from copyseal.workspace import Workspace
+
+__all__ = ["bundle_proof", "deploy"]
+
+
+def _field(result: Any, name: str) -> Any:
+    if isinstance(result, Mapping):
+        return result.get(name)
+    return getattr(result, name, None)
+
+
+def deploy(ws: Workspace, name: str) -> dict[str, Any]:
+    """Deploy the contract of EVM anchor ``name`` and remember it in the workspace.
+
+    Returns:
+        ``{"name", "chain_id", "contract", "tx_hash", "block_number"}``.
+
+    Raises:
+        AnchorError: no such anchor, its kind cannot deploy, it has a contract already,
+            or the deployment failed.
+    """
+    entry = ws.settings.anchors.evm.get(name)
+    if entry is None:
+        known = ", ".join(sorted(ws.settings.anchors.evm)) or "none configured"
+        raise AnchorError(f"no anchor anchors.evm.{name} ({known})")
+    if entry.contract is not None:
+        raise AnchorError(f"anchors.evm.{name}.contract is set ({entry.contract}): deployed")
+    with ws.engine.connect() as conn:
+        known_contract = remembered_contract(conn, name, entry.chain_id)
+    if known_contract is not None:
+        raise AnchorError(
+            f"anchors.evm.{name}: this workspace deployed {known_contract} on chain"
+            f" {entry.chain_id} already"
+        )
+    built = build(ws, entries={"evm": {name: dict(entry)}})[0]
+    if built.anchor is None:
+        raise AnchorError(built.error or f"anchors.evm.{name}: cannot be built")
+    deploy_fn = getattr(built.anchor, "deploy", None)
+    if not callable(deploy_fn):
+        raise AnchorError(f"anchor kind {built.kind!r} has nothing to deploy")
+    result = deploy_fn()
+    data = {
+        "name": name,
+        "chain_id": int(_field(result, "chain_id") or entry.chain_id),
+        "contract": str(_field(result, "contract")),
+        "tx_hash": str(_field(result, "tx_hash")),
+        "block_number": int(_field(result, "block_number")),
+    }
+    with ws.engine.begin() as conn:
+        insert_or_ignore(
+            conn,
+            _DEPLOYMENTS,
+            {"kind": "evm", **data, "deployed_at": now()},
+            index_elements=["kind", "name", "chain_id"],
+        )
+    return data
+
+
+def bundle_proof(
+    ws: Workspace, bundle_id: str, *, anchors: Sequence[Configured] | None = None
+) -> bytes:
+    """The anchor proof file of bundle ``bundle_id`` (see
+    :mod:`copyseal.anchors.proof_file`): from its receipt's checkpoint to, per anchor, the
+    smallest anchored checkpoint that covers it.
+
+    Raises:
+        AnchorError: no such bundle, or no anchor has anchored a checkpoint covering it.
+    """
+    from copyseal.bundle.check import receipt_checkpoint
+    from copyseal.db.schema.bundle import EvidenceBundle
+
+    with ws.engine.connect() as conn:
+        row = conn.execute(
+            select(EvidenceBundle.path).where(EvidenceBundle.bundle_id == bundle_id)
+        ).first()
+    if row is None:
+        raise AnchorError(f"bundle {bundle_id}: no such bundle in this workspace")
+    checkpoint = receipt_checkpoint(ws.store.locate(row.path))
+    chosen = build(ws) if anchors is None else anchors
+    provers = {(c.kind, c.name): c.anchor for c in chosen if c.anchor is not None}
+    ledger = ws.ledger()
+    groups: dict[int, tuple[str, list[ProofEntry]]] = {}
+    with ws.engine.connect() as conn:
+        covering = records_covering(conn, checkpoint.size)
+    for note, record in covering:
+        anchor = provers.get((record.kind, record.name))
+        if anchor is None:
+            continue  # an anchor no longer configured: nothing here can prove its record
+        note_and_entries = groups.setdefault(record.checkpoint.size, (note, []))
+        note_and_entries[1].append(
+            ProofEntry(kind=record.kind, name=record.name, proof=anchor.prove(record))
+        )
+    if not groups:
+        raise AnchorError(
+            f"bundle {bundle_id}: no anchored checkpoint covers its size {checkpoint.size}"
+            " yet (run 'copyseal anchors run')"
+        )
+    anchored = []
+    for size in sorted(groups):
+        note, entries = groups[size]
+        stated = parse_checkpoint(parse_note(note).text)
+        anchored.append(
+            AnchoredCheckpoint(
+                size=size,
+                root=stated.root,
+                note=note,
+                consistency=tuple(ledger.consistency_proof(checkpoint.size, size)),
+                anchors=tuple(entries),
+            )
+        )
+    return format_proof_file(
+        ProofFile(
+            bundle_id=bundle_id,
+            origin=checkpoint.origin,
+            size=checkpoint.size,
+            root=checkpoint.root,
+            anchored=tuple(anchored),
+        )
+    )
