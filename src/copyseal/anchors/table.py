@@ -8,21 +8,51 @@ the kinds a workspace anchors its checkpoints with.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from types import MappingProxyType
+import importlib
+from collections.abc import Iterable, Iterator, Mapping
 
-from copyseal.anchors import evm, ledger, rfc3161, witness
+from copyseal.anchors import ledger
 from copyseal.anchors.base import Anchor, AnchorContext, AnchorError, AnchorFactory
 
 __all__ = ["ANCHORS", "DEFAULT_KINDS", "RECEIPT_KIND", "anchor_for", "configured"]
 
-#: Every anchor kind, by the name ``anchors.kinds`` uses (Scrapy's ``STORE_SCHEMES`` habit).
-ANCHORS: Mapping[str, AnchorFactory] = MappingProxyType(
+
+class _KindTable(Mapping[str, AnchorFactory]):
+    """A read-only table of kinds whose classes are imported when first looked up.
+
+    Verifying a receipt or a bundle needs only the ``ledger`` kind; the others bring
+    web3's and pycryptodome's (``evm``) or rfc3161-client's and cryptography's
+    (``rfc3161``) imports, about 0.1-0.2 s of start-up on the development machine, which
+    ``copyseal verify`` should not pay unless a proof of that kind is checked.
+    """
+
+    def __init__(self, paths: Mapping[str, str]) -> None:
+        self._paths = dict(paths)
+        self._loaded: dict[str, AnchorFactory] = {}
+
+    def __getitem__(self, kind: str) -> AnchorFactory:
+        factory = self._loaded.get(kind)
+        if factory is None:
+            module, _, name = self._paths[kind].partition(":")
+            factory = getattr(importlib.import_module(module), name)
+            self._loaded[kind] = factory
+        return factory
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+#: Every anchor kind, by the name ``anchors.kinds`` uses (Scrapy's ``STORE_SCHEMES``
+#: habit), each a ``module:class`` imported on first use.
+ANCHORS: Mapping[str, AnchorFactory] = _KindTable(
     {
-        ledger.KIND: ledger.LedgerAnchor,
-        rfc3161.KIND: rfc3161.TsaAnchor,
-        evm.KIND: evm.EvmAnchor,
-        witness.KIND: witness.WitnessAnchor,
+        ledger.KIND: "copyseal.anchors.ledger:LedgerAnchor",
+        "rfc3161": "copyseal.anchors.rfc3161:TsaAnchor",
+        "evm": "copyseal.anchors.evm:EvmAnchor",
+        "witness": "copyseal.anchors.witness:WitnessAnchor",
     }
 )
 

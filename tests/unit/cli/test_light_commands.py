@@ -136,3 +136,19 @@ def test_the_check_sees_a_heavy_import(tmp_path: Path) -> None:
         timeout=120,
     )
     assert "cv2" in set(json.loads(report.read_text())["modules"])
+
+
+def test_verifying_a_receipt_loads_no_other_anchor_kind(tmp_path: Path) -> None:
+    """The anchor table imports a kind's class when it is looked up: checking a receipt
+    (the ledger kind) loads neither web3 nor rfc3161-client."""
+    report = tmp_path / "m.json"
+    script = (
+        "import json, sys\n"
+        "from copyseal.anchors import ANCHORS, AnchorContext, anchor_for\n"
+        "sorted(ANCHORS)\n"
+        "json.dump(sorted({m.split('.')[0] for m in sys.modules}), open(sys.argv[1], 'w'))\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(report)], check=True, timeout=120)
+    modules = set(json.loads(report.read_text()))
+    assert "copyseal" in modules
+    assert modules & {"web3", "eth_account", "Crypto", "rfc3161_client"} == set()
