@@ -45,10 +45,12 @@ demo: setup
 	$(PY) -m copyseal.demo --config config.yaml
 
 clean-demo:
-	@# Bundles are read-only on purpose; the demo's may go.
-	-chmod -R u+w evidence/bundles evidence/works 2>/dev/null
+	@# Bundles are read-only on purpose; the demo's may go. evidence/demo holds the demo's
+	@# site, its anvil chain, TSA, anchors config and anchor proofs; evidence/anchors the
+	@# time stamps its anchoring kept.
+	-chmod -R u+w evidence/bundles evidence/works evidence/anchors 2>/dev/null
 	rm -rf evidence/copyseal.db* evidence/keys evidence/logs evidence/demo evidence/bundles \
-	  evidence/works evidence/index evidence/.captures
+	  evidence/works evidence/index evidence/.captures evidence/anchors
 
 lint: venv
 	$(VENV)/bin/ruff check src tests spiders benchmarks

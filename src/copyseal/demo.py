@@ -4,7 +4,10 @@ Run as ``python -m copyseal.demo --config config.yaml``. It registers the demo w
 serves a demo site on 127.0.0.1 that shows edited copies of some of them (resized,
 cropped, mirrored, recompressed, pasted into a collage, as a CSS background), crawls
 it, captures and seals each page with a match into an evidence bundle anchored in the
-ledger, and verifies one bundle offline. Each step is a real ``copyseal`` command,
+ledger, then anchors the ledger's checkpoint outside it: on a local EVM chain (anvil, which
+``make setup`` installs) and with a loopback RFC 3161 time-stamping authority, both started
+by the demo and stopped at its end (:mod:`copyseal._demo_anchors`). It writes one bundle's
+anchor proof and verifies the bundle with it offline. Each step is a real ``copyseal`` command,
 printed before it runs, so the demo doubles as a tour of the CLI. The demo photos are
 real photographs that ship inside the scikit-image and scikit-learn wheels (installed
 with the ``test`` extra); nothing is downloaded.
@@ -26,7 +29,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from copyseal._demo_anchors import EVM_NAME, DemoAnchors, demo_anchors
 from copyseal.config import load_settings
+from copyseal.loopback import LoopbackError, require_anvil
+from copyseal.loopback.tsa import openssl
 from copyseal.storage import Area, open_store
 
 __all__ = ["main", "write_demo_site", "write_demo_works"]
@@ -136,12 +142,68 @@ def _serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
+def _anchor_and_verify(
+    anchors: DemoAnchors, bundle: dict[str, Any], vkey: Path, proofs: Path
+) -> str:
+    """Deploy the anchor contract (once), anchor the newest checkpoint, write ``bundle``'s
+    anchor proof and verify the bundle with it; the verify command, for people."""
+    cfg = ["--config", str(anchors.config)]
+    print(
+        f"\nAnchoring outside the ledger: anvil (a local EVM chain) at {anchors.node.url} and"
+        f" a loopback RFC 3161 TSA at {anchors.tsa.url}, both started by the demo.\n"
+        f"{anchors.config} is config.yaml plus an anchors section naming them; the chain key"
+        f" in {anchors.key_file} is anvil's development key 0, a PUBLIC test key.",
+        flush=True,
+    )
+    contract = anchors.contract()
+    if contract is None:
+        deployed = json.loads(_run([*cfg, "anchors", "deploy", EVM_NAME, "--json"], capture=True))
+        anchors.deployed.write_text(json.dumps(deployed) + "\n", encoding="utf-8")
+        contract = deployed["contract"]
+        print(f"deployed the anchor contract {contract} in block {deployed['block_number']}")
+    else:
+        print(f"\nthe anchor contract {contract} was deployed by an earlier run")
+    results = json.loads(_run([*cfg, "anchors", "run", "--json"], capture=True))
+    for r in results:
+        where = f"{r['kind']}:{r['name']}"
+        if "error" in r:
+            raise SystemExit(f"demo: anchor {where} failed: {r['error']}")
+        if r["kind"] == "evm":
+            said = f"block {r['block_number']}, tx {r['tx_hash']}, gas {r['gas_used']:,}"
+        elif r["kind"] == "rfc3161":
+            said = f"time stamp of {r['gen_time']}"
+        else:
+            said = "signed by the ledger's own key"
+        print(f"  anchored checkpoint {r['size']:,} with {where}: {said}")
+    proofs.mkdir(parents=True, exist_ok=True)
+    proof = proofs / f"{bundle['bundle_id']}.anchor-proof.json"
+    proof.unlink(missing_ok=True)  # the demo's own file, from an earlier run
+    _run([*cfg, "bundles", "anchor-proof", bundle["bundle_id"], "--out", str(proof)])
+    args = [
+        "verify",
+        bundle["path"],
+        "--vkey",
+        str(vkey),
+        "--anchor-proof",
+        str(proof),
+        "--tsa-ca",
+        str(anchors.tsa_ca),
+    ]
+    _run(args)
+    return " ".join(shlex.quote(a) for a in ["copyseal", *args])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--config", type=Path, default=Path("config.yaml"))
     config = parser.parse_args(argv).config
     settings = load_settings(config)
     cfg = ["--config", str(config)]
+    try:  # before anything else: the demo ends by anchoring, which needs both
+        require_anvil()
+        openssl()
+    except LoopbackError as e:
+        raise SystemExit(f"demo: {e}") from e
     if not settings.workspace.signing_key.exists():
         _run([*cfg, "init"])
     store = open_store(settings.workspace.evidence_dir)
@@ -186,14 +248,21 @@ def main(argv: list[str] | None = None) -> None:
     vkey.write_text(
         json.loads(_run([*cfg, "ledger", "vkey", "--json"], capture=True))["vkey"] + "\n"
     )
-    _run(["verify", sealed[0]["bundle"]["path"], "--vkey", str(vkey)])
     _run([*cfg, "ledger", "status"])
+    bundle = sealed[0]["bundle"]
+    try:
+        with demo_anchors(settings, demo / "anchors") as anchors:
+            verify_command = _anchor_and_verify(anchors, bundle, vkey, demo / "proofs")
+    except LoopbackError as e:
+        raise SystemExit(f"demo: {e}") from e
+    print("\nanvil and the loopback TSA are stopped; the proof needs neither to verify.")
     print(
         f"\nDemo workspace: {settings.base_dir}\n"
         f"  database:   {settings.database.url}\n"
         f"  bundles:    {store.folder(Area.BUNDLES)}\n"
         f"  ledger key: {vkey}\n"
         f"  verify any bundle offline: copyseal verify BUNDLE --vkey {vkey}\n"
+        f"  verify this bundle with its anchor proof (offline):\n    {verify_command}\n"
         f"  review the matches in a browser: copyseal users add me --role admin &&"
         f" copyseal serve   (then open http://127.0.0.1:8000/)"
     )
