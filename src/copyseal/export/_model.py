@@ -1,14 +1,17 @@
 """What a case package is made of, gathered once from the database and the bundles.
 
 Everything here derives from stored data (never from the clock), so the same case with
-the same decisions gives the same package, byte for byte.
+the same decisions gives the same package, byte for byte; anchoring that progressed since
+(a checkpoint anchored, a record confirmed) changes it, as it should.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,15 +23,19 @@ from copyseal.db.models import Work
 from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.errors import CopysealError, ExportError
+from copyseal.ledger.checkpoint import Checkpoint
 from copyseal.ledger.proof import Receipt, parse_receipt
 from copyseal.ledger.store import SignedCheckpoint
 from copyseal.review.cases import CaseRecord, get_case
 from copyseal.review.decisions import DecisionRecord, history
+from copyseal.review.evidence import AnchorState, anchor_states, earliest_proven
 from copyseal.review.sites import domain_of
 from copyseal.times import utc
 from copyseal.workspace import Workspace
 
-__all__ = ["CaseData", "ExportError", "MatchData", "gather", "safe_name"]
+__all__ = ["AnchorState", "CaseData", "ExportError", "MatchData", "gather", "safe_name"]
+
+log = logging.getLogger(__name__)
 
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -75,6 +82,15 @@ class BundleData:
     ledger_index: int
     captured_at: datetime
     receipt_size: int
+    #: Its state with each configured anchor (see :func:`copyseal.review.evidence.
+    #: anchor_states`), and its anchor proof file once one covers it.
+    anchors: tuple[AnchorState, ...] = ()
+    anchor_proof: bytes | None = None
+
+    @property
+    def proven(self) -> AnchorState | None:
+        """The anchor with the earliest time that covers this bundle (None: none yet)."""
+        return earliest_proven(self.anchors)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,6 +108,10 @@ class CaseData:
     decision_receipts: dict[int, tuple[bytes, str]]
     #: Bundle id -> consistency proof from its receipt's checkpoint to ``checkpoint``.
     consistency: dict[str, list[bytes]]
+    #: The anchors' state for ``checkpoint`` (which every decision receipt is made
+    #: against), and its anchor proof file once one covers it.
+    checkpoint_anchors: tuple[AnchorState, ...] = ()
+    checkpoint_proof: bytes | None = None
 
 
 def _files(
@@ -202,6 +222,15 @@ def gather(ws: Workspace, case_id: str) -> CaseData:
             index=d.ledger_index, proof=tuple(proof), checkpoint_note=pinned.note
         ).format()
         receipts[d.ledger_index] = (ledger.entry(d.ledger_index).data, text)
+    prove = _prover(ws)
+    for b in list(bundles.values()):
+        states = anchor_states(ws, b.receipt_size)
+        bundles[b.bundle_id] = replace(
+            b,
+            anchors=states,
+            anchor_proof=prove(states, f"bundle {b.bundle_id}", b.bundle_id, None),
+        )
+    pinned_states = anchor_states(ws, pinned.size)
     times = [case.created_at, *(b.captured_at for b in bundles.values())]
     times += [d.decided_at for m in matches for d in m.decisions]
     return CaseData(
@@ -217,4 +246,40 @@ def gather(ws: Workspace, case_id: str) -> CaseData:
             b.bundle_id: ledger.consistency_proof(b.receipt_size, pinned.size)
             for b in bundles.values()
         },
+        checkpoint_anchors=pinned_states,
+        checkpoint_proof=prove(pinned_states, f"checkpoint {pinned.size}", None, pinned.checkpoint),
     )
+
+
+_Prover = Callable[[tuple[AnchorState, ...], str, str | None, Checkpoint | None], bytes | None]
+
+
+def _prover(ws: Workspace) -> _Prover:
+    """Builds anchor proof files with the workspace's anchors (built once): a bundle's
+    (``bundle_id``) or a checkpoint's. None while nothing covers it, or when a proof
+    cannot be built now (an anchor's node is down: logged; case.json's ``anchor_proof``
+    is then null, and exporting again later adds the file)."""
+    from copyseal.anchors.service import build, bundle_proof, checkpoint_proof
+
+    built: list[Any] = []
+
+    def prove(
+        states: tuple[AnchorState, ...],
+        what: str,
+        bundle_id: str | None,
+        checkpoint: Checkpoint | None,
+    ) -> bytes | None:
+        if all(s.state == "pending" for s in states):
+            return None
+        if not built:
+            built.append(build(ws))
+        try:
+            if bundle_id is not None:
+                return bundle_proof(ws, bundle_id, anchors=built[0])
+            assert checkpoint is not None
+            return checkpoint_proof(ws, checkpoint, anchors=built[0])
+        except CopysealError as e:
+            log.warning("export: no anchor proof of %s: %s", what, e)
+            return None
+
+    return prove

@@ -29,7 +29,7 @@ from fpdf.fonts import TTFFont
 from PIL import Image
 
 from copyseal import __version__
-from copyseal.export._model import CaseData, MatchData
+from copyseal.export._model import BundleData, CaseData, MatchData
 from copyseal.times import utc
 
 __all__ = ["render_report"]
@@ -200,6 +200,52 @@ def _summary(pdf: _Report, data: CaseData) -> None:
         )
 
 
+_KINDS = {
+    "rfc3161": "time stamp of TSA",
+    "evm": "block time on chain anchor",
+    "witness": "cosignature of witness",
+}
+
+
+def _proven_text(bundle: BundleData) -> str:
+    """The earliest time an anchor other than the log itself vouches for the bundle."""
+    first = bundle.proven
+    if first is None:
+        return "none yet: no external anchor covers this bundle (its times are copyseal's)"
+    what = _KINDS.get(first.kind, f"{first.kind} anchor")
+    return (
+        f"{_when(first.anchored_at)}, {what} {first.name} (anchored checkpoint size"
+        f" {first.size}): the bundle existed no later than this"
+    )
+
+
+def _by_hand(bundle: BundleData) -> str:
+    """One paragraph: how to check the proven time without copyseal's word for it."""
+    if bundle.anchor_proof is None:
+        return (
+            "No anchor proof file is in this package for this bundle: no anchor covered"
+            " its checkpoint when the package was made. Exporting the case again later"
+            " adds it."
+        )
+    anchors = ", ".join(
+        f"{a.kind}:{a.name} ({a.state}, {_when(a.anchored_at)})"
+        for a in bundle.anchors
+        if a.state != "pending"
+    )
+    return (
+        f"How to check this by hand: anchors/{bundle.bundle_id}.anchor-proof.json holds the"
+        f" RFC 9162 consistency proof from the bundle's checkpoint (size"
+        f" {bundle.receipt_size}) to each anchored checkpoint, that checkpoint signed by the"
+        " ledger's key, and each anchor's own proof of it (the TSA's token, the block"
+        " header and receipt with their Merkle-Patricia proofs, the witness's"
+        f" cosignature). Anchors: {anchors}. 'copyseal verify bundles/{bundle.bundle_id}.zip"
+        ' --vkey "$(cat ledger/vkey)" --anchor-proof'
+        f" anchors/{bundle.bundle_id}.anchor-proof.json' checks it all offline; copyseal's"
+        " README (section 'Anchoring') says, per kind, how to check each proof by hand"
+        " with openssl or any Ethereum tooling."
+    )
+
+
 def _match_section(pdf: _Report, data: CaseData, m: MatchData) -> None:
     bundle = next(b for b in data.bundles if b.bundle_id == m.bundle_id)
     pdf.add_page()
@@ -231,8 +277,10 @@ def _match_section(pdf: _Report, data: CaseData, m: MatchData) -> None:
                 "Ledger entry",
                 f"{bundle.ledger_index} (receipt checkpoint size {bundle.receipt_size})",
             ),
+            ("Earliest proven time", _proven_text(bundle)),
         ],
     )
+    _para(pdf, _by_hand(bundle), size=8.5)
     root = bundle.path
     labelled = [
         ("Registered work", m.files.get("work")),
@@ -290,6 +338,15 @@ def _custody(pdf: _Report, data: CaseData) -> None:
             )
             for d in m.decisions
         ]
+        rows += [
+            (
+                "Anchored",
+                f"{_when(a.anchored_at)} - checkpoint size {a.size} - {a.kind}:{a.name}"
+                f" ({a.state})",
+            )
+            for a in bundle.anchors
+            if a.state != "pending" and a.anchored_at is not None
+        ]
         rows.append(("Export", f"this package, facts as of {_when(data.as_of)}"))
         _heading(pdf, f"Match {m.match_id}", 10)
         _facts(pdf, rows)
@@ -314,7 +371,14 @@ def _how_to_verify(pdf: _Report, data: CaseData) -> None:
         f" {data.checkpoint.size}) every decision receipt is made against; case.json gives,"
         " for each bundle, the RFC 9162 consistency proof from the bundle's own checkpoint"
         " to it, so all the evidence sits in one append-only history.\n\n"
-        "5. case.json lists every file of the package with its SHA-256.",
+        "5. Each anchor proof file (anchors/BUNDLE.anchor-proof.json, and"
+        " anchors/checkpoint.anchor-proof.json for the decision receipts) proves that an"
+        " anchor outside the workspace (a time-stamping authority, a chain, a witness)"
+        " committed a checkpoint extending the bundle's, no later than its time:\n"
+        '   copyseal verify bundles/BUNDLE.zip --vkey "$(cat ledger/vkey)"'
+        " --anchor-proof anchors/BUNDLE.anchor-proof.json --tsa-ca TSA-CA.pem\n"
+        "   (the TSA's CA certificate and the witnesses' keys from a source you trust).\n\n"
+        "6. case.json lists every file of the package with its SHA-256.",
     )
     if pdf.replaced:
         _para(

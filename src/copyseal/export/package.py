@@ -9,11 +9,17 @@ Layout of ``CASE.zip`` (one top folder named after the case)::
     CASE/bundles/BUNDLE.zip               each evidence bundle (``copyseal verify`` it)
     CASE/ledger/vkey                      the ledger's note verifier key
     CASE/ledger/checkpoint                the signed checkpoint the receipts are made against
+    CASE/anchors/BUNDLE.anchor-proof.json each bundle's anchor proof file, and
+    CASE/anchors/checkpoint.anchor-proof.json  ledger/checkpoint's (once an anchor covers it)
     CASE/receipts/decision-N.json         each review decision statement (ledger entry N)
     CASE/receipts/decision-N.tlog-proof   and its C2SP tlog-proof receipt
 
 The package is reproducible: entries are sorted, their times and the PDF's dates come
-from the case's own data, so exporting the same case again gives the same bytes. After
+from the case's own data, so exporting the same case again gives the same bytes (unless
+anchoring progressed meanwhile: a newly anchored or confirmed checkpoint changes the anchor
+proof files and the report). The anchor proof files are those of
+:mod:`copyseal.anchors.proof_file`; the export's own ``export`` entry is appended after
+the package is written, so its anchor proof can only be made later, from its receipt. After
 writing, its SHA-256 is appended to the ledger as an ``export`` statement, whose bytes
 and receipt the workspace keeps in ``evidence/exports/receipts/export-N.json`` and
 ``export-N.tlog-proof`` (N: its ledger entry), whoever exported (:func:`export_receipt`).
@@ -21,7 +27,6 @@ and receipt the workspace keeps in ``evidence/exports/receipts/export-N.json`` a
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -31,13 +36,20 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from copyseal.bundle.writer import export_zip
 from copyseal.db.schema.review import Export
 from copyseal.errors import EvidenceStoreError
+from copyseal.export._document import (
+    CHECKPOINT_PROOF,
+    FORMAT,
+    README,
+    bundle_proof_name,
+    case_json,
+)
 from copyseal.export._model import CaseData, ExportError, gather, safe_name
 from copyseal.export._pdf import render_report
 from copyseal.files import publish_stream
@@ -59,7 +71,6 @@ __all__ = [
     "receipt_files",
 ]
 
-FORMAT: Final = "copyseal-case/1"
 _CHUNK = 1 << 20
 log = logging.getLogger(__name__)
 
@@ -103,92 +114,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _case_json(data: CaseData, files: dict[str, tuple[str, int]]) -> dict[str, Any]:
-    case = data.case
-
-    def decision(d: Any) -> dict[str, Any]:
-        return {
-            **d.to_json(),
-            "statement": f"receipts/decision-{d.ledger_index}.json",
-            "receipt": f"receipts/decision-{d.ledger_index}.tlog-proof",
-        }
-
-    return {
-        "format": FORMAT,
-        "case_id": case.case_id,
-        "title": case.title,
-        "domain": case.domain,
-        "created_by": case.created_by,
-        "created_at": iso(case.created_at),
-        "as_of": iso(data.as_of),
-        "ledger": {
-            "origin": data.origin,
-            "vkey": data.vkey,
-            "checkpoint": "ledger/checkpoint",
-            "checkpoint_size": data.checkpoint.size,
-            "checkpoint_root_hex": data.checkpoint.root.hex(),
-        },
-        "matches": [
-            {
-                "match_id": m.match_id,
-                "page_url": m.page_url,
-                "image_url": m.image_url,
-                "site": m.site,
-                "score": round(m.score, 4),
-                "method": m.method,
-                "found_at": iso(m.found_at),
-                "image_sha256": m.image_sha256,
-                "work": {**m.work, "registered_at": iso(m.work["registered_at"])},
-                "bundle": m.bundle_id,
-                "files": {
-                    k: f"bundles/{m.bundle_id}.zip!{m.bundle_id}/{v}"
-                    for k, v in sorted(m.files.items())
-                },
-                "decisions": [decision(d) for d in m.decisions],
-            }
-            for m in data.matches
-        ],
-        "bundles": [
-            {
-                "bundle_id": b.bundle_id,
-                "path": f"bundles/{b.bundle_id}.zip",
-                "sha256": files[f"bundles/{b.bundle_id}.zip"][0],
-                "page_url": b.page_url,
-                "captured_at": iso(b.captured_at),
-                "manifest_sha256": b.manifest_sha256,
-                "leaf_hash": b.leaf_hash,
-                "ledger_index": b.ledger_index,
-                "receipt_checkpoint_size": b.receipt_size,
-                "consistency_proof": [
-                    base64.b64encode(h).decode("ascii") for h in data.consistency[b.bundle_id]
-                ],
-            }
-            for b in data.bundles
-        ],
-        "files": [
-            {"path": name, "sha256": sha, "size": size}
-            for name, (sha, size) in sorted(files.items())
-        ],
-    }
-
-
-_README = """copyseal case package {case_id}: {title}
-
-Facts as of {as_of}. Made by copyseal from the workspace's database and evidence bundles.
-
-  report.pdf                 the report: summary, each match, chain of custody, how to verify
-  case.json                  the same facts for machines, with every file's SHA-256
-  bundles/*.zip              the sealed evidence bundles (each has its own README.txt)
-  ledger/vkey                the ledger's verifier key (compare it with a trusted copy)
-  ledger/checkpoint          the signed checkpoint (size {size}) the decision receipts prove against
-  receipts/decision-N.*      each review decision statement and its tlog-proof receipt
-
-Verify a bundle:    copyseal verify bundles/BUNDLE.zip --vkey "$(cat ledger/vkey)"
-Verify a decision:  copyseal verify receipts/decision-N.tlog-proof --vkey "$(cat ledger/vkey)" \\
-                        --data receipts/decision-N.json
-"""
-
-
 def _build(data: CaseData, folder: Path) -> dict[str, Path]:
     """Write every member file into ``folder``; returns archive name -> file."""
     members: dict[str, Path] = {}
@@ -204,13 +129,18 @@ def _build(data: CaseData, folder: Path) -> dict[str, Path]:
         members[f"bundles/{b.bundle_id}.zip"] = target
     put("ledger/vkey", (data.vkey + "\n").encode())
     put("ledger/checkpoint", data.checkpoint.note.encode())
+    for b in data.bundles:
+        if b.anchor_proof is not None:
+            put(bundle_proof_name(b.bundle_id), b.anchor_proof)
+    if data.checkpoint_proof is not None:
+        put(CHECKPOINT_PROOF, data.checkpoint_proof)
     for index, (statement, receipt) in sorted(data.decision_receipts.items()):
         put(f"receipts/decision-{index}.json", statement)
         put(f"receipts/decision-{index}.tlog-proof", receipt.encode())
     put("report.pdf", render_report(data))
     put(
         "README.txt",
-        _README.format(
+        README.format(
             case_id=data.case.case_id,
             title=data.case.title,
             as_of=iso(data.as_of),
@@ -218,7 +148,7 @@ def _build(data: CaseData, folder: Path) -> dict[str, Path]:
         ).encode("utf-8"),
     )
     hashes = {name: (_sha256(p), p.stat().st_size) for name, p in members.items()}
-    document = _case_json(data, hashes)
+    document = case_json(data, hashes)
     put(
         "case.json",
         (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode(),

@@ -19,9 +19,11 @@ from typing import Any, Final
 from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.orm import Session
 
+from copyseal.bundle.check import receipt_checkpoint
 from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.db.schema.review import CaseMatch
+from copyseal.errors import CopysealError
 from copyseal.review._sql import (
     conditions,
     host_of,
@@ -34,6 +36,7 @@ from copyseal.review._sql import (
 )
 from copyseal.review.decisions import STATUSES, DecisionRecord, history
 from copyseal.review.errors import NotFound, ReviewError
+from copyseal.review.evidence import AnchorState, anchor_states, earliest_proven, overall_state
 from copyseal.times import iso, utc
 from copyseal.workspace import Workspace
 
@@ -263,8 +266,11 @@ class MatchItem:
     files: dict[str, str]
     history: tuple[DecisionRecord, ...]
     next_match_id: int | None = None
+    #: The bundle's state with each configured anchor (empty without a bundle).
+    anchors: tuple[AnchorState, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        first = earliest_proven(self.anchors)
         return {
             **self.item.to_json(),
             "detail": self.detail,
@@ -276,6 +282,10 @@ class MatchItem:
             "files": self.files,
             "history": [d.to_json() for d in self.history],
             "next_match_id": self.next_match_id,
+            "anchors": [a.to_json() for a in self.anchors],
+            "anchor_state": overall_state(self.anchors) if self.bundle_path else None,
+            "proven_at": None if first is None else iso(first.anchored_at),
+            "proven_by": None if first is None else f"{first.kind}:{first.name}",
         }
 
 
@@ -329,6 +339,12 @@ def match_item(ws: Workspace, match_id: int, *, f: QueueFilter | None = None) ->
     path = ws.store.locate(bundle.path) if bundle is not None else None
     files = _bundle_files(path, row.image_url, row.work_id) if path is not None else {}
     # The first two of the queue hold the first match that is not this one.
+    anchors: tuple[AnchorState, ...] = ()
+    if path is not None:
+        try:
+            anchors = anchor_states(ws, receipt_checkpoint(path).size)
+        except CopysealError:
+            anchors = ()  # an unreadable receipt: the live check says so
     following = queue(ws, replace(f or QueueFilter(status="new"), limit=2, offset=0))
     ids = [i.match_id for i in following.items if i.match_id != match_id]
     return MatchItem(
@@ -343,4 +359,5 @@ def match_item(ws: Workspace, match_id: int, *, f: QueueFilter | None = None) ->
         files=files,
         history=tuple(history(ws, match_id)),
         next_match_id=ids[0] if ids else None,
+        anchors=anchors,
     )

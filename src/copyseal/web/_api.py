@@ -137,8 +137,13 @@ def api_queue(
 
 @router.get("/matches/{match_id}")
 def api_match(request: Request, match_id: int, session: CurrentSession) -> JSON:
-    """A match: its work, scores, bundle files (manifest paths) and decision history."""
-    return match_item(ctx_of(request).ws, match_id).to_json()
+    """A match: its work, scores, bundle files (manifest paths), decision history and its
+    bundle's ``anchors`` (state per configured anchor), with ``anchor_proof_download``
+    (the URL of its anchor proof file) once an anchor covers it."""
+    data = match_item(ctx_of(request).ws, match_id).to_json()
+    covered = any(a["state"] != "pending" for a in data["anchors"])
+    data["anchor_proof_download"] = f"/matches/{match_id}/anchor-proof" if covered else None
+    return data
 
 
 @router.get("/matches/{match_id}/verification")

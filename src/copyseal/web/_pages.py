@@ -13,7 +13,7 @@ from starlette.responses import Response
 from copyseal.review import dashboard as dashboard_module
 from copyseal.review.decisions import REJECT_REASONS, decide
 from copyseal.review.errors import AuthError
-from copyseal.review.evidence import bundle_file, bundle_path_of, verify_live
+from copyseal.review.evidence import anchor_proof_of, bundle_file, bundle_path_of, verify_live
 from copyseal.review.queue import match_item, queue
 from copyseal.review.users import authenticate, end_session, start_session
 from copyseal.web._charts import bars
@@ -174,6 +174,22 @@ def decide_form(
         f"/matches/{match_id}?" + urlencode({"flash": "decided"}) + (f"&{query}" if query else "")
     )
     return RedirectResponse(back, status_code=303)
+
+
+@router.get("/matches/{match_id}/anchor-proof")
+def match_anchor_proof(request: Request, match_id: int, session: CurrentSession) -> Response:
+    """The match's bundle's anchor proof file (``copyseal bundles anchor-proof``), built
+    now from the anchored checkpoints that cover it (404 while none does)."""
+    name, data = anchor_proof_of(ctx_of(request).ws, match_id)
+    return Response(
+        data,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/matches/{match_id}/files/{name:path}")

@@ -76,3 +76,6 @@ def world_copy(world: object, tmp_path: Path) -> Iterator[Workspace]:
     ws: Workspace = W.copy_workspace(world, tmp_path / "ws")
     yield ws
     ws.close()
+
+
+tsa = W.tsa

@@ -245,3 +245,63 @@ def serve_app(ws: Workspace) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+# -- anchoring and rolling back a copy -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A loopback RFC 3161 TSA (``openssl ts -reply``, P-256 keys) for the session; test
+    folders take it into their conftest (``tsa = W.tsa``)."""
+    from loopback_tsa import LoopbackTsa, make_pki
+
+    pki = make_pki(tmp_path_factory.mktemp("tsa"), key_type="ec")
+    with LoopbackTsa(pki) as server:
+        yield server
+
+
+def with_tsa(ws: Workspace, tsa: Any, name: str = "main") -> Workspace:
+    """The copy ``ws`` reopened with the TSA configured as ``anchors.tsa.NAME`` (the
+    caller closes both)."""
+    config = ws.settings.source
+    assert config is not None
+    text = config.read_text(encoding="utf-8")
+    assert "  tsa: {}\n" in text
+    entry = f"  tsa:\n    {name}: {{url: '{tsa.url}', ca_file: '{tsa.pki.ca_cert}'}}\n"
+    config.write_text(text.replace("  tsa: {}\n", entry), encoding="utf-8")
+    return Workspace.open(load_settings(config, env={}))
+
+
+def truncate_ledger(ws: Workspace, size: int) -> None:
+    """Roll the copy's ledger back to its checkpoint at ``size``: every later entry, its
+    subtrees and checkpoints deleted (what restoring an old backup of the database does)."""
+    from sqlalchemy import delete, select
+
+    from copyseal.db.schema.ledger import CHECKPOINTS, ENTRIES, SUBTREES
+
+    with ws.engine.begin() as conn:
+        assert conn.execute(select(CHECKPOINTS).where(CHECKPOINTS.c.tree_size == size)).first()
+        conn.execute(delete(ENTRIES).where(ENTRIES.c.leaf_index >= size))
+        conn.execute(delete(CHECKPOINTS).where(CHECKPOINTS.c.tree_size > size))
+        for level in range(1, 40):
+            conn.execute(
+                delete(SUBTREES).where(
+                    SUBTREES.c.level == level, (SUBTREES.c.node_index + 1) * (1 << level) > size
+                )
+            )
+
+
+def verify_cli(*args: str) -> tuple[int, Any]:
+    """``copyseal verify ARGS --json`` in a child process: (exit code, its JSON)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPYSEAL_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "copyseal", "verify", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)

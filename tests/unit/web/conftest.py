@@ -90,3 +90,6 @@ def login(site: tuple[str, Workspace]) -> Iterator[Callable[[str], tuple[httpx.C
     yield _login
     for c in opened:
         c.close()
+
+
+tsa = W.tsa
