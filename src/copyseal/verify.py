@@ -12,15 +12,31 @@ from the data's leaf hash to the proven root. Everything wrong raises
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from copyseal.anchors import RECEIPT_KIND, AnchorContext, anchor_for, verify_stated
-from copyseal.errors import VerificationError
+from copyseal.anchors.base import Proven
+from copyseal.errors import LedgerError, VerificationError
+from copyseal.ledger.checkpoint import Checkpoint
 from copyseal.ledger.merkle import HASH_SIZE, leaf_hash, verify_inclusion
 from copyseal.ledger.proof import parse_receipt
+from copyseal.ledger.statements import WORK_REGISTRATION, load_statement
+from copyseal.times import iso
 
-__all__ = ["ReceiptVerification", "load_vkey", "verify_receipt_file"]
+if TYPE_CHECKING:
+    from copyseal.anchors.proof_file import LoggedEntry, ProofCheck
+
+__all__ = [
+    "AnchoredReceipt",
+    "ReceiptVerification",
+    "load_vkey",
+    "verify_anchored_receipt",
+    "verify_receipt_file",
+]
 
 _MAX_VKEY_FILE = 4096
 
@@ -99,4 +115,110 @@ def verify_receipt_file(
         size=proven.size,
         root=proven.root,
         leaf_hash=leaf,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnchoredReceipt:
+    """A verified receipt with its anchor proof file's checks (``anchor-consistency``,
+    ``anchor:KIND:NAME``, …) and, when the file carries the logged statement, that
+    statement and what it proves of the data (``subject``: ``work w… (sha256 …)``)."""
+
+    receipt: ReceiptVerification
+    checks: tuple[ProofCheck, ...]
+    statement: Mapping[str, Any] | None
+    subject: str
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def proven(self) -> list[Proven]:
+        return [c.proven for c in self.checks if c.ok and c.proven is not None]
+
+    def claims(self) -> list[str]:
+        """One sentence per anchor that vouches for a time: what existed no later than when,
+        by whom (``work w… (sha256 …) existed no later than T, by TSA X``)."""
+        out = []
+        for p in self.proven:
+            if p.time is None:
+                continue
+            by = {
+                "rfc3161": f"by TSA {p.name}",
+                "evm": f"in block {p.block} of EVM anchor {p.name}",
+                "witness": f"cosigned by witness {p.name}",
+            }.get(p.kind, f"by {p.kind} anchor {p.name}")
+            out.append(f"{self.subject} existed no later than {iso(p.time)}, {by}")
+        return out
+
+
+def _logged(data: bytes, entry: LoggedEntry | None) -> tuple[bytes, Mapping[str, Any] | None, str]:
+    """The leaf data to prove, the statement the proof file carries, and the subject:
+    ``data`` itself, or (a work's registration) the statement naming ``data``'s SHA-256."""
+    if entry is None:
+        return data, None, f"leaf hash {leaf_hash(data).hex()}"
+    try:
+        statement = load_statement(entry.data)
+    except LedgerError as e:
+        raise VerificationError(f"anchor proof file: the entry's data: {e}") from e
+    if data == entry.data:
+        return entry.data, statement, f"entry {entry.index} ({statement.get('type')})"
+    if statement.get("type") != WORK_REGISTRATION:
+        raise VerificationError(
+            f"the data is not entry {entry.index} that the anchor proof file carries"
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    if statement.get("original_sha256") != digest:
+        raise VerificationError(
+            f"the data's SHA-256 {digest} is not the registered original's"
+            f" ({statement.get('original_sha256')})"
+        )
+    return entry.data, statement, f"work {statement.get('work_id')} (sha256 {digest})"
+
+
+def verify_anchored_receipt(
+    receipt: Path,
+    *,
+    vkey: str,
+    data: Path | bytes,
+    anchor_proof: bytes,
+    options: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    min_witnesses: int = 0,
+    online: bool = False,
+    origin: str | None = None,
+) -> AnchoredReceipt:
+    """Verify a receipt and an anchor proof file that starts at its checkpoint, offline.
+
+    For a work's registration (``copyseal works anchor-proof``) ``data`` is the original
+    picture: the file carries the registration statement, whose ``original_sha256`` must
+    be the data's, and the receipt proves that statement. Otherwise ``data`` is the logged
+    bytes themselves.
+
+    Raises:
+        VerificationError: the receipt, the data or the proof file's entry is wrong. A
+            failed anchor check does not raise: it is in ``checks``.
+    """
+    from copyseal.anchors.proof_file import parse_proof_file, verify_proof_file
+
+    if isinstance(data, Path):
+        data = _read(data, "data file")
+    parsed = parse_proof_file(anchor_proof)
+    logged, statement, subject = _logged(data, parsed.entry)
+    result = verify_receipt_file(receipt, vkey=vkey, data=logged, origin=origin)
+    if parsed.entry is not None and parsed.entry.index != result.index:
+        raise VerificationError(
+            f"the anchor proof file is for entry {parsed.entry.index}, the receipt for"
+            f" entry {result.index}"
+        )
+    checks = verify_proof_file(
+        anchor_proof,
+        checkpoint=Checkpoint(origin=result.origin, size=result.size, root=result.root),
+        vkey=load_vkey(vkey),
+        options=options,
+        min_witnesses=min_witnesses,
+        online=online,
+    )
+    return AnchoredReceipt(
+        receipt=result, checks=tuple(checks), statement=statement, subject=subject
     )

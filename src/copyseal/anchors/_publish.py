@@ -1,5 +1,5 @@
-"""Deploying an EVM anchor's contract, and a bundle's anchor proof (see
-:mod:`copyseal.anchors.service`)."""
+"""Deploying an EVM anchor's contract, and the anchor proof of a bundle or of a work's
+registration (see :mod:`copyseal.anchors.service`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from copyseal.anchors._build import Configured, build
 from copyseal.anchors._state import records_covering, remembered_contract
 from copyseal.anchors.proof_file import (
     AnchoredCheckpoint,
+    LoggedEntry,
     ProofEntry,
     ProofFile,
     format_proof_file,
@@ -19,12 +20,13 @@ from copyseal.anchors.proof_file import (
 from copyseal.db.schema.anchors import ANCHOR_DEPLOYMENTS as _DEPLOYMENTS
 from copyseal.db.sql import insert_or_ignore
 from copyseal.errors import AnchorError
-from copyseal.ledger.checkpoint import parse_checkpoint
+from copyseal.ledger.checkpoint import Checkpoint, parse_checkpoint
 from copyseal.ledger.note import parse_note
+from copyseal.ledger.proof import Receipt
 from copyseal.times import now
 from copyseal.workspace import Workspace
 
-__all__ = ["bundle_proof", "deploy"]
+__all__ = ["bundle_proof", "checkpoint_proof", "deploy", "work_proof"]
 
 
 def _field(result: Any, name: str) -> Any:
@@ -100,12 +102,26 @@ def bundle_proof(
     if row is None:
         raise AnchorError(f"bundle {bundle_id}: no such bundle in this workspace")
     checkpoint = receipt_checkpoint(ws.store.locate(row.path))
+    groups = _covering(ws, checkpoint.size, anchors)
+    if not groups:
+        raise AnchorError(
+            f"bundle {bundle_id}: no anchored checkpoint covers its size {checkpoint.size}"
+            " yet (run 'copyseal anchors run')"
+        )
+    return _proof_file(ws, checkpoint, groups, bundle_id=bundle_id)
+
+
+_Groups = dict[int, tuple[str, list[ProofEntry]]]
+
+
+def _covering(ws: Workspace, size: int, anchors: Sequence[Configured] | None) -> _Groups:
+    """Per anchored checkpoint size (of at least ``size``): its signed note and the proofs
+    of the configured anchors whose smallest covering checkpoint it is."""
     chosen = build(ws) if anchors is None else anchors
     provers = {(c.kind, c.name): c.anchor for c in chosen if c.anchor is not None}
-    ledger = ws.ledger()
-    groups: dict[int, tuple[str, list[ProofEntry]]] = {}
+    groups: _Groups = {}
     with ws.engine.connect() as conn:
-        covering = records_covering(conn, checkpoint.size)
+        covering = records_covering(conn, size)
     for note, record in covering:
         anchor = provers.get((record.kind, record.name))
         if anchor is None:
@@ -114,11 +130,19 @@ def bundle_proof(
         note_and_entries[1].append(
             ProofEntry(kind=record.kind, name=record.name, proof=anchor.prove(record))
         )
-    if not groups:
-        raise AnchorError(
-            f"bundle {bundle_id}: no anchored checkpoint covers its size {checkpoint.size}"
-            " yet (run 'copyseal anchors run')"
-        )
+    return groups
+
+
+def _proof_file(
+    ws: Workspace,
+    checkpoint: Checkpoint,
+    groups: _Groups,
+    *,
+    bundle_id: str | None = None,
+    entry: LoggedEntry | None = None,
+) -> bytes:
+    """The proof file from ``checkpoint`` (a receipt's) to each group's checkpoint."""
+    ledger = ws.ledger()
     anchored = []
     for size in sorted(groups):
         note, entries = groups[size]
@@ -139,5 +163,69 @@ def bundle_proof(
             size=checkpoint.size,
             root=checkpoint.root,
             anchored=tuple(anchored),
+            entry=entry,
         )
     )
+
+
+def checkpoint_proof(
+    ws: Workspace, checkpoint: Checkpoint, *, anchors: Sequence[Configured] | None = None
+) -> bytes:
+    """The anchor proof file of every entry below ``checkpoint`` (one of the log's signed
+    checkpoints): what a receipt made against that checkpoint needs to be anchored too.
+
+    Raises:
+        AnchorError: no anchor has anchored a checkpoint covering it.
+    """
+    groups = _covering(ws, checkpoint.size, anchors)
+    if not groups:
+        raise AnchorError(
+            f"no anchored checkpoint covers size {checkpoint.size} yet (run 'copyseal anchors run')"
+        )
+    return _proof_file(ws, checkpoint, groups)
+
+
+def work_proof(
+    ws: Workspace, work_id: str, *, anchors: Sequence[Configured] | None = None
+) -> tuple[str, bytes]:
+    """A work's registration receipt and its anchor proof file.
+
+    The receipt (C2SP ``tlog-proof@v1``) proves the work's ``work-registration`` statement
+    at the smallest anchored checkpoint that covers it, so the proof file starts where the
+    receipt ends; the file carries the statement itself (which names the SHA-256 of the
+    original), for the receipt to be checked against the original's bytes.
+
+    Returns:
+        ``(receipt text, proof file bytes)``.
+
+    Raises:
+        AnchorError: no such work, its registration is not in the ledger yet, or no
+            anchor has anchored a checkpoint covering it.
+    """
+    from copyseal.db.schema.works import Work
+
+    with ws.engine.connect() as conn:
+        row = conn.execute(select(Work.ledger_index).where(Work.work_id == work_id)).first()
+    if row is None:
+        raise AnchorError(f"work {work_id}: no such work in this workspace")
+    if row.ledger_index is None:
+        raise AnchorError(f"work {work_id}: its registration is not in the ledger yet")
+    index = int(row.ledger_index)
+    groups = _covering(ws, index + 1, anchors)
+    if not groups:
+        raise AnchorError(
+            f"work {work_id}: no anchored checkpoint covers its ledger entry {index}"
+            " yet (run 'copyseal anchors run')"
+        )
+    ledger = ws.ledger()
+    signed = ledger.checkpoint_at(min(groups))
+    if signed is None:
+        raise AnchorError(f"the log holds no checkpoint at anchored size {min(groups)}")
+    item = ledger.entry(index)
+    receipt = Receipt(
+        index=index,
+        proof=tuple(ledger.inclusion_proof(index, signed.size)),
+        checkpoint_note=signed.note,
+    ).format()
+    entry = LoggedEntry(index=index, entry_type=item.entry_type, data=item.data)
+    return receipt, _proof_file(ws, signed.checkpoint, groups, entry=entry)

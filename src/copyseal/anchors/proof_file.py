@@ -19,6 +19,12 @@ The format (``"format": "copyseal.anchor-proof/v1"``, UTF-8 JSON, hashes in base
                    "anchors": [{"kind", "name", "proof": b64}, ...]}, ...]}
 
 Each anchor appears under the smallest checkpoint it anchored that covers the bundle.
+
+The proof of another ledger entry (a work's registration, whose receipt starts at
+``"checkpoint"``) has ``"bundle_id": null`` and carries the logged statement, so that the
+receipt can be checked against the original it names::
+
+    "entry": {"index", "type", "data": b64}          # the entry's leaf data, verbatim
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from copyseal.ledger.merkle import verify_consistency
 __all__ = [
     "FORMAT",
     "AnchoredCheckpoint",
+    "LoggedEntry",
     "ProofCheck",
     "ProofEntry",
     "ProofFile",
@@ -75,6 +82,16 @@ class AnchoredCheckpoint:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LoggedEntry:
+    """The ledger entry a proof file is for, when it is not a bundle: its index, entry
+    type and leaf data (verbatim, so its RFC 9162 leaf hash can be recomputed)."""
+
+    index: int
+    entry_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProofFile:
     """A parsed anchor proof file."""
 
@@ -83,6 +100,7 @@ class ProofFile:
     size: int
     root: bytes
     anchored: tuple[AnchoredCheckpoint, ...]
+    entry: LoggedEntry | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +137,12 @@ def format_proof_file(proof: ProofFile) -> bytes:
             for a in proof.anchored
         ],
     }
+    if proof.entry is not None:  # absent from a bundle's file, whose bytes stay as they were
+        data["entry"] = {
+            "index": proof.entry.index,
+            "type": proof.entry.entry_type,
+            "data": _b64(proof.entry.data),
+        }
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return (text + "\n").encode("utf-8")
 
@@ -179,12 +203,21 @@ def parse_proof_file(data: bytes) -> ProofFile:
                 anchors=entries,
             )
         )
+    entry = None
+    if doc.get("entry") is not None:
+        item = _field(doc, "entry", dict)
+        entry = LoggedEntry(
+            index=_field(item, "index", int),
+            entry_type=_field(item, "type", str),
+            data=_unb64(_field(item, "data", str), "the entry's data"),
+        )
     return ProofFile(
         bundle_id=bundle_id if isinstance(bundle_id, str) else None,
         origin=_field(doc, "origin", str),
         size=_field(checkpoint, "size", int),
         root=_unb64(_field(checkpoint, "root", str), "the checkpoint's root"),
         anchored=tuple(anchored),
+        entry=entry,
     )
 
 
@@ -206,7 +239,7 @@ def _consistency(
         ):
             raise VerificationError(
                 f"the file starts at {proof.origin} {_describe_raw(proof.size, proof.root)},"
-                f" the bundle's checkpoint is {checkpoint.origin} {_describe(checkpoint)}"
+                f" the receipt's checkpoint is {checkpoint.origin} {_describe(checkpoint)}"
             )
         if not proof.anchored:
             raise VerificationError("the file holds no anchored checkpoint")
@@ -228,7 +261,7 @@ def _consistency(
     except VerificationError as e:
         return ProofCheck(name="anchor-consistency", ok=False, detail=str(e)), {}
     sizes = ", ".join(str(s) for s in sorted(stated))
-    detail = f"signed checkpoint(s) {sizes} extend the bundle's checkpoint {checkpoint.size}"
+    detail = f"signed checkpoint(s) {sizes} extend the receipt's checkpoint {checkpoint.size}"
     return ProofCheck(name="anchor-consistency", ok=True, detail=detail), stated
 
 

@@ -47,7 +47,7 @@ from sqlalchemy import Connection, func, select, update
 
 from copyseal.anchors._build import Configured, build, check_secret
 from copyseal.anchors._describe import describe, keep_files
-from copyseal.anchors._publish import bundle_proof, deploy
+from copyseal.anchors._publish import bundle_proof, checkpoint_proof, deploy, work_proof
 from copyseal.anchors._state import (
     ANCHORED,
     CONFIRMED,
@@ -81,12 +81,14 @@ __all__ = [
     "build",
     "bundle_proof",
     "check_secret",
+    "checkpoint_proof",
     "deploy",
     "due",
     "records_covering",
     "run",
     "run_if_due",
     "status",
+    "work_proof",
 ]
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,13 @@ Needs no workspace and no database (except ``--against-workspace``). ``--json`` 
   ``"anchors": [{"kind", "name", "origin", "size", "root", "time", "block", "detail"}]``
   says what each anchor proves;
 - a receipt: ``{"ok": true, "origin", "index", "size", "root", "leaf_hash_hex"}`` (root in
-  base64); a failed verification prints ``error: …`` and exits with code 3.
+  base64); a failed verification prints ``error: …`` and exits with code 3. With
+  ``--anchor-proof`` (a work's registration from ``copyseal works anchor-proof``, whose
+  ``--data`` is the original picture, or any entry's with ``--data`` the logged bytes) it
+  adds ``"subject"`` (``work w… (sha256 …)``), ``"statement"`` (the logged statement the
+  file carries, or null), ``"checks"``, ``"anchors"`` (as for a bundle) and ``"proven"``
+  (one sentence per anchor that vouches for a time: ``… existed no later than T, by TSA
+  X``); ``"ok"`` is false and the exit code 3 when an anchor check fails.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from copyseal.bundle.check import BundleVerification, verify_bundle, with_anchor_proof
 from copyseal.cli._common import App, emit, json_option, pass_app
-from copyseal.verify import load_vkey, verify_receipt_file
+from copyseal.verify import AnchoredReceipt, load_vkey, verify_anchored_receipt, verify_receipt_file
 
 __all__ = ["verify"]
 
@@ -65,7 +72,8 @@ _HEX_HASH = re.compile(r"[0-9a-fA-F]{64}")
     "--anchor-proof",
     "anchor_proof",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Bundle: also check this anchor proof file ('copyseal bundles anchor-proof').",
+    help="Also check this anchor proof file ('copyseal bundles anchor-proof', or with a"
+    " receipt and --data ORIGINAL 'copyseal works anchor-proof').",
 )
 @click.option(
     "--tsa-ca",
@@ -109,7 +117,8 @@ def verify(
 
     A bundle: every file's hash and size, no unlisted file, the BagIt manifests, the
     manifest's signature, the checkpoint's signature and the inclusion proof of the
-    manifest in the ledger. A receipt: against --data (or --leaf-hash) and --vkey.
+    manifest in the ledger. A receipt: against --data (or --leaf-hash) and --vkey; with
+    --anchor-proof, a work's registration receipt against the original picture (--data).
     """
     if receipt.is_dir() or zipfile.is_zipfile(receipt):
         _verify_bundle(
@@ -130,14 +139,34 @@ def verify(
             ),
         )
         return
-    if anchor_proof is not None:
-        raise click.UsageError("--anchor-proof checks a bundle, not a receipt")
     if vkey is None:
         raise click.UsageError("a receipt needs --vkey")
     if (data_path is None) == (leaf_hash is None):
         raise click.UsageError("give exactly one of --data or --leaf-hash")
     if leaf_hash is not None and not _HEX_HASH.fullmatch(leaf_hash):
         raise click.BadParameter("64 hex digits", param_hint="--leaf-hash")
+    if anchor_proof is not None:
+        if data_path is None:
+            raise click.UsageError("a receipt with --anchor-proof needs --data")
+        anchoring = _Anchoring(
+            proof=anchor_proof,
+            tsa_cas=tsa_cas,
+            witnesses=tuple(load_vkey(w) for w in witnesses),
+            min_witnesses=min_witnesses,
+            rpc=rpc,
+        )
+        checked = verify_anchored_receipt(
+            receipt,
+            vkey=vkey,
+            data=data_path,
+            anchor_proof=anchor_proof.read_bytes(),
+            options=anchoring.options(),
+            min_witnesses=min_witnesses,
+            online=rpc is not None,
+            origin=origin,
+        )
+        _emit_anchored_receipt(app, receipt, checked, as_json=as_json)
+        return
     result = verify_receipt_file(
         receipt,
         vkey=vkey,
@@ -161,6 +190,47 @@ def verify(
         )
 
     emit(app, data, as_json=as_json, human=human)
+
+
+def _emit_anchored_receipt(
+    app: App, receipt: Path, checked: AnchoredReceipt, *, as_json: bool
+) -> None:
+    result = checked.receipt
+    data: dict[str, Any] = {
+        "ok": checked.ok,
+        "origin": result.origin,
+        "index": result.index,
+        "size": result.size,
+        "root": base64.b64encode(result.root).decode("ascii"),
+        "leaf_hash_hex": result.leaf_hash.hex(),
+        "subject": checked.subject,
+        "statement": None if checked.statement is None else dict(checked.statement),
+        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checked.checks],
+        "anchors": [p.to_json() for p in checked.proven],
+        "proven": checked.claims(),
+    }
+
+    def human(console: Console) -> None:
+        # emoji=False: a check named anchor:ledger:… is no ":ledger:" emoji code
+        console.print(
+            f"[green]ok[/green]   receipt      entry {result.index} of {result.origin}"
+            f" (checkpoint size {result.size:,}): {checked.subject}",
+            emoji=False,
+        )
+        for check in checked.checks:
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            console.print(f"{mark} {check.name:12} {escape(check.detail)}", emoji=False)
+        for claim in checked.claims():
+            console.print(f"[green]proven[/green] {escape(claim)}", emoji=False)
+        if checked.ok:
+            console.print(f"[green]verified[/green]: {receipt}")
+
+    emit(app, data, as_json=as_json, human=human)
+    if not checked.ok:
+        failed = ", ".join(c.name for c in checked.checks if not c.ok)
+        if not as_json:
+            click.echo(f"error: {receipt}: verification failed ({failed})", err=True)
+        raise click.exceptions.Exit(3)
 
 
 def _newer_from_workspace(app: App, path: Path) -> tuple[str, Sequence[bytes]] | None:
@@ -222,13 +292,13 @@ def _verify_bundle(
     def human(console: Console) -> None:
         for check in result.checks:
             mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
-            console.print(f"{mark} {check.name:12} {check.detail}")
+            # No emoji codes (":ledger:" in a check name) and no markup from the bundle.
+            console.print(f"{mark} {check.name:12} {escape(check.detail)}", emoji=False)
         for proven in result.extra.get("anchors", ()):
-            console.print(
-                f"[green]proven[/green] {proven['kind']}:{proven['name']}: {proven['detail']}"
-            )
+            claim = f"{proven['kind']}:{proven['name']}: {proven['detail']}"
+            console.print(f"[green]proven[/green] {escape(claim)}", emoji=False)
         if result.ok:
-            console.print(f"[green]verified[/green]: {path}")
+            console.print(f"[green]verified[/green]: {escape(str(path))}", emoji=False)
             if result.key_source == "bundle":
                 console.print(
                     "[yellow]note[/yellow]: checked with the key inside the bundle, which proves"

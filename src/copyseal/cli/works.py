@@ -1,4 +1,9 @@
-"""``copyseal register`` and ``copyseal works``."""
+"""``copyseal register`` and ``copyseal works``.
+
+``works anchor-proof --json`` (a public contract): ``{"work_id", "index", "receipt",
+"anchor_proof", "size", "anchored": [{"size", "anchors": ["KIND:NAME", ...]}]}``
+(``receipt`` and ``anchor_proof``: the files written; ``size``: the receipt's checkpoint).
+"""
 
 from __future__ import annotations
 
@@ -125,3 +130,57 @@ def works_remove(app: App, work_ids: tuple[str, ...], as_json: bool) -> None:
             console.print(f"removed {r.work_id} ({r.title})")
 
     emit(app, [r.to_json() for r in removed], as_json=as_json, human=human)
+
+
+@works.command(name="anchor-proof")
+@click.argument("work_id")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The registration receipt to write (tlog-proof; never overwritten). The anchor"
+    " proof goes beside it, as FILE.anchor-proof.json.",
+)
+@json_option
+@pass_app
+def works_anchor_proof(app: App, work_id: str, out: Path, as_json: bool) -> None:
+    """Write WORK_ID's registration receipt and its anchor proof: a prior-existence proof.
+
+    Check them with 'copyseal verify FILE --vkey KEY --data ORIGINAL --anchor-proof
+    FILE.anchor-proof.json'.
+    """
+    from copyseal.anchors.proof_file import parse_proof_file
+    from copyseal.anchors.service import work_proof
+    from copyseal.files import publish_bytes
+
+    receipt, data = work_proof(app.workspace(), work_id)
+    proof_out = out.with_name(out.name + ".anchor-proof.json")
+    for path in (out, proof_out):  # checked first, so that neither file is half written
+        if path.exists():
+            raise click.UsageError(f"{path} exists (never overwritten): choose another --out")
+    publish_bytes(out, receipt.encode("utf-8"))
+    publish_bytes(proof_out, data)
+    parsed = parse_proof_file(data)
+    assert parsed.entry is not None
+    anchored: list[dict[str, Any]] = [
+        {"size": a.size, "anchors": [f"{e.kind}:{e.name}" for e in a.anchors]}
+        for a in parsed.anchored
+    ]
+    result = {
+        "work_id": work_id,
+        "index": parsed.entry.index,
+        "receipt": str(out),
+        "anchor_proof": str(proof_out),
+        "size": parsed.size,
+        "anchored": anchored,
+    }
+    emit(
+        app,
+        result,
+        as_json=as_json,
+        human=lambda c: c.print(
+            f"wrote {out} (entry {parsed.entry.index if parsed.entry else '?'}, checkpoint"
+            f" {parsed.size:,}) and {proof_out}: "
+            + "; ".join(f"{a['size']:,} ({', '.join(a['anchors'])})" for a in anchored)
+        ),
+    )

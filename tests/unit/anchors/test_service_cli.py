@@ -100,6 +100,8 @@ def test_run_status_proof_verify_and_audit(
     assert doc["anchors"][0]["kind"] == "ledger" and doc["anchors"][0]["size"] == 6
     code, out, _ = run(capsys, *verify)
     assert code == 0 and "proven" in out
+    # Check names print as they are (rich would read ":ledger:" as an emoji code).
+    assert f"anchor:ledger:{sealed['origin']}" in out and "\N{LEDGER}" not in out
 
     data = proof.read_bytes()
     i = data.index(b'"note":"') + 20
