@@ -247,6 +247,44 @@ def test_a_reorganisation_while_waiting_is_anchored_again(
     assert waiting.latest() == (8, ROOT_A)
 
 
+def test_a_transaction_the_node_dropped_is_sent_again(
+    deployed: tuple[EvmAnchor, str], anvil: AnvilNode
+) -> None:
+    """A pending anchor transaction that the node forgets (a reorganisation that no pool
+    kept it through) is sent again rather than waited for until the timeout."""
+    anchor, _contract = deployed
+    me = DEV_ADDRESSES[0]
+    before = int(anvil.rpc("eth_getTransactionCount", me, "latest"), 16)
+    anvil.rpc("evm_setAutomine", False)
+    stop = threading.Event()
+    dropped: list[int] = []
+
+    def drop_once_then_mine() -> None:
+        while not stop.is_set():
+            pending = int(anvil.rpc("eth_getTransactionCount", me, "pending"), 16)
+            if pending > before and not dropped:
+                anvil.rpc("anvil_dropAllTransactions")
+                dropped.append(pending)
+                anvil.rpc("evm_setAutomine", True)
+            elif dropped:
+                anvil.mine()
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=drop_once_then_mine)
+    thread.start()
+    try:
+        record = anchor.anchor(_checkpoint(8))
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        anvil.rpc("evm_setAutomine", True)
+    assert dropped, "the anchor's first transaction was never seen pending"
+    assert anchor.latest() == (8, ROOT_A)
+    # One transaction mined in all: the dropped one never was, the second one reused its nonce.
+    assert int(anvil.rpc("eth_getTransactionCount", me, "latest"), 16) == before + 1
+    assert _payload(record)["tx_hash"]
+
+
 def test_many_transactions_in_the_anchors_block(
     deployed: tuple[EvmAnchor, str], anvil: AnvilNode
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -253,13 +254,30 @@ class EvmAnchor:
                     f" {self.address}: size {checkpoint.size} does not grow it"
                 )
             tx_hash = chain.send_anchor(signer, contract, origin, checkpoint.size, checkpoint.root)
-            mined = chain.receipt(tx_hash, wait=self._timeout)
+            mined = self._mined(chain, tx_hash)
             if mined is None:
-                raise AnchorError(f"the anchor transaction 0x{tx_hash.hex()} was not mined in time")
+                continue  # dropped with a reorganised block: look again, then send again
             record = self._confirmed(chain, checkpoint, mined)
             if record is not None:
                 return record
         raise AnchorError(f"the anchor's block was reorganised away {_ATTEMPTS} times")
+
+    def _mined(self, chain: Chain, tx_hash: bytes) -> Mined | None:
+        """Wait for ``tx_hash`` to be mined; None if the node forgot it meanwhile (its block
+        was reorganised away and no pool kept it), so that it is sent again.
+
+        Raises:
+            AnchorError: still pending after the timeout.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            mined = chain.receipt(tx_hash, wait=min(2.0, self._timeout))
+            if mined is not None:
+                return mined
+            if not chain.known(tx_hash):
+                return None
+            if time.monotonic() >= deadline:
+                raise AnchorError(f"the anchor transaction 0x{tx_hash.hex()} was not mined in time")
 
     def find(self, checkpoint: Checkpoint) -> AnchorRecord | None:
         """The record of ``checkpoint`` if this anchor's account already anchored it (a

@@ -150,6 +150,12 @@ class Chain:
                     return None
                 time.sleep(_POLL)
 
+    def known(self, tx_hash: bytes) -> bool:
+        """Whether the node knows the transaction at all (pending or mined): a transaction
+        whose block was reorganised away and that no pool kept is known no more."""
+        with _rpc("cannot look up a transaction"):
+            return self._request("eth_getTransactionByHash", ["0x" + tx_hash.hex()]) is not None
+
     def deploy(self, signer: LocalAccount) -> Mined:
         """Deploy the shipped anchor contract from ``signer``'s account."""
         with _rpc("cannot deploy the anchor contract"):
