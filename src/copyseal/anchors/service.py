@@ -48,6 +48,7 @@ from sqlalchemy import Connection, func, select, update
 from copyseal.anchors._build import Configured, build, check_secret
 from copyseal.anchors._describe import describe, keep_files
 from copyseal.anchors._publish import bundle_proof, checkpoint_proof, deploy, work_proof
+from copyseal.anchors._readback import ReadBack, disagreement, read_back
 from copyseal.anchors._state import (
     ANCHORED,
     CONFIRMED,
@@ -76,6 +77,7 @@ __all__ = [
     "FAILED",
     "SENT",
     "Configured",
+    "ReadBack",
     "anchored_notes",
     "backoff",
     "build",
@@ -83,7 +85,9 @@ __all__ = [
     "check_secret",
     "checkpoint_proof",
     "deploy",
+    "disagreement",
     "due",
+    "read_back",
     "records_covering",
     "run",
     "run_if_due",

@@ -29,6 +29,7 @@ when its hint is beyond the checkpoint it asks from size 0 to learn the witness'
 
 from __future__ import annotations
 
+import hashlib
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -41,6 +42,7 @@ from copyseal.anchors.base import (
     AnchorVerificationError,
     Proven,
 )
+from copyseal.anchors.ledger import stated_checkpoint
 from copyseal.errors import CopysealError, VerificationError
 from copyseal.ledger.checkpoint import Checkpoint, open_checkpoint
 from copyseal.ledger.note import NoteSigner, NoteVerifier, Signature, parse_note, parse_vkey
@@ -242,6 +244,27 @@ class WitnessAnchor:
             raise AnchorError(f"witness {self.name} refused ({e.code}): {reason}") from e
         except (OSError, ValueError) as e:  # URLError, timeouts, refused connections
             raise AnchorError(f"witness {self.name} unreachable at {self._url}: {e}") from e
+
+    def read_back(self) -> Checkpoint:
+        """The newest checkpoint of this log that the witness cosigned, as the witness
+        serves it now (``GET /<hex SHA-256 of the origin>/checkpoint``), with the log's
+        signature and the witness's cosignature checked: what ``ledger audit`` holds the
+        log against, beside the workspace's own records.
+
+        Raises:
+            AnchorError: no URL or vkey, the witness is down or has no checkpoint of it.
+            VerificationError: what it serves is not signed by the log and the witness.
+        """
+        if self._url is None or self._witness is None:
+            raise AnchorError(f"the witness anchor {self.name} has no url or vkey")
+        digest = hashlib.sha256(self._origin.encode("utf-8")).hexdigest()
+        url = f"{self._url.rstrip('/')}/{digest}/checkpoint"
+        try:
+            with urllib.request.urlopen(url, timeout=self._timeout) as response:
+                note = self._read(response)
+        except (urllib.error.URLError, OSError) as e:
+            raise AnchorError(f"witness {self.name} ({url}): {e}") from e
+        return self.verify(note.encode("utf-8"), stated_checkpoint(note)).checkpoint
 
     def _read(self, response: Any) -> str:
         raw = response.read(_MAX_RESPONSE + 1)

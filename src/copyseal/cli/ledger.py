@@ -224,15 +224,23 @@ def export_tiles_command(app: App, directory: Path, as_json: bool) -> None:
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="A checkpoint or receipt obtained earlier (repeatable): catches a rewritten log.",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not ask the chain and the witnesses what they hold (only the workspace's"
+    " own anchor records are checked).",
+)
 @json_option
 @pass_app
-def audit(app: App, trusted_files: tuple[Path, ...], as_json: bool) -> None:
-    """Recompute the whole log and check every stored hash and checkpoint."""
+def audit(app: App, trusted_files: tuple[Path, ...], offline: bool, as_json: bool) -> None:
+    """Recompute the whole log and check every stored hash and checkpoint, and hold it
+    against what the anchors committed (recorded here, and read back from the chain and
+    the witnesses unless --offline)."""
     log = open_ledger(app)
     trusted = [p.read_text(encoding="utf-8") for p in trusted_files]
     # Each anchor's newest anchored checkpoint is a trusted one: a log shorter than it, or
     # not extending it, was truncated or rewritten after the anchor committed it.
-    from copyseal.anchors.service import anchored_notes
+    from copyseal.anchors.service import anchored_notes, disagreement, read_back
 
     with app.workspace().engine.connect() as conn:
         anchored = anchored_notes(conn)
@@ -246,6 +254,11 @@ def audit(app: App, trusted_files: tuple[Path, ...], as_json: bool) -> None:
                 message=f"{problem.message} (checkpoint {problem.index} anchored by"
                 f" {', '.join(named)})",
             )
+    # The records above live in the workspace: whoever rewrites the log can rewrite them
+    # too, so the anchors that can say what they hold are asked as well.
+    backs = [] if offline else read_back(app.workspace())
+    if problem is None:
+        problem = disagreement(log, backs)
     data = {
         "ok": report.ok,
         "size": report.size,
@@ -256,6 +269,7 @@ def audit(app: App, trusted_files: tuple[Path, ...], as_json: bool) -> None:
         "problem": None
         if problem is None
         else {"kind": problem.kind, "index": problem.index, "message": problem.message},
+        "read_back": [b.to_json() for b in backs],
     }
 
     def human(console: Console) -> None:

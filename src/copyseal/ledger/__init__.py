@@ -20,10 +20,11 @@ from copyseal.ledger.merkle import leaf_hash
 from copyseal.ledger.proof import Receipt, verify_receipt
 
 if TYPE_CHECKING:
-    from copyseal.ledger._audit import AuditReport
+    from copyseal.ledger._audit import AuditProblem, AuditReport
     from copyseal.ledger.store import Entry, Ledger, LedgerStatus, SignedCheckpoint
 
 __all__ = [
+    "AuditProblem",
     "AuditReport",
     "Checkpoint",
     "Entry",
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "AuditProblem": "copyseal.ledger._audit",
     "AuditReport": "copyseal.ledger._audit",
     "Entry": "copyseal.ledger.store",
     "Ledger": "copyseal.ledger.store",

@@ -137,3 +137,62 @@ def test_every_kind_anchors_and_its_proof_verifies(
         assert all(s["pending_entries"] == 0 for s in service.status(ws))
     finally:
         ws.close()
+
+
+def _roll_back(ws: Workspace, size: int) -> None:
+    """What restoring an old backup of the database does, anchor records included: every
+    entry from ``size`` on, its subtrees and checkpoints, and every anchor record gone."""
+    from sqlalchemy import delete, select
+
+    from copyseal.db.schema.anchors import ANCHOR_RECORDS
+    from copyseal.db.schema.ledger import CHECKPOINTS, ENTRIES, SUBTREES
+
+    with ws.engine.begin() as conn:
+        assert conn.execute(select(CHECKPOINTS).where(CHECKPOINTS.c.tree_size == size)).first()
+        conn.execute(delete(ENTRIES).where(ENTRIES.c.leaf_index >= size))
+        conn.execute(delete(CHECKPOINTS).where(CHECKPOINTS.c.tree_size > size))
+        conn.execute(delete(ANCHOR_RECORDS))
+        for level in range(1, 40):
+            conn.execute(
+                delete(SUBTREES).where(
+                    SUBTREES.c.level == level, (SUBTREES.c.node_index + 1) * (1 << level) > size
+                )
+            )
+
+
+def test_audit_asks_the_chain_and_the_witness_when_the_records_are_gone_too(
+    anchored_workspace: tuple[Settings, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, _witness_vkey = anchored_workspace
+    c = ["--config", str(settings.source)]
+    ws = Workspace.open(settings)
+    try:
+        seal(ws, 1)
+        small = ws.ledger().size()
+        seal(ws, 2)
+    finally:
+        ws.close()
+    assert run(capsys, *c, "anchors", "deploy", "chain")[0] == 0
+    code, out, _ = run(capsys, *c, "anchors", "run", "--json")
+    assert code == 0 and all("error" not in r for r in json.loads(out)), out
+    code, out, _ = run(capsys, *c, "ledger", "audit", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"]
+    held = {(b["kind"], b["name"]): b for b in doc["read_back"]}
+    assert set(held) == {("evm", "chain"), ("witness", "w1")}
+    assert {b["size"] for b in held.values()} == {doc["size"]}
+
+    ws = Workspace.open(settings)
+    try:
+        _roll_back(ws, small)
+    finally:
+        ws.close()
+    # The workspace alone cannot tell: its log is consistent and its records are gone.
+    code, out, _ = run(capsys, *c, "ledger", "audit", "--offline", "--json")
+    assert code == 0 and json.loads(out)["read_back"] == []
+    # The chain and the witness still hold the longer log.
+    code, out, _ = run(capsys, *c, "ledger", "audit", "--json")
+    problem = json.loads(out)["problem"]
+    assert code == 3 and problem["kind"] == "missing-entry" and problem["index"] == small
+    assert "holds now: it was truncated" in problem["message"]
+    assert "evm:chain" in problem["message"] or "witness:w1" in problem["message"]

@@ -160,6 +160,7 @@ def test_audit_exit_codes(
         "trusted_checked": 0,
         "root": data["root"],
         "problem": None,
+        "read_back": [],  # no anchor configured that can say what it holds
     }
     ws = Workspace.open(workspace_settings)
     try:

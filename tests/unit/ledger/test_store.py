@@ -66,6 +66,7 @@ def filled(engine: Engine) -> Ledger:
 
 def test_exported_members() -> None:
     assert copyseal.ledger.__all__ == [
+        "AuditProblem",
         "AuditReport",
         "Checkpoint",
         "Entry",

@@ -229,6 +229,17 @@ class EvmAnchor:
         origin_text = self._origin if origin is None else origin
         return self._chain().latest(self._contract, self._anchorer, origin_hash(origin_text))
 
+    def read_back(self) -> Checkpoint:
+        """The checkpoint of this log the chain holds for this anchor's account now (read
+        from the contract: what ``ledger audit`` holds the log against, beside the
+        workspace's own records); size 0 when none was anchored.
+
+        Raises:
+            AnchorError: as :meth:`latest`.
+        """
+        size, root = self.latest()
+        return Checkpoint(origin=self._origin, size=size, root=root)
+
     def anchor(self, checkpoint: Checkpoint) -> AnchorRecord:
         """Anchor ``checkpoint`` on the chain, or find it there if it already is.
 
