@@ -26,7 +26,7 @@ from copyseal.ledger.proof import Receipt
 from copyseal.times import now
 from copyseal.workspace import Workspace
 
-__all__ = ["bundle_proof", "checkpoint_proof", "deploy", "work_proof"]
+__all__ = ["bundle_proof", "checkpoint_proof", "deploy", "entry_proof", "work_proof"]
 
 
 def _field(result: Any, name: str) -> Any:
@@ -210,14 +210,32 @@ def work_proof(
         raise AnchorError(f"work {work_id}: no such work in this workspace")
     if row.ledger_index is None:
         raise AnchorError(f"work {work_id}: its registration is not in the ledger yet")
-    index = int(row.ledger_index)
+    return entry_proof(ws, int(row.ledger_index), anchors=anchors, what=f"work {work_id}")
+
+
+def entry_proof(
+    ws: Workspace,
+    index: int,
+    *,
+    anchors: Sequence[Configured] | None = None,
+    what: str | None = None,
+) -> tuple[str, bytes]:
+    """Ledger entry ``index``'s receipt and its anchor proof file, as :func:`work_proof`
+    makes them for a registration: for any statement (a review decision, an export, a
+    later fact), so its proof can be had once an anchor covers it.
+
+    Raises:
+        AnchorError: no such entry, or no anchor has anchored a checkpoint covering it.
+    """
+    ledger = ws.ledger()
+    if not 0 <= index < ledger.size():
+        raise AnchorError(f"no ledger entry {index} (the log has {ledger.size()} entries)")
     groups = _covering(ws, index + 1, anchors)
     if not groups:
         raise AnchorError(
-            f"work {work_id}: no anchored checkpoint covers its ledger entry {index}"
-            " yet (run 'copyseal anchors run')"
+            f"{what or 'entry ' + str(index)}: no anchored checkpoint covers its ledger"
+            f" entry {index} yet (run 'copyseal anchors run')"
         )
-    ledger = ws.ledger()
     signed = ledger.checkpoint_at(min(groups))
     if signed is None:
         raise AnchorError(f"the log holds no checkpoint at anchored size {min(groups)}")

@@ -47,7 +47,13 @@ from sqlalchemy import Connection, func, select, update
 
 from copyseal.anchors._build import Configured, build, check_secret
 from copyseal.anchors._describe import describe, keep_files
-from copyseal.anchors._publish import bundle_proof, checkpoint_proof, deploy, work_proof
+from copyseal.anchors._publish import (
+    bundle_proof,
+    checkpoint_proof,
+    deploy,
+    entry_proof,
+    work_proof,
+)
 from copyseal.anchors._readback import ReadBack, disagreement, read_back
 from copyseal.anchors._state import (
     ANCHORED,
@@ -87,6 +93,7 @@ __all__ = [
     "deploy",
     "disagreement",
     "due",
+    "entry_proof",
     "read_back",
     "records_covering",
     "run",

@@ -11,8 +11,11 @@
 - ``consistency``: ``{"old_size", "old_root", "new_size", "new_root", "proof": [b64…],
   "old_checkpoint": note | null, "new_checkpoint": note}``
 - ``export-tiles``: ``{"directory", "size", "tiles_written", "bundles_written"}``
+- ``anchor-proof``: ``{"index", "receipt", "anchor_proof", "size", "anchored": [{"size",
+  "anchors": ["KIND:NAME", …]}]}`` (``receipt``, ``anchor_proof``: the files written)
 - ``audit``: ``{"ok", "size", "entries_checked", "checkpoints_checked",
-  "trusted_checked", "root", "problem": null | {"kind", "index", "message"}}``;
+  "trusted_checked", "root", "problem": null | {"kind", "index", "message"},
+  "read_back": [{"kind", "name", "size", "root", "error"}]}``;
   exit code 3 when a problem is found. Each anchor's newest anchored checkpoint (as
   recorded by ``copyseal anchors run``) is audited as a trusted one, and a problem at
   its size names the anchors (``anchored by evm:NAME, …``).
@@ -163,6 +166,31 @@ def proof(app: App, entry: str, out: Path | None, as_json: bool) -> None:
         "receipt": receipt,
     }
     emit(app, data, as_json=as_json, human=lambda c: click.echo(receipt, nl=False))
+
+
+@ledger.command(name="anchor-proof")
+@click.argument("index", type=click.IntRange(min=0))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The entry's receipt to write (tlog-proof; never overwritten). The anchor proof"
+    " goes beside it, as FILE.anchor-proof.json.",
+)
+@json_option
+@pass_app
+def anchor_proof(app: App, index: int, out: Path, as_json: bool) -> None:
+    """Write ledger entry INDEX's receipt and its anchor proof (a review decision, an
+    export, any statement), once an anchor covers it.
+
+    Check them with 'copyseal verify FILE --vkey KEY --data STATEMENT --anchor-proof
+    FILE.anchor-proof.json' (STATEMENT: the logged bytes, e.g. an export's .export.json).
+    """
+    from copyseal.anchors.service import entry_proof
+    from copyseal.cli._proofs import emit_entry_proof
+
+    receipt, data = entry_proof(app.workspace(), index)
+    emit_entry_proof(app, out, receipt, data, head={}, as_json=as_json)
 
 
 @ledger.command()

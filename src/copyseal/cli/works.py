@@ -149,38 +149,8 @@ def works_anchor_proof(app: App, work_id: str, out: Path, as_json: bool) -> None
     Check them with 'copyseal verify FILE --vkey KEY --data ORIGINAL --anchor-proof
     FILE.anchor-proof.json'.
     """
-    from copyseal.anchors.proof_file import parse_proof_file
     from copyseal.anchors.service import work_proof
-    from copyseal.files import publish_bytes
+    from copyseal.cli._proofs import emit_entry_proof
 
     receipt, data = work_proof(app.workspace(), work_id)
-    proof_out = out.with_name(out.name + ".anchor-proof.json")
-    for path in (out, proof_out):  # checked first, so that neither file is half written
-        if path.exists():
-            raise click.UsageError(f"{path} exists (never overwritten): choose another --out")
-    publish_bytes(out, receipt.encode("utf-8"))
-    publish_bytes(proof_out, data)
-    parsed = parse_proof_file(data)
-    assert parsed.entry is not None
-    anchored: list[dict[str, Any]] = [
-        {"size": a.size, "anchors": [f"{e.kind}:{e.name}" for e in a.anchors]}
-        for a in parsed.anchored
-    ]
-    result = {
-        "work_id": work_id,
-        "index": parsed.entry.index,
-        "receipt": str(out),
-        "anchor_proof": str(proof_out),
-        "size": parsed.size,
-        "anchored": anchored,
-    }
-    emit(
-        app,
-        result,
-        as_json=as_json,
-        human=lambda c: c.print(
-            f"wrote {out} (entry {parsed.entry.index if parsed.entry else '?'}, checkpoint"
-            f" {parsed.size:,}) and {proof_out}: "
-            + "; ".join(f"{a['size']:,} ({', '.join(a['anchors'])})" for a in anchored)
-        ),
-    )
+    emit_entry_proof(app, out, receipt, data, head={"work_id": work_id}, as_json=as_json)

@@ -209,3 +209,34 @@ def test_an_entry_round_trips_and_a_bundle_file_has_none() -> None:
     broken = format_proof_file(with_entry).replace(b'"index":1', b'"index":"1"')
     with pytest.raises(VerificationError, match="'index' is not a int"):
         parse_proof_file(broken)
+
+
+def test_any_ledger_entry_gets_its_receipt_and_anchor_proof(
+    registered: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ledger anchor-proof INDEX``: a decision's or an export's statement is proven the
+    same way, from its logged bytes (an export's ``.export.json``)."""
+    c, vkey, ca = registered["c"], registered["vkey"], registered["ca"]
+    out_file = tmp_path / "entry.tlog-proof"
+    code, _, err = run(capsys, *c, "ledger", "anchor-proof", "2", "--out", str(out_file))
+    assert code != 0 and "no anchored checkpoint covers its ledger entry 2" in err
+    code, _, err = run(capsys, *c, "ledger", "anchor-proof", "9", "--out", str(out_file))
+    assert code != 0 and "no ledger entry 9" in err
+    assert run(capsys, *c, "anchors", "run")[0] == 0
+    code, out, err = run(
+        capsys, *c, "ledger", "anchor-proof", "2", "--out", str(out_file), "--json"
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["index"], doc["size"], doc["receipt"]) == (2, 3, str(out_file))
+    proof_file = Path(doc["anchor_proof"])
+    entry = parse_proof_file(proof_file.read_bytes()).entry
+    assert entry is not None and entry.index == 2
+    statement = tmp_path / "statement.json"
+    statement.write_bytes(entry.data)
+    verify = ["verify", str(out_file), "--vkey", vkey, "--data", str(statement)]
+    code, out, err = run(capsys, *verify, "--anchor-proof", str(proof_file), "--tsa-ca", ca)
+    assert code == 0 and "existed no later than" in out, err
+    statement.write_bytes(entry.data + b" ")
+    code, _, _ = run(capsys, *verify, "--anchor-proof", str(proof_file), "--tsa-ca", ca)
+    assert code == 3
