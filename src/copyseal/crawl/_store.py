@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,10 @@ from copyseal.db.schema.crawl import CrawlImage, CrawlJob, CrawlLinkSkip, CrawlM
 from copyseal.db.sql import insert_or_ignore
 from copyseal.errors import CrawlError
 
-__all__ = ["FrontierEntry", "JobStore", "new_job_id", "url_key"]
+__all__ = ["Classifier", "FrontierEntry", "JobStore", "new_job_id", "url_key"]
+
+#: ``(work_id, page_url, at) -> (licence id or None, note or None)``: a match's licence.
+Classifier = Callable[[str, str, datetime], tuple[str | None, str | None]]
 
 
 def url_key(url: str) -> str:
@@ -258,9 +261,13 @@ class JobStore:
         outcome: list[dict[str, Any]],
         location: dict[str, Any],
         reason_code: str | None = None,
+        classify: Classifier | None = None,
     ) -> int:
         """Store an image (once per URL) and a match row per work found; returns the
-        number of match rows that are new."""
+        number of match rows that are new.
+
+        ``classify(work_id, page_url, at)`` gives each match's licence and note
+        (:meth:`copyseal.licences.LicenceIndex.classify`), stored on its row."""
         now = times.now()
         image_key = url_key(image_url)
         page_key = url_key(page_url)
@@ -296,6 +303,12 @@ class JobStore:
                     CrawlMatch.image_key == image_key,
                 )
             )
+            verdicts = {
+                m["work_id"]: (None, None)
+                if classify is None
+                else classify(m["work_id"], page_url, now)
+                for m in outcome
+            }
             insert_or_ignore(
                 conn,
                 CrawlMatch,
@@ -312,6 +325,8 @@ class JobStore:
                         "location": json.dumps(location, sort_keys=True),
                         "detail": json.dumps(m, sort_keys=True),
                         "found_at": now,
+                        "licence": verdicts[m["work_id"]][0],
+                        "licence_note": verdicts[m["work_id"]][1],
                     }
                     for m in outcome
                 ],

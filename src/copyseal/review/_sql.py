@@ -174,6 +174,8 @@ def rows_of(decided: Any) -> Select[*tuple[Any, ...]]:
         CrawlMatch.detail,
         CrawlMatch.found_at,
         CrawlMatch.bundle_id,
+        CrawlMatch.licence,
+        CrawlMatch.licence_note,
         Work.title,
         Work.owner,
         decided.c.decision,

@@ -9,6 +9,7 @@ ledger. The newest decision on a match is its review status.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -29,18 +30,25 @@ __all__ = [
     "DECISIONS",
     "REJECT_REASONS",
     "STATUSES",
+    "SYSTEM_DECISIONS",
+    "SYSTEM_REVIEWER",
     "DecisionRecord",
     "decide",
     "finding_id",
     "history",
+    "record_licensed",
 ]
 
 #: What a reviewer can decide.
 DECISIONS: Final = ("confirmed", "rejected", "needs-more-info")
 #: Why a match is rejected.
 REJECT_REASONS: Final = ("false-match", "licensed-use", "own-use", "other")
+#: What copyseal itself decides: a match covered by a licence (:mod:`copyseal.licences`).
+SYSTEM_DECISIONS: Final = ("licensed",)
+#: The reviewer named in the decisions copyseal makes.
+SYSTEM_REVIEWER: Final = "copyseal"
 #: A match's review status: ``new`` (no decision yet) or its newest decision.
-STATUSES: Final = ("new", *DECISIONS)
+STATUSES: Final = ("new", *DECISIONS, *SYSTEM_DECISIONS)
 MAX_COMMENT: Final = 4000
 
 
@@ -158,6 +166,60 @@ def decide(
         s.add(row)
         s.flush()
         return DecisionRecord.from_row(row)
+
+
+def record_licensed(
+    ws: Workspace, licensed: Sequence[tuple[int, str]], *, at: datetime | None = None
+) -> list[DecisionRecord]:
+    """Record copyseal's ``licensed`` decision on matches a licence covers:
+    ``(match_id, licence_id)`` pairs, appended to the ledger in one batch (one checkpoint)
+    as ``review-decision`` statements by :data:`SYSTEM_REVIEWER` naming the licence."""
+    if not licensed:
+        return []
+    at = at or now()
+    with Session(ws.engine) as s:
+        ids = [m for m, _ in licensed]
+        bundles: dict[int, str] = {
+            match_id: leaf
+            for match_id, leaf in s.execute(
+                select(CrawlMatch.id, EvidenceBundle.leaf_hash)
+                .join(EvidenceBundle, EvidenceBundle.bundle_id == CrawlMatch.bundle_id)
+                .where(CrawlMatch.id.in_(ids))
+            )
+        }
+    data = [
+        (
+            statements.REVIEW_DECISION,
+            statements.review_decision(
+                finding_id=finding_id(match_id),
+                decision="licensed",
+                reviewer=SYSTEM_REVIEWER,
+                time=at,
+                evidence_leaf=bundles.get(match_id),
+                reason=f"licence {licence_id}",
+                licence=licence_id,
+            ),
+        )
+        for match_id, licence_id in licensed
+    ]
+    indexes = ws.ledger().append(data)
+    rows = [
+        Decision(
+            match_id=match_id,
+            decision="licensed",
+            reason=None,
+            comment=f"licence {licence_id}",
+            user_id=None,
+            reviewer=SYSTEM_REVIEWER,
+            decided_at=at,
+            ledger_index=index,
+        )
+        for (match_id, licence_id), index in zip(licensed, indexes, strict=True)
+    ]
+    with Session(ws.engine) as s, s.begin():
+        s.add_all(rows)
+        s.flush()
+        return [DecisionRecord.from_row(r) for r in rows]
 
 
 def history(ws: Workspace, match_id: int) -> list[DecisionRecord]:

@@ -24,7 +24,7 @@ from copyseal import __version__
 from copyseal.errors import CopysealError
 from copyseal.export import ExportError
 from copyseal.review.errors import AuthError, NotFound, PermissionDenied, Throttled
-from copyseal.web import _api, _pages, _pages_cases, _targets
+from copyseal.web import _api, _pages, _pages_cases, _pages_licences, _targets
 from copyseal.web._context import Ctx, make_templates
 from copyseal.web._security import SECURITY_HEADERS, CsrfError, LoginRequired, Signer, load_secret
 from copyseal.workspace import Workspace
@@ -125,6 +125,7 @@ def create_app(ws: Workspace, *, verify_ttl: float = 30.0) -> FastAPI:
     app.include_router(_api.router)
     app.include_router(_pages.router)
     app.include_router(_pages_cases.router)
+    app.include_router(_pages_licences.router)
     app.include_router(_targets.api_router)
     app.include_router(_targets.router)
 

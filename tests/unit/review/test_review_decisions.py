@@ -122,6 +122,7 @@ def test_queue_filters_sorts_and_counts(
         "confirmed": 1,
         "rejected": 1,
         "needs-more-info": 0,
+        "licensed": 0,
     }
     assert [i.match_id for i in page.items] == list(reversed(seeded))  # newest first
     strongest = queue(workspace, QueueFilter(sort="strongest"))

@@ -31,7 +31,7 @@ def test_a_script_drives_the_queue_to_an_export(site: Any, login: Any) -> None:
     h = {"X-CSRF-Token": csrf}
     queue = c.get("/api/queue", params={"site": "localhost"}).json()
     assert queue["total"] == len(queue["items"]) >= 1
-    assert set(queue["counts"]) == {"new", "confirmed", "rejected", "needs-more-info"}
+    assert set(queue["counts"]) == {"new", "confirmed", "rejected", "needs-more-info", "licensed"}
     strongest = c.get("/api/queue", params={"sort": "strongest"}).json()["items"]
     assert [i["score"] for i in strongest] == sorted((i["score"] for i in strongest), reverse=True)
     ids = [i["match_id"] for i in queue["items"]]

@@ -188,6 +188,10 @@ class CrawlMatch(Base):
     found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     #: The evidence bundle that sealed the page showing this match (None until sealed).
     bundle_id: Mapped[str | None] = mapped_column(String(40))
+    #: The licence that covers this use (None: none does), and why none of the work's
+    #: licences applies when it has some (migration 0011; see :mod:`copyseal.licences`).
+    licence: Mapped[str | None] = mapped_column(String(32))
+    licence_note: Mapped[str | None] = mapped_column(Text)
 
 
 class ScheduleRun(Base):
