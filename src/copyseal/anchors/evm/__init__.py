@@ -16,12 +16,24 @@ canonical with enough confirmations.
 Configuration (``anchors.evm.NAME``): ``rpc_url``, ``chain_id``, ``key_file`` (a hex
 private key in a file only its owner may read), ``contract`` (None until deployed),
 ``confirmations``; verification may pin ``anchorer`` (an address) when there is no key.
-Importing this package loads no web3: only anchoring and online checks do.
+Importing this package loads no web3: only anchoring and online checks do. The contract
+loader (:func:`load_compiled`, :func:`compile_source`, :func:`write_json`) serves every
+Vyper contract copyseal ships (the licence market's too).
 """
 
 from __future__ import annotations
 
 from copyseal.anchors.evm._anchor import KIND, Deployment, EvmAnchor
+from copyseal.anchors.evm._contract import Contract, compile_source, load_compiled, write_json
 from copyseal.anchors.evm._online import check_online
 
-__all__ = ["KIND", "Deployment", "EvmAnchor", "check_online"]
+__all__ = [
+    "KIND",
+    "Contract",
+    "Deployment",
+    "EvmAnchor",
+    "check_online",
+    "compile_source",
+    "load_compiled",
+    "write_json",
+]

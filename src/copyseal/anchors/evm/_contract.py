@@ -23,9 +23,11 @@ __all__ = [
     "ANCHORED_TOPIC",
     "Contract",
     "compile_source",
+    "load_compiled",
     "shipped",
     "source",
     "write_compiled",
+    "write_json",
 ]
 
 VYPER_VERSION = "0.4.3"
@@ -60,7 +62,13 @@ def source() -> str:
 @cache
 def shipped() -> Contract:
     """The compiled contract shipped with copyseal."""
-    doc = json.loads(resources.files(__package__).joinpath(_COMPILED).read_text("utf-8"))
+    return load_compiled("copyseal.anchors.evm", _COMPILED)
+
+
+def load_compiled(package: str, filename: str) -> Contract:
+    """A compiled contract shipped as ``filename`` (the JSON :func:`write_json` writes) in
+    ``package``: the anchor's here, and any other Vyper contract copyseal ships."""
+    doc = json.loads(resources.files(package).joinpath(filename).read_text("utf-8"))
     return Contract(
         abi=doc["abi"],
         bytecode=bytes.fromhex(doc["bytecode"].removeprefix("0x")),
@@ -100,16 +108,19 @@ def compile_source(text: str) -> Contract:
 
 def write_compiled() -> None:
     """Compile the source and write ``anchor_contract.json`` beside it."""
-    contract = compile_source(source())
+    write_json(compile_source(source()), Path(__file__).with_name(_COMPILED), name="Anchor")
+
+
+def write_json(contract: Contract, path: Path, *, name: str) -> None:
+    """Write ``contract`` as ``path`` (``NAME.vy`` compiled, read by :func:`load_compiled`)."""
     doc = {
-        "contract": "Anchor",
-        "source": _SOURCE,
+        "contract": name,
+        "source": f"{name}.vy",
         "compiler": contract.compiler,
         "settings": contract.settings,
         "abi": contract.abi,
         "bytecode": "0x" + contract.bytecode.hex(),
         "bytecode_runtime": "0x" + contract.runtime.hex(),
     }
-    path = Path(__file__).with_name(_COMPILED)
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {path}")
