@@ -304,6 +304,15 @@ def test_manifests_follow_the_published_schema(crawled: tuple[Path, dict[str, An
     for outcome in result["sealed"]:
         manifest = json.loads((Path(outcome["bundle"]["path"]) / "manifest.json").read_bytes())
         jsonschema.validate(manifest, schema)
+        # Each match says how the captured image's rights metadata compares (additive).
+        assert all("rights_metadata" in e for e in manifest["match"]["matches"])
+    lost = {"exif:Artist": {"status": "lost", "original": "a", "found": None}}
+    entry = {
+        **manifest["match"]["matches"][0],
+        "rights_metadata": {"fields": lost, "c2pa": "absent"},
+    }
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**manifest, "match": {"matches": [entry]}}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(
             {**manifest, "files": [{"path": "../x", "sha256": "0", "size": 1}]}, schema

@@ -13,6 +13,7 @@ from copyseal.cli._common import App, emit, json_option, pass_app
 from copyseal.errors import CopysealError
 from copyseal.files import publish_bytes
 from copyseal.match import Match, render_overlay
+from copyseal.match.rights import RightsMetadata, compare, read_rights
 from copyseal.registry import build_matcher, list_works, original_path
 
 
@@ -49,11 +50,20 @@ def match(app: App, images: tuple[Path, ...], overlay_dir: Path | None, as_json:
             results.append({"query": str(path), "error": str(e).removeprefix(f"{path}: ")})
             continue
         items = []
+        found_rights = read_rights(data) if found else None
         for i, m in enumerate(found):
             item = m.to_json()
             work = works.get(m.work_id)
             item["title"] = work.title if work else None
             item["owner"] = work.owner if work else None
+            # Rights metadata kept, altered or removed (None: not read at registration).
+            item["rights_metadata"] = (
+                compare(RightsMetadata.from_json(work.rights_metadata), found_rights)
+                if work is not None
+                and work.rights_metadata is not None
+                and found_rights is not None
+                else None
+            )
             # Perceptual matches only: an exact copy is the whole image, nothing to draw.
             if overlay_dir is not None and work is not None and isinstance(m, Match):
                 overlay_dir.mkdir(parents=True, exist_ok=True)

@@ -246,6 +246,24 @@ def _by_hand(bundle: BundleData) -> str:
     )
 
 
+def _rights_text(report: Any) -> str:
+    """One line on the captured image's rights metadata (copyright management information)
+    against the original's: what was removed or altered, how much was kept, the C2PA state."""
+    if not isinstance(report, dict):
+        return "not compared (the image was not kept, or the work predates the check)"
+    parts, kept = [], 0
+    for name, f in sorted((report.get("fields") or {}).items()):
+        if f.get("status") == "removed":
+            parts.append(f"{name} removed (was '{f.get('original')}')")
+        elif f.get("status") == "altered":
+            parts.append(f"{name} altered ('{f.get('original')}' to '{f.get('found')}')")
+        else:
+            kept += 1
+    parts.append(f"{kept} field(s) kept" if kept or not parts else "none kept")
+    parts.append(f"C2PA manifest: {report.get('c2pa', 'absent')}")
+    return "; ".join(parts)
+
+
 def _match_section(pdf: _Report, data: CaseData, m: MatchData) -> None:
     bundle = next(b for b in data.bundles if b.bundle_id == m.bundle_id)
     pdf.add_page()
@@ -278,6 +296,7 @@ def _match_section(pdf: _Report, data: CaseData, m: MatchData) -> None:
                 f"{bundle.ledger_index} (receipt checkpoint size {bundle.receipt_size})",
             ),
             ("Earliest proven time", _proven_text(bundle)),
+            ("Rights metadata", _rights_text(m.report.get("rights_metadata"))),
         ],
     )
     _para(pdf, _by_hand(bundle), size=8.5)

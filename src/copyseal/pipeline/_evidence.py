@@ -105,6 +105,18 @@ def _overlay(ws: Workspace, matcher: WorkMatcher, work: Work, image_bytes: bytes
         return None
 
 
+def _rights(work: Work, image_bytes: bytes) -> dict[str, Any] | None:
+    """The captured image's rights metadata against the original's as registered (None
+    for a work registered before it was read)."""
+    from copyseal.match.rights import RightsMetadata, compare, read_rights
+
+    if work.rights_metadata is None:
+        return None
+    return compare(
+        RightsMetadata.from_json(json.loads(work.rights_metadata)), read_rights(image_bytes)
+    )
+
+
 def evidence_files(
     ws: Workspace, matcher: WorkMatcher, capture: Capture, found: Sequence[FoundImage]
 ) -> tuple[list[EvidenceFile], dict[str, Any], list[str]]:
@@ -148,7 +160,9 @@ def evidence_files(
             image = targets[n - 1].get("image") if n - 1 < len(targets) else None
             if image:
                 report["captured_image"] = f"data/capture/{image['path']}"
-                overlay = _overlay(ws, matcher, work, (capture.folder / image["path"]).read_bytes())
+                captured = (capture.folder / image["path"]).read_bytes()
+                report["rights_metadata"] = _rights(work, captured)
+                overlay = _overlay(ws, matcher, work, captured)
                 if overlay is not None:
                     files.append(
                         EvidenceFile(
@@ -161,6 +175,7 @@ def evidence_files(
                 else:
                     notes.append(f"match {n}: the captured image no longer matches {work.work_id}")
             else:
+                report["rights_metadata"] = None
                 notes.append(f"match {n}: {item.image_url} could not be kept at capture time")
             reports.append(report)
     return files, {"matches": reports}, notes

@@ -15,6 +15,7 @@ from copyseal.registry._works import (
     original_path,
     register_paths,
     remove_work,
+    stored_rights,
     work_id_for,
 )
 from copyseal.registry.matchers import (
@@ -42,5 +43,6 @@ __all__ = [
     "original_path",
     "register_paths",
     "remove_work",
+    "stored_rights",
     "work_id_for",
 ]

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from copyseal import times
@@ -19,6 +19,7 @@ from copyseal.db.models import Work, WorkFingerprint
 from copyseal.errors import CopysealError, DecodeError, RegistrationError
 from copyseal.match import MatchConfig, decode, fingerprint
 from copyseal.match.fingerprint import FORMAT_VERSION
+from copyseal.match.rights import RightsMetadata, read_rights
 from copyseal.storage import READ_ONLY, Area
 from copyseal.workspace import Workspace
 
@@ -31,6 +32,7 @@ __all__ = [
     "original_path",
     "register_paths",
     "remove_work",
+    "stored_rights",
     "work_id_for",
 ]
 
@@ -80,6 +82,9 @@ class WorkRecord:
     ledger_index: int | None = None
     #: False when the bytes had been registered before (nothing new was stored).
     new: bool = False
+    #: The original's rights metadata as read at registration (``RightsMetadata.to_json()``;
+    #: None for works registered before it was read).
+    rights_metadata: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: Work, *, new: bool = False) -> WorkRecord:
@@ -98,6 +103,7 @@ class WorkRecord:
             removed_at=times.utc_or_none(row.removed_at),
             ledger_index=row.ledger_index,
             new=new,
+            rights_metadata=json.loads(row.rights_metadata) if row.rights_metadata else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -117,6 +123,7 @@ class WorkRecord:
             "removed_at": self.removed_at.isoformat() if self.removed_at else None,
             "ledger_index": self.ledger_index,
             "new": self.new,
+            "rights_metadata": self.rights_metadata,
         }
 
 
@@ -212,6 +219,7 @@ def _register_one(
         # The message starts with the path, which the failure record names already.
         raise RegistrationError(str(e).removeprefix(f"{path}: ")) from e
     fp = fingerprint(image, config=config)
+    rights = read_rights(data)
     _keep_original(ws, digest, data)
     now = times.now()
     row = Work(
@@ -229,6 +237,7 @@ def _register_one(
         licence=meta["licence"],
         source_path=str(path),
         registered_at=now,
+        rights_metadata=_rights_json(rights),
     )
     session.add(row)
     fp_bytes = fp.to_bytes()
@@ -240,6 +249,27 @@ def _register_one(
     session.flush()
     log.info("work registered", extra={"work_id": work_id, "sha256": digest, "path": str(path)})
     return WorkRecord.from_row(row, new=True)
+
+
+def _rights_json(rights: RightsMetadata) -> str:
+    return json.dumps(rights.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _rights_digest(text: str | None) -> str | None:
+    """The digest a registration statement commits to (None: not read at registration)."""
+    return None if text is None else RightsMetadata.from_json(json.loads(text)).digest()
+
+
+def stored_rights(engine: Engine) -> dict[str, RightsMetadata]:
+    """Each registered work's rights metadata as read at registration, by work id (works
+    registered before it was read are left out)."""
+    query = select(Work.work_id, Work.rights_metadata).where(Work.rights_metadata.is_not(None))
+    with engine.connect() as conn:
+        return {
+            work_id: RightsMetadata.from_json(json.loads(text))
+            for work_id, text in conn.execute(query)
+            if text is not None
+        }
 
 
 def anchor_pending(ws: Workspace) -> int:
@@ -273,6 +303,7 @@ def anchor_pending(ws: Workspace) -> int:
                     original_sha256=work.sha256,
                     fingerprints_digest=fp_digest,
                     time=times.utc(work.registered_at),
+                    rights_sha256=_rights_digest(work.rights_metadata),
                 )
                 for work, fp_digest in rows
             ]

@@ -48,6 +48,24 @@ def test_work_registration_bytes_are_pinned() -> None:
     assert json.loads(data)["type"] == s.WORK_REGISTRATION
 
 
+def test_work_registration_rights_digest_is_additive() -> None:
+    fields: dict[str, Any] = {
+        "work_id": "w_0123",
+        "owner": "Ana Ñúñez",
+        "title": "Sunset",
+        "original_sha256": SHA,
+        "fingerprints_digest": "cd" * 32,
+        "time": WHEN,
+    }
+    # Without the digest the bytes are the pinned ones above (old statements stay valid).
+    assert s.work_registration(**fields) == s.work_registration(**fields, rights_sha256=None)
+    data = s.work_registration(**fields, rights_sha256="ef" * 32)
+    assert s.load_statement(data)["rights_sha256"] == "ef" * 32
+    assert leaf_hash(data) != leaf_hash(s.work_registration(**fields))
+    with pytest.raises(LedgerError, match="rights_sha256 must be 64 lowercase hex"):
+        s.work_registration(**fields, rights_sha256="x")
+
+
 def test_times_are_utc_with_z() -> None:
     paris = timezone(timedelta(hours=1))
     assert s.format_time(datetime(2026, 1, 1, 10, 0, tzinfo=paris)) == "2026-01-01T09:00:00Z"

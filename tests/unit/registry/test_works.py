@@ -116,6 +116,7 @@ def test_registration_keeps_the_original_fingerprints_and_anchors(
 
     from copyseal.ledger import verify_receipt
     from copyseal.ledger.statements import load_statement
+    from copyseal.match.rights import RightsMetadata
     from copyseal.registry import original_path
 
     results = list(
@@ -146,7 +147,10 @@ def test_registration_keeps_the_original_fingerprints_and_anchors(
             "original_sha256": rec.sha256,
             "fingerprints_digest": digest,
             "time": statement["time"],
+            # The digest of the rights metadata read at registration (none in these files).
+            "rights_sha256": RightsMetadata.from_json(rec.rights_metadata or {}).digest(),
         }
+        assert rec.rights_metadata == {"fields": {}, "c2pa": "absent", "warnings": []}
         verify_receipt(ledger.receipt(rec.ledger_index), entry.data, ledger.vkey())
     # Registering again appends nothing.
     size = ledger.size()

@@ -39,6 +39,9 @@ class Work(Base):
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Index of the work's registration statement in the ledger (None until anchored).
     ledger_index: Mapped[int | None] = mapped_column(BigInteger)
+    #: The original's rights metadata as canonical JSON text (``RightsMetadata.to_json()``
+    #: of :mod:`copyseal.match.rights`); None for works registered before it was read.
+    rights_metadata: Mapped[str | None] = mapped_column(Text)
 
 
 class WorkFingerprint(Base):
