@@ -159,4 +159,11 @@ logging:
   file: logs/copyseal.log
   max_bytes: 5000000
   backups: 5
+
+market:
+  # The licence market ('copyseal market'): the anchors.evm chain whose rpc_url, chain_id
+  # and key_file it uses (null: the only one configured), and the market contract's
+  # address (null: the one 'copyseal market deploy NAME' deployed).
+  chain: null
+  contract: null
 """

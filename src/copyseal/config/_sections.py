@@ -15,6 +15,7 @@ from pydantic import (
 from copyseal.config._anchors import AnchorsSettings
 from copyseal.config._base import _Section
 from copyseal.config._crawl import CrawlSettings
+from copyseal.config._market import MarketSettings
 
 __all__ = [
     "CaptureSettings",
@@ -157,6 +158,7 @@ class Settings(_Section):
     crawl: CrawlSettings = CrawlSettings()
     capture: CaptureSettings = CaptureSettings()
     logging: LoggingSettings = LoggingSettings()
+    market: MarketSettings = MarketSettings()
     #: The file the settings were read from (None: defaults only). Not a YAML key.
     source: Path | None = Field(default=None, exclude=True)
     #: The folder relative paths were resolved against. Not a YAML key.

@@ -16,6 +16,7 @@ from copyseal.crawl._spec import JobSpec
 from copyseal.crawl._store import JobStore
 from copyseal.db.schema.crawl import CrawlJob, CrawlMatch
 from copyseal.errors import CrawlError
+from copyseal.licences import settle_job
 from copyseal.workspace import Workspace
 
 __all__ = [
@@ -67,12 +68,15 @@ class MatchRecord:
     detail: dict[str, Any]
     found_at: datetime
     bundle_id: str | None = None
+    #: The licence that covers this use (None: none does; see :mod:`copyseal.licences`).
+    licence: str | None = None
 
     @classmethod
     def from_row(cls, row: CrawlMatch) -> MatchRecord:
         return cls(
             match_id=row.id,
             bundle_id=row.bundle_id,
+            licence=row.licence,
             job_id=row.job_id,
             page_url=row.page_url,
             image_url=row.image_url,
@@ -94,8 +98,11 @@ class MatchRecord:
             "score": round(self.score, 4),
             "location": self.location,
             "method": self.detail.get("method"),
+            # Kept, altered or removed rights fields (None: not read for this match).
+            "rights_metadata": self.detail.get("rights_metadata"),
             "bundle": self.bundle_id,
             "found_at": times.iso(self.found_at),
+            "licence": self.licence,
         }
 
 
@@ -181,6 +188,7 @@ def start_crawl(
     store = JobStore(workspace.engine)
     job_id = store.create_job(spec)
     run_job(workspace.settings, store, job_id, matcher=matcher, progress=progress)
+    settle_job(workspace, job_id)
     return CrawlSummary.load(store, job_id, with_matches=True)
 
 
@@ -207,9 +215,11 @@ def resume_crawl(
         raise CrawlError(f"crawl {job_id} is still running (pid {job.pid})")
     if job.status == "finished" and not store.pending(job_id):
         if allow_finished:
+            settle_job(workspace, job_id)
             return CrawlSummary.load(store, job_id, with_matches=True)
         raise CrawlError(f"crawl {job_id} is finished; nothing to resume")
     run_job(workspace.settings, store, job_id, matcher=matcher, progress=progress)
+    settle_job(workspace, job_id)
     return CrawlSummary.load(store, job_id, with_matches=True)
 
 

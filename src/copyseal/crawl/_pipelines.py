@@ -18,6 +18,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from scrapy.utils.misc import load_object
@@ -27,6 +28,9 @@ from copyseal.crawl._items import ImageItem, PageItem
 from copyseal.crawl._matching import ImageMatcher
 from copyseal.crawl.reasons import reason_for_unusable_image
 from copyseal.errors import CopysealError
+from copyseal.licences import LicenceIndex, load_index
+from copyseal.match.rights import RightsMetadata, compare, read_rights
+from copyseal.registry import stored_rights
 
 __all__ = ["MatchPipeline", "StorePipeline"]
 
@@ -49,6 +53,8 @@ class MatchPipeline:
         self._outcomes: dict[str, asyncio.Future[_Outcome]] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copyseal-match")
         self.matched = 0
+        #: Each work's rights metadata as read at registration, to compare found copies with.
+        self._rights: dict[str, RightsMetadata] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> MatchPipeline:
@@ -56,6 +62,7 @@ class MatchPipeline:
 
     def open_spider(self) -> None:
         self.matcher = self.factory(self.ctx.store.engine, self.ctx.settings)
+        self._rights = stored_rights(self.ctx.store.engine)
 
     def close_spider(self) -> None:
         self._executor.shutdown(wait=True)
@@ -63,12 +70,24 @@ class MatchPipeline:
     def _match(self, data: bytes) -> _Outcome:
         assert self.matcher is not None
         try:
-            return [m.to_json() for m in self.matcher.match(data)]
+            matches = [m.to_json() for m in self.matcher.match(data)]
+            self._add_rights(matches, data)
+            return matches
         except CopysealError as e:
             return reason_for_unusable_image(str(e)), f"unusable image: {e}"
         except Exception as e:  # a matcher bug must not stop the crawl; it is recorded
             log.exception("matcher failed on %d bytes", len(data))
             return "matcher-error", f"matcher failed: {e.__class__.__name__}: {e}"
+
+    def _add_rights(self, matches: list[dict[str, Any]], data: bytes) -> None:
+        """Each match's ``rights_metadata``: the found copy's rights fields against the
+        work's as registered (None for a work registered before they were read)."""
+        if not matches:
+            return
+        found = read_rights(data)
+        for m in matches:
+            original = self._rights.get(m["work_id"])
+            m["rights_metadata"] = None if original is None else compare(original, found)
 
     async def _outcome(self, item: ImageItem) -> _Outcome:
         assert item.sha256 is not None
@@ -100,14 +119,28 @@ class MatchPipeline:
 
 
 class StorePipeline:
-    """Writes images and their matches, then pages, to the job's tables."""
+    """Writes images and their matches, then pages, to the job's tables.
+
+    Each match is classified against the licences as it is stored (loaded once, when the
+    crawl opens: :func:`copyseal.licences.load_index`)."""
 
     def __init__(self, ctx: CrawlContext) -> None:
         self.ctx = ctx
+        self.licences: LicenceIndex | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
         return cls(CrawlContext.of(crawler))
+
+    def open_spider(self) -> None:
+        with self.ctx.store.engine.connect() as conn:
+            self.licences = load_index(conn)
+
+    def _classify(self, work_id: str, page_url: str, at: datetime) -> tuple[str | None, str | None]:
+        if self.licences is None:
+            return None, None
+        verdict = self.licences.classify(work_id=work_id, page_url=page_url, at=at)
+        return verdict.licence_id, verdict.note
 
     async def process_item(self, item: Any) -> Any:
         ctx = self.ctx
@@ -125,6 +158,7 @@ class StorePipeline:
                     reason_code=item.reason_code,
                     outcome=item.outcome or [],
                     location=item.ref.location(),
+                    classify=self._classify,
                 )
             finally:
                 ctx.fetcher.processed(item.ref.url)

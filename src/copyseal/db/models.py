@@ -20,6 +20,7 @@ from copyseal.db.schema.crawl import (
     TargetEvent,
 )
 from copyseal.db.schema.ledger import LedgerCheckpoint, LedgerEntry, LedgerSubtree
+from copyseal.db.schema.licences import Licence
 from copyseal.db.schema.review import (
     Case,
     CaseMatch,
@@ -49,6 +50,7 @@ __all__ = [
     "LedgerCheckpoint",
     "LedgerEntry",
     "LedgerSubtree",
+    "Licence",
     "LoginAttempt",
     "ScheduleRun",
     "TargetEvent",

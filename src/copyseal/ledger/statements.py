@@ -14,7 +14,7 @@ re-serialising anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -24,6 +24,7 @@ __all__ = [
     "EVIDENCE_BUNDLE",
     "EXPORT",
     "LICENCE",
+    "LICENCE_REVOCATION",
     "REVIEW_DECISION",
     "WORK_REGISTRATION",
     "canonical_json",
@@ -31,6 +32,7 @@ __all__ = [
     "export",
     "format_time",
     "licence",
+    "licence_revocation",
     "load_statement",
     "review_decision",
     "statement",
@@ -42,6 +44,7 @@ EVIDENCE_BUNDLE: Final = "evidence-bundle"
 REVIEW_DECISION: Final = "review-decision"
 EXPORT: Final = "export"
 LICENCE: Final = "licence"
+LICENCE_REVOCATION: Final = "licence-revocation"
 
 _DECISIONS = frozenset({"confirmed", "rejected", "licensed", "dismissed", "needs-more-info"})
 
@@ -114,9 +117,12 @@ def work_registration(
     original_sha256: str,
     fingerprints_digest: str,
     time: datetime,
+    rights_sha256: str | None = None,
 ) -> bytes:
     """A work's registration: who owns it, its title, the SHA-256 of the original file and
-    the SHA-256 digest of its fingerprints, at ``time``."""
+    the SHA-256 digest of its fingerprints, at ``time``; ``rights_sha256`` is the digest of
+    the original's rights metadata as read at registration (left out when it was not
+    read, so statements written before it existed keep their bytes)."""
     return statement(
         WORK_REGISTRATION,
         work_id=work_id,
@@ -125,6 +131,9 @@ def work_registration(
         original_sha256=_hex_digest(original_sha256, "original_sha256"),
         fingerprints_digest=_hex_digest(fingerprints_digest, "fingerprints_digest"),
         time=time,
+        rights_sha256=None
+        if rights_sha256 is None
+        else _hex_digest(rights_sha256, "rights_sha256"),
     )
 
 
@@ -150,10 +159,11 @@ def review_decision(
     time: datetime,
     evidence_leaf: str | None = None,
     reason: str | None = None,
+    licence: str | None = None,
 ) -> bytes:
     """A reviewer's decision on a finding (``confirmed``, ``rejected``, ``licensed``,
     ``dismissed`` or ``needs-more-info``), optionally naming the evidence bundle's leaf hash
-    (hex)."""
+    (hex) and, for ``licensed``, the licence (its id in the licence registry)."""
     if decision not in _DECISIONS:
         raise LedgerError(f"unknown review decision {decision!r}; one of {sorted(_DECISIONS)}")
     return statement(
@@ -166,6 +176,7 @@ def review_decision(
         if evidence_leaf is None
         else _hex_digest(evidence_leaf, "evidence_leaf"),
         reason=reason,
+        licence=licence,
     )
 
 
@@ -184,14 +195,53 @@ def licence(
     *,
     work_id: str,
     licensee: str,
-    terms: str,
     time: datetime,
+    terms: str | None = None,
     valid_until: datetime | None = None,
+    licence_id: str | None = None,
+    domains: Sequence[str] | None = None,
+    url_patterns: Sequence[str] | None = None,
+    valid_from: datetime | None = None,
+    territory: str | None = None,
+    terms_sha256: str | None = None,
+    source: str | None = None,
+    buyer: str | None = None,
+    tx_hash: str | None = None,
+    chain_id: int | None = None,
+    log_index: int | None = None,
 ) -> bytes:
-    """A licence granted on a work (so later copies by the licensee are not findings)."""
+    """A licence granted on a work (so later copies by the licensee are not findings).
+
+    The licence registry (:mod:`copyseal.licences`) logs the licence's facts: its id,
+    where it applies (``domains``, ``url_patterns``), when (``valid_from``,
+    ``valid_until``), the SHA-256 of its terms rather than their text, its ``source``
+    (``grant`` or ``market``) and, for a sale on the market contract, the sale's event log
+    (``buyer``, ``tx_hash``, ``chain_id``, ``log_index``).
+    """
     return statement(
-        LICENCE, work_id=work_id, licensee=licensee, terms=terms, time=time, valid_until=valid_until
+        LICENCE,
+        licence_id=licence_id,
+        work_id=work_id,
+        licensee=licensee,
+        domains=None if domains is None else list(domains),
+        url_patterns=None if url_patterns is None else list(url_patterns),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        territory=territory,
+        terms=terms,
+        terms_sha256=None if terms_sha256 is None else _hex_digest(terms_sha256, "terms_sha256"),
+        source=source,
+        buyer=buyer,
+        tx_hash=tx_hash,
+        chain_id=chain_id,
+        log_index=log_index,
+        time=time,
     )
+
+
+def licence_revocation(*, licence_id: str, reason: str, time: datetime) -> bytes:
+    """A licence revoked at ``time``: uses after it are no longer covered by it."""
+    return statement(LICENCE_REVOCATION, licence_id=licence_id, reason=reason, time=time)
 
 
 def load_statement(data: bytes) -> dict[str, Any]:

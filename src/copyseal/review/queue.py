@@ -24,6 +24,7 @@ from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.db.schema.review import CaseMatch
 from copyseal.errors import CopysealError
+from copyseal.licences import list_licences
 from copyseal.review._sql import (
     conditions,
     host_of,
@@ -115,6 +116,12 @@ class QueueItem:
     status: str
     decided_at: datetime | None
     cases: tuple[str, ...] = ()
+    #: The licence that covers the use, or why the work's licences do not
+    #: (:mod:`copyseal.licences`).
+    licence: str | None = None
+    licence_note: str | None = None
+    #: Kept, altered or removed rights fields (:func:`copyseal.match.rights.compare`).
+    rights_metadata: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,6 +140,9 @@ class QueueItem:
             "status": self.status,
             "decided_at": iso(self.decided_at),
             "cases": list(self.cases),
+            "licence": self.licence,
+            "licence_note": self.licence_note,
+            "rights_metadata": self.rights_metadata,
         }
 
 
@@ -185,6 +195,9 @@ def _items(conn: Connection, rows: Sequence[Row[Any]]) -> list[QueueItem]:
                 status=r.decision or "new",
                 decided_at=None if r.decided_at is None else utc(r.decided_at),
                 cases=tuple(cases.get(r.id, ())),
+                licence=r.licence,
+                licence_note=r.licence_note,
+                rights_metadata=detail.get("rights_metadata") if isinstance(detail, dict) else None,
             )
         )
     return items
@@ -268,6 +281,8 @@ class MatchItem:
     next_match_id: int | None = None
     #: The bundle's state with each configured anchor (empty without a bundle).
     anchors: tuple[AnchorState, ...] = ()
+    #: The work's licences (:meth:`copyseal.licences.LicenceRecord.to_json`).
+    licences: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         first = earliest_proven(self.anchors)
@@ -283,6 +298,7 @@ class MatchItem:
             "history": [d.to_json() for d in self.history],
             "next_match_id": self.next_match_id,
             "anchors": [a.to_json() for a in self.anchors],
+            "licences": list(self.licences),
             "anchor_state": overall_state(self.anchors) if self.bundle_path else None,
             "proven_at": None if first is None else iso(first.anchored_at),
             "proven_by": None if first is None else f"{first.kind}:{first.name}",
@@ -360,4 +376,5 @@ def match_item(ws: Workspace, match_id: int, *, f: QueueFilter | None = None) ->
         history=tuple(history(ws, match_id)),
         next_match_id=ids[0] if ids else None,
         anchors=anchors,
+        licences=tuple(r.to_json() for r in list_licences(ws, work_id=row.work_id)),
     )
