@@ -92,7 +92,7 @@ def bundle_proof(
     Raises:
         AnchorError: no such bundle, or no anchor has anchored a checkpoint covering it.
     """
-    from copyseal.bundle.check import receipt_checkpoint
+    from copyseal.bundle.anchored import receipt_checkpoint
     from copyseal.db.schema.bundle import EvidenceBundle
 
     with ws.engine.connect() as conn:

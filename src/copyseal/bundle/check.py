@@ -20,8 +20,8 @@ the database. The checks, in order:
    signed root;
 9. ``consistency`` (optional): a newer signed checkpoint extends the receipt's one.
 
-:func:`with_anchor_proof` then adds an anchor proof file's checks (``anchor-consistency``,
-``anchor:KIND:NAME``, ``anchor-witnesses``; see :mod:`copyseal.anchors.proof_file`).
+:func:`copyseal.bundle.anchored.with_anchor_proof` then adds an anchor proof file's checks
+(``anchor-consistency``, ``anchor:KIND:NAME``, ``anchor-witnesses``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ import hashlib
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -45,10 +45,8 @@ from copyseal.anchors import (
     Anchor,
     AnchorContext,
     anchor_for,
-    stated_checkpoint,
     verify_stated,
 )
-from copyseal.anchors.proof_file import verify_proof_file
 from copyseal.bundle import _bagit
 from copyseal.bundle._tags import (
     MANIFEST,
@@ -66,13 +64,7 @@ from copyseal.ledger.merkle import leaf_hash, verify_consistency, verify_inclusi
 from copyseal.ledger.note import parse_vkey
 from copyseal.ledger.proof import parse_receipt
 
-__all__ = [
-    "BundleVerification",
-    "Check",
-    "receipt_checkpoint",
-    "verify_bundle",
-    "with_anchor_proof",
-]
+__all__ = ["BundleVerification", "Check", "verify_bundle"]
 
 _MAX_ZIP_BYTES = 4 << 30
 _CHUNK = 1 << 20
@@ -413,68 +405,3 @@ def verify_bundle(
                 folder, vkey=vkey, newer=newer, shown=str(path), trust_bundle_key=trust_bundle_key
             )
     raise VerificationError(f"{path}: not a bundle folder or zip")
-
-
-def receipt_checkpoint(folder: Path) -> Checkpoint:
-    """The checkpoint a bundle folder's receipt states (parsed, not verified: for building
-    an anchor proof from the workspace's own bundle).
-
-    Raises:
-        VerificationError: no readable, well-formed receipt.
-    """
-    try:
-        receipt = parse_receipt((folder / RECEIPT).read_bytes())
-    except OSError as e:
-        raise VerificationError(f"{RECEIPT}: missing or unreadable") from e
-    return stated_checkpoint(receipt.checkpoint_note)
-
-
-def with_anchor_proof(
-    result: BundleVerification,
-    data: bytes,
-    *,
-    vkey: str | None = None,
-    options: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-    min_witnesses: int = 0,
-    online: bool = False,
-) -> BundleVerification:
-    """``result`` with an anchor proof file's checks added after its own (see
-    :func:`copyseal.anchors.proof_file.verify_proof_file`): ``anchor-consistency``, one
-    ``anchor:KIND:NAME`` per anchor, ``anchor-witnesses`` when required; what each anchor
-    proves goes to the JSON document's ``anchors`` list.
-
-    Args:
-        result: A bundle's verification (its checkpoint is where the proof starts).
-        data: The anchor proof file's bytes.
-        vkey: The log's verifier key (default: the one the bundle was checked with).
-        options: Per kind, the public material to try (CA files, witness vkeys, an RPC URL).
-        min_witnesses: Cosignatures required from the given witness keys.
-        online: Run the kinds' online checks too.
-    """
-    vkey = vkey or result.vkey
-    if result.checkpoint is None or vkey is None:
-        added = [
-            Check(
-                name="anchor-consistency",
-                ok=False,
-                detail="the bundle's checkpoint is not proven: nothing to anchor",
-            )
-        ]
-        proven: list[dict[str, Any]] = []
-    else:
-        found = verify_proof_file(
-            data,
-            checkpoint=result.checkpoint,
-            vkey=vkey,
-            options=options,
-            min_witnesses=min_witnesses,
-            online=online,
-            bundle_id=None if result.manifest is None else result.manifest.bundle_id,
-        )
-        added = [Check(name=c.name, ok=c.ok, detail=c.detail) for c in found]
-        proven = [c.proven.to_json() for c in found if c.proven is not None]
-    return replace(
-        result,
-        checks=(*result.checks, *added),
-        extra={**result.extra, "anchors": proven},
-    )

@@ -34,7 +34,8 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from copyseal.bundle.check import BundleVerification, verify_bundle, with_anchor_proof
+from copyseal.bundle.anchored import with_anchor_proof
+from copyseal.bundle.check import BundleVerification, verify_bundle
 from copyseal.cli._common import App, emit, json_option, pass_app
 from copyseal.verify import AnchoredReceipt, load_vkey, verify_anchored_receipt, verify_receipt_file
 

@@ -19,7 +19,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.orm import Session
 
-from copyseal.bundle.check import receipt_checkpoint
+from copyseal.bundle.anchored import receipt_checkpoint
 from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.db.schema.review import CaseMatch

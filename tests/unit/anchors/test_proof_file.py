@@ -7,7 +7,7 @@ from pathlib import Path
 from copyseal.anchors import service
 from copyseal.anchors.proof_file import parse_proof_file, verify_proof_file
 from copyseal.bundle import verify_bundle
-from copyseal.bundle.check import receipt_checkpoint, with_anchor_proof
+from copyseal.bundle.anchored import receipt_checkpoint, with_anchor_proof
 from copyseal.workspace import Workspace
 
 from ._service_kit import TABLE, gate_entries, seal
