@@ -46,7 +46,8 @@ from copyseal.anchors.proof_file import (
     verify_proof_file,
 )
 from copyseal.bundle import EvidenceFile, write_bundle
-from copyseal.bundle.check import receipt_checkpoint, verify_bundle, with_anchor_proof
+from copyseal.bundle.anchored import receipt_checkpoint, with_anchor_proof
+from copyseal.bundle.check import verify_bundle
 from copyseal.db.base import Base
 from copyseal.db.schema.ledger import ledger_tables
 from copyseal.ledger import Ledger, verify_receipt

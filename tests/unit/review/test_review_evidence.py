@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from copyseal.anchors import service
-from copyseal.bundle.check import receipt_checkpoint
+from copyseal.bundle.anchored import receipt_checkpoint
 from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.review.dashboard import bundle_states
 from copyseal.review.decisions import decide
