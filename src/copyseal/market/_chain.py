@@ -8,47 +8,25 @@ revert) becomes a :class:`MarketError` whose message says what was being done.
 
 from __future__ import annotations
 
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import requests
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3Exception
 from web3.types import TxParams, Wei
 
+from copyseal.anchors.evm import read_key
 from copyseal.market._contract import LICENCE_SOLD, OFFER_MADE, shipped
 from copyseal.market._errors import MarketError
 
 __all__ = ["MarketChain", "MarketError", "Sale", "Sent", "read_key"]
 
 _POLL = 0.1
-
-
-def read_key(path: Path) -> LocalAccount:
-    """The account whose hex private key is in ``path``, a file only its owner may read
-    (the key is never put in a message)."""
-    try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise MarketError(
-                f"key file {path} may be read by group or others (mode {stat.filemode(mode)});"
-                f" chmod 600 it"
-            )
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as e:
-        raise MarketError(f"cannot read key file {path}: {type(e).__name__}") from None
-    try:
-        signer: LocalAccount = Account.from_key(text.strip())
-    except Exception:  # eth_keys raises several types; none of them is to be shown
-        raise MarketError(f"key file {path} does not hold a hex private key") from None
-    return signer
 
 
 @dataclass(frozen=True, kw_only=True)

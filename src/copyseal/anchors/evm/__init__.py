@@ -24,6 +24,7 @@ Vyper contract copyseal ships (the licence market's too).
 from __future__ import annotations
 
 from copyseal.anchors.evm._anchor import KIND, Deployment, EvmAnchor
+from copyseal.anchors.evm._chain import read_key
 from copyseal.anchors.evm._contract import Contract, compile_source, load_compiled, write_json
 from copyseal.anchors.evm._online import check_online
 
@@ -35,5 +36,6 @@ __all__ = [
     "check_online",
     "compile_source",
     "load_compiled",
+    "read_key",
     "write_json",
 ]

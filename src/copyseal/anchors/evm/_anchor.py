@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from copyseal.anchors.base import (
     AnchorVerificationError,
     Proven,
 )
+from copyseal.anchors.evm._chain import read_key
 from copyseal.anchors.evm._proof import check, make, origin_hash
 from copyseal.errors import VerificationError
 from copyseal.ledger.checkpoint import Checkpoint
@@ -51,23 +51,6 @@ def _checksummed(address: bytes) -> str:
     from web3 import Web3
 
     return str(Web3.to_checksum_address(address))
-
-
-def _read_key(path: Path) -> LocalAccount:
-    """The account whose hex private key is in ``path``, a file only its owner may read."""
-    from copyseal.anchors.evm._chain import account
-
-    try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise AnchorError(
-                f"key file {path} may be read by group or others (mode {stat.filemode(mode)});"
-                f" chmod 600 it"
-            )
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as e:
-        raise AnchorError(f"cannot read key file {path}: {type(e).__name__}") from None
-    return account(text)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,7 +145,7 @@ class EvmAnchor:
             origin=origin,
             rpc_url=None if options.get("rpc_url") is None else str(options["rpc_url"]),
             chain_id=chain_id,
-            signer=None if key_file is None else _read_key(Path(key_file)),
+            signer=None if key_file is None else read_key(Path(key_file)),
             contract=None if contract is None else _address(contract, "contract"),
             anchorer=None if anchorer is None else _address(anchorer, "anchorer"),
             confirmations=int(options.get("confirmations") or 0),

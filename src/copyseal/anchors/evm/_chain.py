@@ -7,10 +7,12 @@ anchoring account's key (``eth_sendRawTransaction``); the node never holds the k
 
 from __future__ import annotations
 
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -26,9 +28,30 @@ from copyseal.anchors.evm._proof import anchored_data
 from copyseal.anchors.evm._rlp import Item, encode, encode_int
 from copyseal.errors import AnchorError
 
-__all__ = ["Chain", "Mined", "account"]
+__all__ = ["Chain", "Mined", "account", "read_key"]
 
 _POLL = 0.2  # seconds between looks at the chain while waiting
+
+
+def read_key(path: Path) -> LocalAccount:
+    """The account whose hex private key is in ``path``, a file only its owner may read
+    (the key is never put in a message). The EVM anchor and the licence market both read
+    their keys here.
+
+    Raises:
+        AnchorError: the file is readable by others, unreadable, or holds no private key.
+    """
+    try:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise AnchorError(
+                f"key file {path} may be read by group or others (mode {stat.filemode(mode)});"
+                f" chmod 600 it"
+            )
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as e:
+        raise AnchorError(f"cannot read key file {path}: {type(e).__name__}") from None
+    return account(text)
 
 
 def account(key: str) -> LocalAccount:
