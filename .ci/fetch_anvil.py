@@ -16,8 +16,6 @@ To update: change VERSION and INTEGRITY
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import os
 import platform
@@ -25,10 +23,10 @@ import shutil
 import sys
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import NoReturn
+
+from _npm_tarball import fetch_checked
 
 VERSION = "1.7.1"
 PACKAGE = "@foundry-rs/anvil-linux-amd64"
@@ -53,25 +51,6 @@ def _check_platform() -> None:
         _fail(
             f"only x86_64 Linux is supported (this is {sys.platform} {machine}); install anvil"
             f" {VERSION} from Foundry by hand and put it at {DEST.relative_to(REPO)}/anvil"
-        )
-
-
-def _download(url: str) -> bytes:
-    try:
-        with urllib.request.urlopen(url, timeout=120) as response:
-            data: bytes = response.read()
-    except (urllib.error.URLError, OSError) as e:
-        _fail(f"could not download {url}: {e}")
-    return data
-
-
-def _check_integrity(data: bytes) -> None:
-    algorithm, _, expected = INTEGRITY.partition("-")
-    actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode("ascii")
-    if actual != expected:
-        _fail(
-            f"integrity check failed for {URL}: expected {INTEGRITY}, "
-            f"got {algorithm}-{actual} ({len(data)} bytes); nothing was unpacked"
         )
 
 
@@ -103,8 +82,7 @@ def main() -> None:
         return
     _check_platform()
     print(f"fetching anvil {VERSION} from {URL}")
-    data = _download(URL)
-    _check_integrity(data)
+    data = fetch_checked("fetch_anvil", URL, INTEGRITY)
     _unpack(data, DEST)
     print(f"anvil {VERSION} is in {DEST.relative_to(REPO)}/")
 

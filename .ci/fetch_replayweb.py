@@ -15,17 +15,15 @@ and the folder name in tests/integration/test_replay.py.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import shutil
 import sys
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import NoReturn
+
+from _npm_tarball import fetch_checked
 
 VERSION = "2.5.3"
 URL = f"https://registry.npmjs.org/replaywebpage/-/replaywebpage-{VERSION}.tgz"
@@ -42,25 +40,6 @@ REQUIRED = ("ui.js", "sw.js", "package.json")
 
 def _fail(message: str) -> NoReturn:
     sys.exit(f"fetch_replayweb: {message}")
-
-
-def _download(url: str) -> bytes:
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            data: bytes = response.read()
-    except (urllib.error.URLError, OSError) as e:
-        _fail(f"could not download {url}: {e}")
-    return data
-
-
-def _check_integrity(data: bytes) -> None:
-    algorithm, _, expected = INTEGRITY.partition("-")
-    actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode("ascii")
-    if actual != expected:
-        _fail(
-            f"integrity check failed for {URL}: expected {INTEGRITY}, "
-            f"got {algorithm}-{actual} ({len(data)} bytes); nothing was unpacked"
-        )
 
 
 def _extract(tar: tarfile.TarFile, folder: Path) -> None:
@@ -95,8 +74,7 @@ def main() -> None:
     if STAMP.is_file():
         return
     print(f"fetching ReplayWeb.page {VERSION} from {URL}")
-    data = _download(URL)
-    _check_integrity(data)
+    data = fetch_checked("fetch_replayweb", URL, INTEGRITY)
     _unpack(data, DEST)
     print(f"ReplayWeb.page {VERSION} is in {DEST.relative_to(REPO)}/")
 
