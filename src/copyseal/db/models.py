@@ -21,6 +21,7 @@ from copyseal.db.schema.crawl import (
 )
 from copyseal.db.schema.ledger import LedgerCheckpoint, LedgerEntry, LedgerSubtree
 from copyseal.db.schema.licences import Licence
+from copyseal.db.schema.record import CaseNotice, MatchVisit
 from copyseal.db.schema.review import (
     Case,
     CaseMatch,
@@ -39,6 +40,7 @@ __all__ = [
     "CaptureFailure",
     "Case",
     "CaseMatch",
+    "CaseNotice",
     "CrawlImage",
     "CrawlJob",
     "CrawlLinkSkip",
@@ -52,6 +54,7 @@ __all__ = [
     "LedgerSubtree",
     "Licence",
     "LoginAttempt",
+    "MatchVisit",
     "ScheduleRun",
     "TargetEvent",
     "User",
