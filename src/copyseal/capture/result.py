@@ -95,6 +95,10 @@ class CaptureOptions:
     ntp_timeout: float = 2.0
     #: Full-page screenshots are cut at this height (Chromium's texture limit is 16384).
     max_page_height: int = 16_000
+    #: Capture a page the server answered with HTTP 400 or more (a 404, a login wall's
+    #: 401) instead of failing: a re-visit keeps what the server showed as evidence of
+    #: the page's state. ``facts["page"]["status"]`` holds the status.
+    keep_error_pages: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

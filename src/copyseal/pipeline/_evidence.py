@@ -26,7 +26,7 @@ from copyseal.workspace import Workspace
 if TYPE_CHECKING:
     from copyseal.registry import WorkMatcher
 
-__all__ = ["FoundImage", "evidence_files"]
+__all__ = ["FoundImage", "evidence_files", "work_evidence"]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,29 @@ def _rights(work: Work, image_bytes: bytes) -> dict[str, Any] | None:
     return compare(
         RightsMetadata.from_json(json.loads(work.rights_metadata)), read_rights(image_bytes)
     )
+
+
+def work_evidence(
+    ws: Workspace, work_ids: Sequence[str], *, first: int = 1
+) -> tuple[list[EvidenceFile], list[dict[str, Any]]]:
+    """The originals, registration statements and receipts of ``work_ids`` (numbered from
+    ``first``), and each work's facts, for a bundle that names works without a crawl
+    match (a re-visit).
+
+    Raises:
+        BundleError: a work is not registered.
+    """
+    files: list[EvidenceFile] = []
+    infos: list[dict[str, Any]] = []
+    with Session(ws.engine) as session:
+        for n, work_id in enumerate(work_ids, start=first):
+            work = session.get(Work, work_id)
+            if work is None:
+                raise BundleError(f"work {work_id}: not registered")
+            work_files, info = _work_files(ws, work, n)
+            files.extend(work_files)
+            infos.append(info)
+    return files, infos
 
 
 def evidence_files(

@@ -228,5 +228,9 @@ def _resume(config_path: Path | None, overrides: tuple[str, ...], debug: bool, j
     ws = Workspace.open(settings)
     try:
         resume(ws, job_id)
+        # A schedule with revisit_matches also records each known use's state now.
+        from copyseal.revisit import revisit_scheduled
+
+        revisit_scheduled(ws, job_id)
     finally:
         ws.close()

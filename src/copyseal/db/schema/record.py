@@ -29,11 +29,17 @@ _MatchKey = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class MatchVisit(Base):
-    """One re-visit of a matched page and what it found.
+    """One re-visit of a matched page and what it found (:mod:`copyseal.revisit`).
 
     ``result`` is ``present``, ``changed``, ``moved``, ``removed``, ``page-gone`` or
-    ``blocked`` (null: the visit failed before it was sealed, see ``error``).
-    ``found_page_url``/``found_image_url`` say where the work was seen on this visit.
+    ``blocked`` (null: the visit failed before it was sealed, see ``error``; the row is
+    written when the visit starts, with ``error`` "interrupted before the visit was
+    sealed", and completed at its end, so a killed visit stays on record).
+    ``visited_at`` is when the page's capture started (the bundle's ``captured_at``).
+    ``found_page_url``/``found_image_url`` say where the work was seen on this visit
+    (``moved``: the other page). ``match_id`` is the use's oldest match: several crawls
+    finding one work on one page are visited once, under it. ``ledger_index`` is the
+    visit's ``continued-use`` statement (the bundle has its own entry).
     """
 
     __tablename__ = "match_visits"

@@ -1,0 +1,139 @@
+"""What a re-visit's capture shows: the page's state and the work among its images.
+
+The images are read back from the capture's own WARC (inside ``archive.wacz``): every
+response the browser received with HTTP 200 whose bytes sniff as an image, in the order
+received. So the work is looked for in exactly the bytes the sealed bundle keeps,
+whatever the image is called now (renamed, re-encoded or moved on the page). Records that
+copyseal fetched itself rather than the page (a target image the page no longer loads,
+marked with the :data:`FETCHED_BY_COPYSEAL` WARC field) are not the page's and are passed
+over. What the browser never fetches (``og:image``, ``noscript``, unchosen ``srcset``
+candidates) is not looked at.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from copyseal.capture import Capture
+from copyseal.errors import CopysealError
+from copyseal.match.decode import sniff
+
+if TYPE_CHECKING:
+    from copyseal.match import DecodedImage, Match
+    from copyseal.registry import WorkMatcher
+
+#: The WARC field the capture writes on records fetched by copyseal, not by the page
+#: (``copyseal.capture``'s WARC writer; see the capture's ``keep_images``).
+FETCHED_BY_COPYSEAL = "WARC-Copyseal-Fetched-By"
+
+__all__ = [
+    "FETCHED_BY_COPYSEAL",
+    "Sighting",
+    "decode_bytes",
+    "find_work",
+    "page_images",
+    "page_text",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sighting:
+    """The work found in one image of a capture."""
+
+    image_url: str
+    data: bytes
+    image: DecodedImage
+    #: 3 x 3 homography from work pixels to the image's pixels.
+    matrix: npt.NDArray[np.float64]
+    match: Match
+
+
+def page_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
+    """``(url, bytes)`` of every image response (HTTP 200) in the capture's WARC."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    member = capture.facts.get("wacz", {}).get("warc_member")
+    try:
+        wacz = zipfile.ZipFile(capture.path("wacz"))
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return
+    with wacz:
+        names = (
+            [member]
+            if member in wacz.namelist()
+            else [n for n in wacz.namelist() if n.startswith("archive/")]
+        )
+        for name in names:
+            with wacz.open(name) as raw:
+                for record in ArchiveIterator(raw):
+                    if record.rec_type != "response" or record.http_headers is None:
+                        continue
+                    if record.http_headers.get_statuscode() != "200":
+                        continue
+                    if record.rec_headers.get_header(FETCHED_BY_COPYSEAL):
+                        continue
+                    data = record.content_stream().read(max_bytes + 1)
+                    if len(data) > max_bytes or sniff(data) is None:
+                        continue
+                    yield str(record.rec_headers.get_header("WARC-Target-URI")), data
+
+
+def find_work(
+    matcher: WorkMatcher, work_id: str, images: Iterator[tuple[str, bytes]], *, prefer: str
+) -> Sighting | None:
+    """The first image showing ``work_id`` (the one at URL ``prefer`` if it does).
+
+    Images the matcher cannot decode are passed over: one bad image on a page says
+    nothing about whether the work is there.
+    """
+    found: Sighting | None = None
+    for url, data in images:
+        try:
+            image = matcher.decode(data, name=url)
+            matches = [m for m in matcher.match_image(image) if m.work_id == work_id]
+        except (CopysealError, OSError, ValueError):
+            continue
+        if not matches:
+            continue
+        best = matches[0]
+        sighting = Sighting(
+            image_url=url,
+            data=data,
+            image=image,
+            matrix=np.asarray(best.transform.matrix, dtype=np.float64),
+            match=best,
+        )
+        if url == prefer:
+            return sighting
+        found = found or sighting
+    return found
+
+
+def page_text(capture: Capture) -> tuple[str, str]:
+    """The served HTML (as text) and the rendered DOM's visible text."""
+    import lxml.html
+
+    try:
+        raw = capture.path("raw-html").read_bytes().decode("utf-8", "replace")
+    except (KeyError, OSError):
+        raw = ""
+    try:
+        dom = capture.path("dom").read_bytes().decode("utf-8", "replace")
+        text = " ".join(lxml.html.document_fromstring(dom).text_content().split()) if dom else ""
+    except (KeyError, OSError, ValueError, lxml.etree.ParserError):
+        dom, text = "", ""
+    return raw or dom, text
+
+
+def decode_bytes(matcher: WorkMatcher, data: bytes) -> DecodedImage | None:
+    """``data`` decoded by the matcher, or None."""
+    try:
+        return matcher.decode(data)
+    except (CopysealError, OSError, ValueError):
+        return None
