@@ -104,6 +104,8 @@ def case_json(data: CaseData, files: dict[str, tuple[str, int]]) -> dict[str, An
             }
             for b in data.bundles
         ],
+        # Each site's record, as `copyseal timeline SITE --json` gives it.
+        "timeline": [t.to_json() for t in data.timelines],
         "files": [
             {"path": name, "sha256": sha, "size": size}
             for name, (sha, size) in sorted(files.items())

@@ -29,7 +29,9 @@ from copyseal.ledger.store import SignedCheckpoint
 from copyseal.review.cases import CaseRecord, get_case
 from copyseal.review.decisions import DecisionRecord, history
 from copyseal.review.evidence import AnchorState, anchor_states, earliest_proven
+from copyseal.review.shown import ShownBundle, verify_shown
 from copyseal.review.sites import domain_of
+from copyseal.timeline import SiteTimeline, case_timelines
 from copyseal.times import utc
 from copyseal.workspace import Workspace
 
@@ -112,6 +114,8 @@ class CaseData:
     #: against), and its anchor proof file once one covers it.
     checkpoint_anchors: tuple[AnchorState, ...] = ()
     checkpoint_proof: bytes | None = None
+    #: Each site's record: the matches' visits since their capture, the notices sent.
+    timelines: tuple[SiteTimeline, ...] = ()
 
 
 def _files(
@@ -138,6 +142,47 @@ def _files(
                     files[key] = value
             return entry, files
     return {}, files
+
+
+def _held_to_rows(ws: Workspace, path: Path, match: CrawlMatch, bundle: EvidenceBundle) -> None:
+    """The package states what the rows say (page URL, bundle, ledger entry): the bundle
+    must verify now, and agree with them (:mod:`copyseal.review.shown`).
+
+    Raises:
+        ExportError: it does not, naming the failed checks and why.
+    """
+    shown = ShownBundle(
+        bundle_id=bundle.bundle_id,
+        page_url=match.page_url,
+        leaf_hash=bundle.leaf_hash,
+        ledger_index=bundle.ledger_index,
+        image_url=match.image_url,
+        work_id=match.work_id,
+    )
+    result = verify_shown(ws, path, shown)
+    if not result.ok:
+        why = "; ".join(f"{c.name}: {c.detail}" for c in result.failures())
+        raise ExportError(f"match {match.id}: bundle {bundle.bundle_id} is not verified ({why})")
+
+
+def _visit_bundle(ws: Workspace, anchor: Any, bundle: EvidenceBundle) -> BundleData:
+    """A re-visit's bundle, as the package lists it (its receipt's checkpoint read)."""
+    path = ws.store.locate(bundle.path)
+    try:
+        receipt = parse_receipt((path / "manifest.json.tlog-proof").read_bytes())
+        receipt_size = verify_stated(anchor, receipt.checkpoint_note)[0].size
+    except (OSError, ValueError, CopysealError) as e:
+        raise ExportError(f"bundle {bundle.bundle_id}: unreadable ({e})") from e
+    return BundleData(
+        bundle_id=safe_name(bundle.bundle_id),
+        path=path,
+        page_url=bundle.page_url,
+        manifest_sha256=bundle.manifest_sha256,
+        leaf_hash=bundle.leaf_hash,
+        ledger_index=bundle.ledger_index,
+        captured_at=utc(bundle.captured_at),
+        receipt_size=receipt_size,
+    )
 
 
 def gather(ws: Workspace, case_id: str) -> CaseData:
@@ -182,6 +227,7 @@ def gather(ws: Workspace, case_id: str) -> CaseData:
                     captured_at=utc(bundle.captured_at),
                     receipt_size=receipt_size,
                 )
+            _held_to_rows(ws, path, row, bundle)
             report, files = _files(manifest, row.image_url, row.work_id)
             detail = json.loads(row.detail)
             matches.append(
@@ -209,6 +255,14 @@ def gather(ws: Workspace, case_id: str) -> CaseData:
                     files=files,
                 )
             )
+        # The re-visits' bundles are evidence of the use over time: in the package too.
+        timelines = tuple(case_timelines(ws, case_id))
+        for t in timelines:
+            for v in (v for m in t.matches for v in m.visits):
+                if v.bundle_id is not None and v.bundle_id not in bundles:
+                    visit = s.get(EvidenceBundle, v.bundle_id)
+                    if visit is not None:
+                        bundles[visit.bundle_id] = _visit_bundle(ws, anchor, visit)
     indices = [b.ledger_index for b in bundles.values()]
     indices += [d.ledger_index for m in matches for d in m.decisions]
     last = max(indices)
@@ -233,6 +287,8 @@ def gather(ws: Workspace, case_id: str) -> CaseData:
     pinned_states = anchor_states(ws, pinned.size)
     times = [case.created_at, *(b.captured_at for b in bundles.values())]
     times += [d.decided_at for m in matches for d in m.decisions]
+    times += [v.at for t in timelines for m in t.matches for v in m.visits]
+    times += [n.sent_at for t in timelines for n in t.notices]
     return CaseData(
         case=case,
         matches=tuple(matches),
@@ -248,6 +304,7 @@ def gather(ws: Workspace, case_id: str) -> CaseData:
         },
         checkpoint_anchors=pinned_states,
         checkpoint_proof=prove(pinned_states, f"checkpoint {pinned.size}", None, pinned.checkpoint),
+        timelines=timelines,
     )
 
 

@@ -1,128 +1,35 @@
-"""The case report as a PDF (fpdf2): summary, one section per match, the chain of custody
-and how to verify.
+"""The case report as a PDF (fpdf2): summary, one section per match, the timeline of
+each site, the chain of custody and how to verify.
 
 Reproducible: the document's dates come from the case data (``as_of``), never from the
 clock, and fpdf2 derives the file identifier from the content, so the same case gives
-the same bytes.
-
-Text is set in DejaVu Sans and DejaVu Sans Mono (2.37, shipped in ``fonts/`` with their
-licence), embedded as subsets with a ToUnicode map, so the text can be searched and
-copied. They cover Latin with every accent, Greek, Cyrillic, Armenian, Georgian, Hebrew
-and Arabic letters (set without shaping: Arabic shows unjoined letters, right-to-left
-text in stored order) and many symbols; a character one font lacks is taken from the
-other. Characters neither has (Chinese, Japanese, Korean, Devanagari, Thai, ...) are
-written as their code points, ``[U+6771 U+4EAC]``, and the report says so; case.json
-and the PDF's metadata (title, author) keep the exact text.
+the same bytes. Fonts and line breaking: :mod:`copyseal.export._layout`.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fpdf import FPDF
-from fpdf.enums import WrapMode, XPos, YPos
-from fpdf.fonts import TTFFont
 from PIL import Image
 
 from copyseal import __version__
+from copyseal.export._layout import MARGIN as _MARGIN
+from copyseal.export._layout import SANS as _SANS
+from copyseal.export._layout import Report as _Report
+from copyseal.export._layout import facts as _facts
+from copyseal.export._layout import heading as _heading
+from copyseal.export._layout import para as _para
+from copyseal.export._layout import when as _when
 from copyseal.export._model import BundleData, CaseData, MatchData
+from copyseal.export._pdf_timeline import timeline_section
 from copyseal.times import utc
 
 __all__ = ["render_report"]
 
-_MARGIN = 15.0
 _MAX_PIXELS = 1400
-_FONTS = Path(__file__).with_name("fonts")
-_SANS = "DejaVu"
-_MONO = "DejaVuMono"
-
-
-def _when(value: datetime | None) -> str:
-    return "-" if value is None else utc(value).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-class _Report(FPDF):
-    """The report's document: the DejaVu fonts, and text limited to what they cover."""
-
-    def __init__(self, case_id: str) -> None:
-        super().__init__(format="A4")
-        self.case_id = case_id
-        self.add_font(_SANS, "", _FONTS / "DejaVuSans.ttf")
-        self.add_font(_SANS, "B", _FONTS / "DejaVuSans-Bold.ttf")
-        self.add_font(_MONO, "", _FONTS / "DejaVuSansMono.ttf")
-        # A glyph missing in one font (e.g. Cyrillic letters in the monospaced one, or in
-        # the bold face) is taken from another.
-        self.set_fallback_fonts([_SANS, _MONO], exact_match=False)
-        self.covered = frozenset(
-            code for f in self.fonts.values() if isinstance(f, TTFFont) for code in f.cmap
-        )
-        #: Whether some character had to be written as a code point (see :meth:`shown`).
-        self.replaced = False
-
-    def shown(self, value: object) -> str:
-        """``value`` as text, each run of characters no font has as ``[U+XXXX ...]``."""
-        out: list[str] = []
-        missing: list[str] = []
-        for ch in str(value):
-            if ch == "\n" or ord(ch) in self.covered:
-                if missing:
-                    out.append("[" + " ".join(missing) + "]")
-                    missing = []
-                out.append(ch)
-            else:
-                missing.append(f"U+{ord(ch):04X}")
-                self.replaced = True
-        if missing:
-            out.append("[" + " ".join(missing) + "]")
-        return "".join(out)
-
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font(_SANS, "", 8)
-        self.set_text_color(110)
-        self.cell(
-            0, 5, self.shown(f"copyseal case {self.case_id} - page {self.page_no()}"), align="C"
-        )
-        self.set_text_color(0)
-
-
-def _heading(pdf: _Report, text: str, size: int = 14) -> None:
-    pdf.set_font(_SANS, "B", size)
-    pdf.multi_cell(0, size * 0.5, pdf.shown(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(1.5)
-
-
-def _para(pdf: _Report, text: str, *, mono: bool = False, size: float = 9.5) -> None:
-    pdf.set_font(_MONO if mono else _SANS, "", size)
-    pdf.multi_cell(
-        0, size * 0.48, pdf.shown(text), wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT
-    )
-    pdf.ln(1)
-
-
-def _facts(pdf: _Report, rows: Sequence[tuple[str, object]]) -> None:
-    width = pdf.w - 2 * _MARGIN
-    for label, value in rows:
-        pdf.set_font(_SANS, "B", 8.5)
-        y = pdf.get_y()
-        if y > pdf.h - 25:
-            pdf.add_page()
-            y = pdf.get_y()
-        pdf.cell(42, 4.4, pdf.shown(label))
-        pdf.set_font(_MONO, "", 8.5)
-        pdf.multi_cell(
-            width - 42,
-            4.4,
-            pdf.shown(value),
-            wrapmode=WrapMode.CHAR,
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
-        )
-    pdf.ln(2)
 
 
 def _load_image(path: Path) -> Image.Image | None:
@@ -420,6 +327,7 @@ def render_report(data: CaseData) -> bytes:
     pdf.set_creator(f"copyseal {__version__}")
     pdf.add_page()
     _summary(pdf, data)
+    timeline_section(pdf, data.timelines)
     for m in data.matches:
         _match_section(pdf, data, m)
     _custody(pdf, data)
