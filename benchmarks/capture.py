@@ -40,6 +40,7 @@ from typing import Any
 from PIL import Image
 
 from copyseal.capture import BrowserSession, Capture, CaptureOptions, Target, capture_page
+from copyseal.netpolicy import AddressPolicy
 
 
 def _photos() -> list[bytes]:
@@ -216,7 +217,8 @@ async def run(pages: int, levels: list[int]) -> None:
     bundle_sizes: list[int] = []
     tmp = Path(tempfile.mkdtemp(prefix="copyseal-bench-"))
     try:
-        async with BrowserSession() as session:
+        # The benchmark site is on loopback, which the capture browser refuses by default.
+        async with BrowserSession(policy=AddressPolicy(allow_private=True)) as session:
             await session.static_environment()  # hash the browser binary once, off the clock
             await baseline(session, urls[:2], 1)  # warm-up
             await captures(session, urls[:2], 1, tmp / "warm")

@@ -33,6 +33,7 @@ from playwright.sync_api import Browser, Frame, Page, Route, sync_playwright
 
 from copyseal.capture import Capture, capture_page_sync
 from copyseal.capture.session import CHROMIUM_ARGS
+from copyseal.netpolicy import AddressPolicy
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -157,6 +158,7 @@ def capture(replaywebpage: Path, tmp_path_factory: pytest.TempPathFactory) -> Ca
             tmp_path_factory.mktemp("captures") / "shop",
             targets=[f"{site.origin}/img/astronaut.jpg"],
             executable=CHROMIUM,
+            policy=AddressPolicy(allow_private=True),  # the site is on loopback
         )
     finally:
         site.stop()  # from here on the page exists only in the capture

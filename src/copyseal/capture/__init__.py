@@ -20,7 +20,9 @@ last two keys)::
                  ...}, tls {used, protocol, cipher, subject, issuer, valid_from, valid_to,
                  chain_pem, chain_source, certificate_errors_ignored, ...} (or {used: false,
                  reason}), tls_probe (https only), requests {seen, recorded, failed,
-                 pending_at_end, bodies_decoded_by_browser, body_errors}
+                 pending_at_end, bodies_decoded_by_browser, body_errors},
+                 address_policy {refuses, allow_private, allow_networks, enforced_by,
+                 refused [{method, target, code, detail, at}], refused_note}
     environment: software {copyseal, python, packages}, browser {version, launch_args,
                  binary {executable, resolved, hashed_file, sha256, wrapper_sha256, note}},
                  os, config_sha256, user_agent, proxy, clock {at_start, at_end},

@@ -19,6 +19,7 @@ from copyseal.capture._files import ArtefactWriter, in_thread
 from copyseal.capture._recorder import NetworkRecorder, RecordedEntry, warc_date
 from copyseal.capture._warc import HttpExchange, describe_payload
 from copyseal.capture.result import LAYOUT, Box, CaptureOptions, Target
+from copyseal.netpolicy import EgressProxy
 
 __all__ = ["Assembler", "now_warc_date"]
 
@@ -77,8 +78,10 @@ class Assembler:
         self._located_before: list[_closeup.Located] = []
 
     # -- in the browser ----------------------------------------------------------------
-    async def attach(self, context: BrowserContext, page: Page) -> None:
-        self.recorder = NetworkRecorder(context, page)
+    async def attach(
+        self, context: BrowserContext, page: Page, *, egress: EgressProxy | None = None
+    ) -> None:
+        self.recorder = NetworkRecorder(context, page, egress=egress)
         await self.recorder.attach()
 
     @property

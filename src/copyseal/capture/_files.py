@@ -57,9 +57,14 @@ class HashingFile:
         self._fh.flush()
 
     def close(self) -> None:
-        if not self._fh.closed:
+        if self._fh.closed:
+            return
+        try:
             self._fh.flush()
             os.fsync(self._fh.fileno())
+        finally:
+            # Closed even when the flush fails (ENOSPC on a full disk): the descriptor must
+            # not leak, and the staging folder it is in is then discarded whole.
             self._fh.close()
 
     def hexdigest(self) -> str:

@@ -27,6 +27,7 @@ from playwright.async_api import BrowserContext, CDPSession, Page, Request, Resp
 from playwright.async_api import Error as PlaywrightError
 
 from copyseal.capture._warc import HttpExchange
+from copyseal.netpolicy import EgressProxy
 
 __all__ = ["NetworkRecorder", "RecordedEntry", "warc_date"]
 
@@ -85,8 +86,13 @@ class RecordedEntry:
 class NetworkRecorder:
     """Listens to one fresh context and its page until :meth:`detach`."""
 
-    def __init__(self, context: BrowserContext, page: Page) -> None:
+    def __init__(
+        self, context: BrowserContext, page: Page, *, egress: EgressProxy | None = None
+    ) -> None:
         self._context = context
+        # The egress proxy the browser connects through: the browser reports the proxy's
+        # address as every response's server, the proxy knows the real one.
+        self._egress = egress
         self._page = page
         self._cdp: CDPSession | None = None
         self.entries: list[RecordedEntry] = []
@@ -183,7 +189,9 @@ class NetworkRecorder:
             if headers is not None:
                 entry.response_headers = [(h["name"], h["value"]) for h in headers]
             if addr:
-                entry.server_ip, entry.server_port = addr["ipAddress"], addr["port"]
+                entry.server_ip, entry.server_port = self._server(
+                    entry.url, addr["ipAddress"], addr["port"]
+                )
             entry.security = dict(details) if details else None
             if sizes is not None:
                 entry.wire_body_size = sizes["responseBodySize"]
@@ -293,8 +301,21 @@ class NetworkRecorder:
                 continue
             queue = hops.get((entry.url, resp.status))
             hop = queue.popleft() if queue else {}
-            out.append((entry, to_exchange(entry, hop), hop))
+            # Behind the egress proxy, DevTools' remoteIPAddress is the proxy's.
+            warc_hop = hop if self._egress is None else {**hop, "remoteIPAddress": None}
+            out.append((entry, to_exchange(entry, warc_hop), hop))
         return out
+
+    def _server(self, url: str, ip: str, port: int) -> tuple[str | None, int | None]:
+        """The server's address: behind the egress proxy, the one the proxy connected to
+        (None for a request the proxy refused or answered itself)."""
+        if self._egress is None or port != self._egress.port:
+            return ip, port
+        real = self._egress.address_of(url)
+        if real is None:
+            return None, None
+        parts = urlsplit(url)
+        return real, parts.port or (443 if parts.scheme in ("https", "wss") else 80)
 
 
 def to_exchange(entry: RecordedEntry, hop: dict[str, Any]) -> HttpExchange:

@@ -41,6 +41,7 @@ from copyseal.capture._package import write_capture
 from copyseal.capture.result import Capture, CaptureOptions, Target
 from copyseal.capture.session import BrowserSession
 from copyseal.errors import CaptureError
+from copyseal.netpolicy import PROXY_ERROR_HEADER, AddressPolicy
 
 __all__ = ["capture_page", "capture_page_sync", "new_capture_id"]
 
@@ -178,7 +179,8 @@ async def capture_page(
 
     Raises:
         CaptureError: the page failed to load (DNS, refused connection, TLS, HTTP status
-            400 or more, timeout), the browser failed, or ``dest`` exists. Nothing is left
+            400 or more unless ``options.keep_error_pages``, timeout), the browser
+            failed, or ``dest`` exists. Nothing is left
             behind. A page whose network never falls quiet is still captured, with a note in
             ``Capture.errors``.
     """
@@ -192,6 +194,9 @@ async def capture_page(
     active = session or BrowserSession()
     tmp: Path | None = None
     try:
+        refused = await active.policy.check(url)
+        if refused is not None:
+            raise CaptureError(f"cannot capture {url}: refused: {refused.detail}")
         await active.start()
         tmp = staging_dir(dest)
         capture = await _run(url, dest, tmp, active, wanted, options, capture_id)
@@ -264,7 +269,7 @@ async def _load_and_write(
     )
     try:
         with timer("open"):
-            await asm.attach(context, page)
+            await asm.attach(context, page, egress=session.egress)
         with timer("navigate"):
             try:
                 response = await page.goto(
@@ -280,7 +285,17 @@ async def _load_and_write(
                 ) from e
         if response is None:
             raise CaptureError(f"cannot capture {url}: the browser reported no document response")
-        if response.status >= 400:
+        # A redirect to a refused address ends at the egress proxy's 403: say why instead.
+        refused = await session.policy.check(response.url)
+        if refused is not None:
+            raise CaptureError(
+                f"cannot capture {url}: redirected to {response.url}, refused: {refused.detail}"
+            )
+        # The proxy's own 502: the site could not be reached (no server answered).
+        unreachable = response.headers.get(PROXY_ERROR_HEADER.lower())
+        if unreachable:
+            raise CaptureError(f"cannot capture {url}: the page failed to load: {unreachable}")
+        if response.status >= 400 and not options.keep_error_pages:
             raise CaptureError(
                 f"cannot capture {url}: the server answered HTTP {response.status} "
                 f"{response.status_text}".rstrip()
@@ -296,6 +311,7 @@ async def _load_and_write(
             await asm.tls(response)
         with timer("collect"):
             await asm.collect(page, response)
+        asm.network["address_policy"] = _policy_facts(session, since=started.timestamp())
     except BaseException:
         with contextlib.suppress(PlaywrightError):
             await context.close()
@@ -307,6 +323,18 @@ async def _load_and_write(
         return await write_capture(asm, dest=dest, total_start=t0)
     finally:
         await closing
+
+
+def _policy_facts(session: BrowserSession, *, since: float) -> dict[str, Any]:
+    """The address policy in force and the requests the egress proxy refused meanwhile."""
+    egress = session.egress
+    return {
+        **session.policy.describe(),
+        "enforced_by": f"copyseal egress proxy on {egress.url} (h11), pinned resolution",
+        "refused_note": "requests the session's proxy refused while this capture ran"
+        " (captures sharing the browser session share the proxy)",
+        "refused": [r.to_json() for r in egress.refusals if r.at >= since][:200],
+    }
 
 
 async def _close_quietly(context: Any) -> None:
@@ -323,14 +351,18 @@ def capture_page_sync(
     executable: Path = Path("/usr/bin/chromium"),
     settings_digest: str | None = None,
     capture_id: str | None = None,
+    policy: AddressPolicy | None = None,
 ) -> Capture:
-    """:func:`capture_page` for synchronous callers: starts and closes its own browser.
+    """:func:`capture_page` for synchronous callers: starts and closes its own browser
+    (whose requests obey ``policy``, default: global addresses only).
 
     Must not be called from a running event loop (use :func:`capture_page` there).
     """
 
     async def run() -> Capture:
-        async with BrowserSession(executable=executable, settings_digest=settings_digest) as s:
+        async with BrowserSession(
+            executable=executable, settings_digest=settings_digest, policy=policy
+        ) as s:
             return await capture_page(
                 url, dest, session=s, targets=targets, options=options, capture_id=capture_id
             )

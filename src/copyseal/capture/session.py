@@ -5,6 +5,12 @@ own builds here). Every capture gets a new context: no cookies, no cache, no sto
 extensions and service workers blocked, so nothing from an earlier page can colour the
 next one. The environment facts that do not change while the browser runs (software,
 browser binary and its SHA-256, OS) are computed once per session.
+
+Every request the browser makes (the page, its sub-resources and frames, redirects,
+WebSockets, and ``context.request`` fetches) goes through an
+:class:`~copyseal.netpolicy.EgressProxy` that the session starts on 127.0.0.1 and that
+obeys the session's :class:`~copyseal.netpolicy.AddressPolicy` (default: global addresses
+only). WebRTC is kept off the network (no UDP outside the proxy).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from copyseal.capture import _environment
 from copyseal.errors import CaptureError
+from copyseal.netpolicy import AddressPolicy, EgressProxy
 
 if TYPE_CHECKING:
     from copyseal.config import Settings
@@ -36,9 +43,15 @@ log = logging.getLogger(__name__)
 #: log holds the page's requests only: no background, update, sync or metrics traffic, no
 #: extensions, default apps or first-run pages, and no QUIC (HTTP/3 over UDP; every request
 #: goes over TCP, as the crawler's do). ``--no-sandbox``: Chromium refuses to start as root
-#: with its sandbox ("Running as root without --no-sandbox is not supported").
+#: with its sandbox ("Running as root without --no-sandbox is not supported"). WebRTC may
+#: use no UDP outside the proxy (``disable_non_proxied_udp``): ICE would otherwise reach
+#: any address the page names, past the egress proxy. The switch is
+#: ``--webrtc-ip-handling-policy`` (Chromium maps it to the ``webrtc.ip_handling_policy``
+#: pref); ``--force-webrtc-ip-handling-policy`` does not exist, and with it Chromium 156
+#: sent a page's STUN binding requests to 127.0.0.1 over UDP (measured here).
 CHROMIUM_ARGS: tuple[str, ...] = (
     "--no-sandbox",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
@@ -66,8 +79,12 @@ class BrowserSession:
         extra_args: tuple[str, ...] = (),
         settings_digest: str | None = None,
         user_agent: str | None = None,
+        policy: AddressPolicy | None = None,
     ) -> None:
         self.executable = executable
+        #: What the browser may connect to (default: global addresses only).
+        self.policy = policy or AddressPolicy()
+        self._proxy: EgressProxy | None = None
         self.extra_args = extra_args
         #: ``Settings.digest()`` of the configuration in force, for the environment facts.
         self.settings_digest = settings_digest
@@ -82,13 +99,31 @@ class BrowserSession:
         self._pages_made = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, user_agent: str | None = None) -> BrowserSession:
-        """The session the configuration describes (browser path, configuration hash)."""
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        user_agent: str | None = None,
+        policy: AddressPolicy | None = None,
+    ) -> BrowserSession:
+        """The session the configuration describes (browser path, configuration hash,
+        ``crawl.allow_networks`` unless ``policy`` is given)."""
         return cls(
             executable=settings.crawl.browser_executable,
             settings_digest=settings.digest(),
             user_agent=user_agent,
+            policy=policy
+            or AddressPolicy.build(
+                networks=settings.crawl.allow_networks, source="crawl.allow_networks"
+            ),
         )
+
+    @property
+    def egress(self) -> EgressProxy:
+        """The session's egress proxy (started with the browser)."""
+        if self._proxy is None:
+            raise CaptureError("the browser session is not started")
+        return self._proxy
 
     async def start(self) -> None:
         """Launch the browser (once; again if it has died)."""
@@ -97,12 +132,15 @@ class BrowserSession:
                 return
             if not self.executable.exists():
                 raise CaptureError(f"browser not found: {self.executable}")
+            if self._proxy is None:
+                self._proxy = await asyncio.to_thread(EgressProxy(policy=self.policy).start)
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
             try:
                 self._browser = await self._playwright.chromium.launch(
                     executable_path=str(self.executable),
-                    args=[*CHROMIUM_ARGS, *self.extra_args],
+                    args=[*CHROMIUM_ARGS, *self._proxy.chromium_args(), *self.extra_args],
+                    proxy=self._proxy.playwright_proxy(),  # type: ignore[arg-type]
                     chromium_sandbox=False,
                     headless=True,
                 )
@@ -120,6 +158,9 @@ class BrowserSession:
         if self._playwright is not None:
             await self._playwright.stop()
             self._playwright = None
+        if self._proxy is not None:
+            await asyncio.to_thread(self._proxy.close)
+            self._proxy = None
 
     async def __aenter__(self) -> BrowserSession:
         await self.start()
@@ -228,7 +269,7 @@ class BrowserSession:
                 "browser": {
                     "name": "chromium",
                     "version": self.browser_version,
-                    "launch_args": [*CHROMIUM_ARGS, *self.extra_args],
+                    "launch_args": [*CHROMIUM_ARGS, *self.egress.chromium_args(), *self.extra_args],
                     "headless": True,
                     "binary": binary,
                 },

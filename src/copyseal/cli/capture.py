@@ -13,6 +13,7 @@ from copyseal.capture.page import new_capture_id
 from copyseal.cli._common import App, emit, json_option, pass_app, stderr_console
 from copyseal.config import Settings, load_settings
 from copyseal.errors import ConfigError
+from copyseal.netpolicy import AddressPolicy
 from copyseal.pipeline import SealOutcome, capture_and_seal
 
 __all__ = ["capture"]
@@ -80,6 +81,18 @@ def _human(result: Capture, console: Console) -> None:
     help="Capture even if the certificate is not trusted (recorded in the facts).",
 )
 @click.option("--ntp", "ntp_server", default=None, help="NTP server to measure the clock offset.")
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Allow private/loopback addresses (local test sites only).",
+)
+@click.option(
+    "--allow-network",
+    "allow_networks",
+    multiple=True,
+    metavar="CIDR",
+    help="Allow this network although not public, e.g. 10.20.0.0/16 (repeatable).",
+)
 @json_option
 @pass_app
 def capture(
@@ -92,6 +105,8 @@ def capture(
     settle: float,
     ignore_https_errors: bool,
     ntp_server: str | None,
+    allow_private: bool,
+    allow_networks: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Capture URL now and seal it as evidence.
@@ -99,9 +114,15 @@ def capture(
     In a fresh browser context: screenshots, raw and rendered HTML, a WACZ of every request
     and response, network facts and the capture environment, sealed into a signed bundle
     anchored in the ledger (evidence/bundles/). With --out DIR, only the capture folder is
-    written there (no workspace needed).
+    written there (no workspace needed). Every request of the browser obeys the address
+    policy: public addresses only, plus crawl.allow_networks and --allow-network.
     """
     settings = _settings(app, out)
+    policy = AddressPolicy.build(
+        allow_private=allow_private,
+        networks=(*settings.crawl.allow_networks, *allow_networks),
+        source="--allow-network / crawl.allow_networks",
+    )
     crawl = settings.crawl
     ua = user_agent or crawl.resolved_user_agent()
     options = CaptureOptions(
@@ -114,7 +135,9 @@ def capture(
     )
     if out is None:
         # In a workspace: capture and seal into a signed, anchored evidence bundle.
-        outcome = capture_and_seal(app.workspace(), url, images=images, options=options)
+        outcome = capture_and_seal(
+            app.workspace(), url, images=images, options=options, policy=policy
+        )
         emit(app, outcome.to_json(), as_json=as_json, human=lambda c: _human_sealed(outcome, c))
         if outcome.error:
             raise click.exceptions.Exit(1)
@@ -128,6 +151,7 @@ def capture(
         executable=crawl.browser_executable,
         settings_digest=settings.digest(),
         capture_id=capture_id,
+        policy=policy,
     )
     emit(app, result.to_json(), as_json=as_json, human=lambda c: _human(result, c))
 

@@ -1,28 +1,27 @@
 """Refusing to fetch private, loopback and link-local addresses (SSRF protection).
 
 A page can point a crawler at ``http://169.254.169.254/`` (cloud metadata) or
-``http://127.0.0.1:5432/``; copyseal must not be the tool that fetches them. Every URL's
-host is resolved and *every* address it resolves to must be public (RFC 6890 special-
-purpose ranges are refused), unless the target explicitly allows private addresses
-(tests, local demo sites).
+``http://127.0.0.1:5432/``; copyseal must not be the tool that fetches them. The rules are
+:class:`copyseal.netpolicy.AddressPolicy`'s (global addresses only, unless the job allows
+private ones or named networks). A crawl has one policy, in the Scrapy setting
+``COPYSEAL_ADDRESS_POLICY``, used at three points:
 
-Two enforcement points use the same :class:`AddressPolicy`: :class:`SafetyMiddleware`
-(a Scrapy downloader middleware, before every page and image request) and
-:meth:`AddressPolicy.should_abort` (``PLAYWRIGHT_ABORT_REQUEST``: every request the
-browser makes while rendering). A DNS answer can change between the check and the
-connection (rebinding); the check still stops every plain link to an internal address.
+* :class:`SafetyMiddleware` (a downloader middleware): every page, image and stylesheet
+  request and every redirect hop (Scrapy's redirect middleware schedules each hop as a new
+  request) is checked before it is downloaded;
+* :class:`~copyseal.crawl._resolver.PinnedResolver` (``TWISTED_DNS_RESOLVER``): the
+  address Scrapy connects to is the one the policy resolved and checked (no rebinding);
+* in render mode, ``PLAYWRIGHT_ABORT_REQUEST`` and the egress proxy the browser goes
+  through (:class:`copyseal.netpolicy.EgressProxy`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
+
+from copyseal.netpolicy import AddressPolicy, Refusal, address_refusal
 
 __all__ = [
     "AddressPolicy",
@@ -30,16 +29,11 @@ __all__ = [
     "RefusedAddress",
     "SafetyMiddleware",
     "address_is_public",
+    "crawl_policy",
 ]
 
-
-@dataclass(frozen=True, kw_only=True)
-class Refusal:
-    """Why a URL may not be fetched: a reason code of :mod:`copyseal.crawl.reasons`
-    (``private-address``, ``bad-scheme``, ``no-host`` or ``dns``) and the detail."""
-
-    code: str
-    detail: str
+#: The Scrapy setting holding the crawl's :class:`AddressPolicy`.
+POLICY_SETTING = "COPYSEAL_ADDRESS_POLICY"
 
 
 class RefusedAddress(IgnoreRequest):
@@ -55,87 +49,28 @@ class RefusedAddress(IgnoreRequest):
 
 def address_is_public(address: str) -> bool:
     """True if ``address`` (IPv4 or IPv6) is a global unicast address."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return bool(ip.is_global) and not ip.is_multicast
+    return address_refusal(address) is None
 
 
-@dataclass(kw_only=True)
-class AddressPolicy:
-    """Which hosts may be fetched; resolutions are cached for the crawl's lifetime.
-
-    Attributes:
-        allow_private: Allow every address (the target said so explicitly).
-    """
-
-    allow_private: bool = False
-    _cache: dict[str, Refusal | None] = field(default_factory=dict, repr=False)
-
-    async def refusal(self, url: str) -> str | None:
-        """Why ``url`` may not be fetched, or None if it may."""
-        found = await self.check(url)
-        return None if found is None else found.detail
-
-    async def check(self, url: str) -> Refusal | None:
-        """Why ``url`` may not be fetched (code and detail), or None if it may."""
-        parts = urlsplit(url)
-        if parts.scheme in ("data", "blob", "about"):
-            return None
-        if parts.scheme not in ("http", "https", "ws", "wss"):
-            return Refusal(code="bad-scheme", detail=f"scheme {parts.scheme!r} not allowed")
-        if self.allow_private:
-            return None
-        host = (parts.hostname or "").rstrip(".").lower()
-        if not host:
-            return Refusal(code="no-host", detail="no host")
-        if host in self._cache:
-            return self._cache[host]
-        found = await self._check_host(host, parts.port or 443)
-        self._cache[host] = found
-        return found
-
-    async def _check_host(self, host: str, port: int) -> Refusal | None:
-        try:
-            ipaddress.ip_address(host)
-            addresses = [host]
-        except ValueError:
-            if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-                return Refusal(code="private-address", detail=f"host {host} is private")
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, type=socket.SOCK_STREAM
-                )
-            except (OSError, UnicodeError) as e:
-                return Refusal(code="dns", detail=f"cannot resolve {host}: {e}")
-            addresses = [str(info[4][0]) for info in infos]
-        for a in addresses:
-            if not address_is_public(a):
-                return Refusal(
-                    code="private-address",
-                    detail=f"host {host} resolves to non-public address {a}",
-                )
-        return None
-
-    async def should_abort(self, request: Any) -> bool:
-        """``PLAYWRIGHT_ABORT_REQUEST`` predicate: abort the browser's unsafe requests."""
-        return await self.check(str(request.url)) is not None
+def crawl_policy(crawler: Any) -> AddressPolicy:
+    """The crawl's policy (``COPYSEAL_ADDRESS_POLICY``), or one built from
+    ``COPYSEAL_ALLOW_PRIVATE`` for a crawler configured without it."""
+    policy = crawler.settings.get(POLICY_SETTING)
+    if isinstance(policy, AddressPolicy):
+        return policy
+    return AddressPolicy(allow_private=crawler.settings.getbool("COPYSEAL_ALLOW_PRIVATE"))
 
 
 class SafetyMiddleware:
-    """Downloader middleware: refuse requests to non-public addresses, before DNS
-    resolution by the download handler. Built from the ``COPYSEAL_ALLOW_PRIVATE``
-    setting."""
+    """Downloader middleware: refuse requests to non-public addresses, before the
+    download handler connects (the check's answers are the ones the resolver pins)."""
 
     def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SafetyMiddleware:
-        return cls(AddressPolicy(allow_private=crawler.settings.getbool("COPYSEAL_ALLOW_PRIVATE")))
+        return cls(crawl_policy(crawler))
 
     async def process_request(self, request: Any) -> None:
         found = await self.policy.check(request.url)

@@ -15,13 +15,17 @@ tick. Every change is recorded in ``crawl_target_events`` (who, when, the result
 
 Database targets are stricter than configured ones, because the people who edit them
 need not have shell access: start URLs must be ``http``/``https`` URLs (never files on the
-server), and the spider must be one that exists.
+server), the spider must be one that exists, and they can never allow private networks
+(``allow_private``): aiming the crawler at internal addresses is for ``config.yaml`` and
+the command line only (``--allow-private``, ``--allow-network``). A row saved with
+``allow_private: true`` before this rule is read with it false, and a warning is logged.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +56,8 @@ __all__ = [
     "target_events",
     "target_jobs",
 ]
+
+log = logging.getLogger(__name__)
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -128,6 +134,13 @@ def _info(row: Any) -> TargetInfo:
         target = CrawlTarget.model_validate(json.loads(row.definition))
     except (ValueError, ValidationError) as e:
         raise CrawlError(f"crawl target {row.name!r} in the database is not valid: {e}") from e
+    if target.allow_private:
+        log.warning(
+            "crawl target %r: allow_private in the database is ignored (only config.yaml"
+            " and the command line may allow private networks)",
+            row.name,
+        )
+        target = target.model_copy(update={"allow_private": False})
     schedule = _schedule_of(row)
     return TargetInfo(
         name=row.name,
@@ -225,6 +238,12 @@ def _validated(
             for err in e.errors()
         )
         raise CrawlError(f"crawl target {name!r}: {problems}") from e
+    if target.allow_private:
+        raise CrawlError(
+            f"crawl target {name!r}: allow_private cannot be set here; only config.yaml and"
+            " the command line (--allow-private, --allow-network CIDR) may allow private"
+            " networks"
+        )
     for url in target.urls:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -42,8 +42,10 @@ router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api", tags=["api"])
 JSON = dict[str, Any]
 
-#: A target form's inputs: every key of a ``crawl.targets`` entry.
-TARGET_FIELDS: Final = model_form(CrawlTarget)
+#: A target form's inputs: every key of a ``crawl.targets`` entry but ``allow_private``
+#: (only config.yaml and the command line may allow private networks; the API refuses it
+#: with that message).
+TARGET_FIELDS: Final = model_form(CrawlTarget, exclude={"allow_private"})
 #: Its schedule's inputs (an empty cron: no schedule); ``enabled`` is posted as
 #: ``schedule_enabled``, the input's name in the form.
 SCHEDULE_FIELDS: Final = model_form(

@@ -15,6 +15,10 @@ import pytest
 from copyseal.capture import BrowserSession, CaptureOptions
 from copyseal.capture._recorder import NetworkRecorder
 from copyseal.capture.page import _scroll
+from copyseal.netpolicy import AddressPolicy
+
+#: The test site is on loopback, which the capture browser refuses by default.
+LOOPBACK = AddressPolicy(allow_private=True)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -106,7 +110,7 @@ def test_every_lazy_image_loads_with_pages_scrolled_at_once(site: str) -> None:
     pages = 6
 
     async def run() -> list[tuple[set[str], dict[str, Any], bool]]:
-        async with BrowserSession(executable=CHROMIUM) as session:
+        async with BrowserSession(executable=CHROMIUM, policy=LOOPBACK) as session:
             return await asyncio.gather(
                 *(_scroll_and_settle(session, f"{site}/page/{n}", options) for n in range(pages))
             )
@@ -120,7 +124,7 @@ def test_every_lazy_image_loads_with_pages_scrolled_at_once(site: str) -> None:
 
 def test_a_page_whose_timers_do_not_run_is_still_scrolled(site: str) -> None:
     async def run() -> tuple[set[str], dict[str, Any], bool]:
-        async with BrowserSession(executable=CHROMIUM) as session:
+        async with BrowserSession(executable=CHROMIUM, policy=LOOPBACK) as session:
             return await _scroll_and_settle(session, f"{site}/broken/1", CaptureOptions())
 
     t0 = time.monotonic()

@@ -44,6 +44,7 @@ def test_private_hosts_are_refused_with_a_reason() -> None:
     assert (
         refusal("http://127.0.0.1:8000/")
         == "host 127.0.0.1 resolves to non-public address 127.0.0.1"
+        " (127.0.0.1 is loopback (RFC 1122))"
     )
     assert "non-public" in (refusal("http://[::1]/") or "")
     assert refusal("http://169.254.169.254/latest/meta-data/") is not None

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,3 +80,25 @@ def test_spec_round_trips() -> None:
     assert JobSpec.loads(spec.dumps()) == spec
     with pytest.raises(CrawlError, match="at least one URL"):
         JobSpec(target="t", urls=())
+
+
+def test_allowed_networks_are_kept_with_the_job_and_joined_with_the_config(
+    tmp_path: Path,
+) -> None:
+    s: Any = settings(tmp_path, "crawl:\n  allow_networks: ['10.20.0.0/16']\n")
+    spec = spec_for(s, ("http://127.0.0.2/",), allow_networks=("127.0.0.2/32",))
+    again = JobSpec.loads(spec.dumps())
+    assert again == spec and again.allow_networks == ("127.0.0.2/32",)
+    policy = again.policy(s)
+    assert [str(n) for n in policy.allow_networks] == ["10.20.0.0/16", "127.0.0.2/32"]
+    # A job stored before allow_networks existed still loads.
+    old = spec.to_json()
+    del old["allow_networks"]
+    assert JobSpec.loads(json.dumps(old)).allow_networks == ()
+    with pytest.raises(ConfigError, match=r"--allow-network: '127\.0\.0\.300' is not"):
+        spec_for(s, ("http://127.0.0.2/",), allow_networks=("127.0.0.300",))
+
+
+def test_an_invalid_configured_network_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"crawl.allow_networks.*'10\.0\.0\.1/8'"):
+        settings(tmp_path, "crawl:\n  allow_networks: ['10.0.0.1/8']\n")

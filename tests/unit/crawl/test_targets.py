@@ -3,13 +3,14 @@ and every consumer (``copyseal crawl NAME``, schedules, the scheduler) sees them
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from copyseal.config import CrawlSchedule, CrawlTarget, Settings
 from copyseal.crawl import (
@@ -26,7 +27,7 @@ from copyseal.crawl import (
     target_events,
     target_jobs,
 )
-from copyseal.db.schema.crawl import ScheduleRun
+from copyseal.db.schema.crawl import AppTarget, ScheduleRun
 from copyseal.errors import CrawlError
 from copyseal.workspace import Workspace
 
@@ -48,7 +49,7 @@ def runs(ws: Workspace) -> list[tuple[str, str]]:
     return [(n, s) for n, s in rows]
 
 
-SITE = {"urls": ["http://127.0.0.1:9/shop/"], "allow_private": True, "max_pages": 7}
+SITE = {"urls": ["http://127.0.0.1:9/shop/"], "max_pages": 7}
 
 
 @pytest.fixture
@@ -85,8 +86,10 @@ def test_a_target_is_added_listed_and_resolved_like_a_configured_one(ws: Workspa
         "shop",
         ("http://127.0.0.1:9/shop/",),
         7,
-        True,
+        False,
     )
+    # Only the command line (or config.yaml) may aim a crawl at private networks.
+    assert spec_for(effective_settings(ws), ("shop",), allow_private=True).allow_private
     with pytest.raises(CrawlError, match="neither a URL nor a configured target"):
         spec_for(ws.settings, ("shop",))  # the file's settings alone do not know it
 
@@ -106,6 +109,7 @@ def test_a_target_is_added_listed_and_resolved_like_a_configured_one(ws: Workspa
         ("x", {**SITE, "obey_robots_txt": False}, None, "needs robots_override_reason"),
         ("x", {**SITE, "colour": "red"}, None, "colour: Extra inputs are not permitted"),
         ("x", SITE, "every day", "cron 'every day'"),
+        ("x", {**SITE, "allow_private": True}, None, "allow_private cannot be set here"),
     ],
 )
 def test_bad_targets_are_refused_naming_the_field(
@@ -115,6 +119,23 @@ def test_bad_targets_are_refused_naming_the_field(
         save_target(ws, name=name, fields=fields, actor="alice", create=True, cron=cron)
     assert [t.name for t in list_targets(ws)] == ["configured"]
     assert target_events(ws) == []
+
+
+def test_a_stored_allow_private_is_ignored_with_a_warning(
+    ws: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A row saved before web-app targets were forbidden to allow private networks.
+    _add(ws)
+    with ws.engine.begin() as conn:
+        conn.execute(
+            update(AppTarget)
+            .where(AppTarget.name == "shop")
+            .values(definition=json.dumps({**SITE, "allow_private": True}))
+        )
+    with caplog.at_level("WARNING", logger="copyseal.crawl._targets"):
+        spec = spec_for(effective_settings(ws), ("shop",))
+    assert spec.allow_private is False
+    assert "'shop': allow_private in the database is ignored" in caplog.text
 
 
 def test_changes_are_versioned_and_recorded(ws: Workspace) -> None:

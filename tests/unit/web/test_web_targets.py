@@ -14,7 +14,6 @@ pytestmark = pytest.mark.browser  # the shared world is crawled and captured wit
 
 BODY = {
     "urls": ["http://127.0.0.1:9/catalogue/"],
-    "allow_private": True,
     "max_pages": 20,
     "schedule": {"cron": "15 2 * * *"},
 }
@@ -62,6 +61,9 @@ def test_an_admin_manages_targets_over_the_api(site: Any, login: Any) -> None:
     assert listed["cat"]["schedule_state"]["next_run"] is not None
     assert spec_for(effective_settings(ws), ("cat",)).max_pages == 20
 
+    # Aiming the crawler at internal networks is not for the app (finding 11 of issue 15).
+    r = c.post("/api/targets", json={"name": "in", **BODY, "allow_private": True}, headers=headers)
+    assert r.status_code == 400 and "allow_private cannot be set here" in r.json()["error"]
     r = c.post("/api/targets", json={"name": "bad", **BODY, "urls": ["ftp://x/"]}, headers=headers)
     assert r.status_code == 400 and "'ftp://x/' is not an http(s) URL" in r.json()["error"]
     r = c.put("/api/targets/cat", json={**BODY, "render": True, "version": 1}, headers=headers)
@@ -92,7 +94,8 @@ def test_an_admin_manages_targets_with_forms(site: Any, login: Any) -> None:
     form = c.get("/targets/new")
     assert form.status_code == 200 and 'name="cron"' in form.text
     for key in CrawlTarget.model_fields:  # the form is made from the settings model
-        assert f'name="{key}"' in form.text
+        # ... but for allow_private: only config.yaml and the command line allow it.
+        assert (f'name="{key}"' in form.text) is (key != "allow_private")
     token = _csrf(form.text)
     fields = {
         "csrf_token": token,
@@ -100,7 +103,6 @@ def test_an_admin_manages_targets_with_forms(site: Any, login: Any) -> None:
         "urls": "http://127.0.0.1:9/blog/\nhttp://127.0.0.1:9/news/",
         "spider": "site",
         "max_pages": "12",
-        "allow_private": "1",
         "obey_robots_txt": "1",
         "cron": "0 4 * * 1",
         "schedule_enabled": "1",
@@ -145,7 +147,7 @@ def test_target_pages_escape_what_admins_typed(site: Any, login: Any) -> None:
     url = "http://127.0.0.1:9/<script>alert(1)</script>"
     r = c.post(
         "/api/targets",
-        json={"name": "xss", "urls": [url], "allow_private": True},
+        json={"name": "xss", "urls": [url]},
         headers={"X-CSRF-Token": csrf},
     )
     assert r.status_code == 201, r.text
