@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from copyseal.bundle import _bagit
@@ -31,6 +32,7 @@ __all__ = [
     "derived_tags",
     "public_key_pem",
     "tag_manifest",
+    "tag_manifest_of",
 ]
 
 MANIFEST = "manifest.json"
@@ -89,5 +91,10 @@ def derived_tags(manifest: Manifest, *, vkey: str, public_key: bytes) -> dict[st
 
 def tag_manifest(root: Path) -> bytes:
     """``tagmanifest-sha256.txt`` for the tag files in ``root`` (RFC 8493 §2.2.1)."""
-    digests = [(name, hashlib.sha256((root / name).read_bytes()).hexdigest()) for name in TAG_FILES]
+    return tag_manifest_of(lambda name: hashlib.sha256((root / name).read_bytes()).hexdigest())
+
+
+def tag_manifest_of(sha256: Callable[[str], str]) -> bytes:
+    """``tagmanifest-sha256.txt`` given each tag file's SHA-256 (hex) by name."""
+    digests = [(name, sha256(name)) for name in TAG_FILES]
     return _bagit.manifest_lines(digests).encode("utf-8")

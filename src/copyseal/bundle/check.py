@@ -7,7 +7,8 @@ the database. The checks, in order:
 1. ``manifest``: ``manifest.json`` parses, is canonical, and is a known format;
 2. ``files``: every listed file is a regular file inside the bundle (no symlink) with its
    size and SHA-256;
-3. ``unlisted``: no file is present that neither manifest lists;
+3. ``unlisted``: no file is present that neither manifest lists, and (a folder) no
+   symlink, non-regular entry or empty folder;
 4. ``key`` (only without a vkey): fails unless the bundle's own key is trusted on request;
 5. ``tags``: every tag file that follows from the manifest and the key (BagIt files, key
    files, ledger vkey, README) is rebuilt and compared byte for byte, and the tag manifest
@@ -22,19 +23,20 @@ the database. The checks, in order:
 
 :func:`copyseal.bundle.anchored.with_anchor_proof` then adds an anchor proof file's checks
 (``anchor-consistency``, ``anchor:KIND:NAME``, ``anchor-witnesses``).
+
+A zip is never extracted: its entries are read in place, and a zip that could show one
+reader other content than another (duplicate names, symlinks, hidden local entries) or
+expand without bound is refused as a whole first (:mod:`copyseal.bundle._source`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import stat
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
@@ -48,6 +50,7 @@ from copyseal.anchors import (
     verify_stated,
 )
 from copyseal.bundle import _bagit
+from copyseal.bundle._source import FolderSource, Source, ZipLimits, open_zip
 from copyseal.bundle._tags import (
     MANIFEST,
     RECEIPT,
@@ -55,7 +58,7 @@ from copyseal.bundle._tags import (
     TAG_FILES,
     VKEY,
     derived_tags,
-    tag_manifest,
+    tag_manifest_of,
 )
 from copyseal.bundle.manifest import Manifest, parse_manifest
 from copyseal.errors import VerificationError
@@ -64,10 +67,7 @@ from copyseal.ledger.merkle import leaf_hash, verify_consistency, verify_inclusi
 from copyseal.ledger.note import parse_vkey
 from copyseal.ledger.proof import parse_receipt
 
-__all__ = ["BundleVerification", "Check", "verify_bundle"]
-
-_MAX_ZIP_BYTES = 4 << 30
-_CHUNK = 1 << 20
+__all__ = ["BundleVerification", "Check", "ZipLimits", "verify_bundle"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,48 +127,20 @@ class BundleVerification:
         }
 
 
-def _sha256_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _read_text(root: Path, name: str) -> str:
+def _read_text(source: Source, name: str) -> str:
     try:
-        return (root / name).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        return source.read(name).decode("utf-8")
+    except (VerificationError, UnicodeDecodeError) as e:
         raise VerificationError(f"{name}: missing or unreadable") from e
 
 
-def _inside(root: Path, path: Path) -> bool:
-    """``path`` is a regular file inside ``root`` reached without any symlink."""
-    try:
-        return (
-            not any(
-                p.is_symlink() for p in [path, *path.parents] if p != root and root in p.parents
-            )
-            and path.resolve().is_relative_to(root.resolve())
-            and path.is_file()
-        )
-    except OSError:
-        return False
-
-
-def _check_files(root: Path, manifest: Manifest) -> Check:
+def _check_files(source: Source, manifest: Manifest) -> Check:
     problems = []
     for entry in manifest.files:
-        path = root / entry.path
-        if not _inside(root, path):
-            problems.append(f"{entry.path}: missing (or not a regular file inside the bundle)")
-            continue
         try:
-            sha, size = _sha256_file(path)
-        except OSError as e:
-            problems.append(f"{entry.path}: unreadable ({e.strerror or e})")
+            sha, size = source.digest(entry.path)
+        except VerificationError as e:
+            problems.append(str(e))
             continue
         if size != entry.size:
             problems.append(f"{entry.path}: size {size}, manifest says {entry.size}")
@@ -179,31 +151,30 @@ def _check_files(root: Path, manifest: Manifest) -> Check:
     return Check(name="files", ok=True, detail=f"{len(manifest.files)} files match their hashes")
 
 
-def _check_unlisted(root: Path, manifest: Manifest) -> Check:
+def _check_unlisted(source: Source, manifest: Manifest) -> Check:
     allowed = {f.path for f in manifest.files} | set(TAG_FILES) | {_bagit.TAGMANIFEST}
-    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir()}
-    extra = sorted(present - allowed)
-    if extra:
-        return Check(
-            name="unlisted", ok=False, detail="files not in any manifest: " + ", ".join(extra)
-        )
+    extra = sorted(source.files() - allowed)
+    problems = (["files not in any manifest: " + ", ".join(extra)] if extra else []) + sorted(
+        source.strays()
+    )
+    if problems:
+        return Check(name="unlisted", ok=False, detail="; ".join(problems))
     return Check(name="unlisted", ok=True, detail="no unlisted files")
 
 
-def _check_tags(root: Path, manifest: Manifest, *, vkey: str, public_key: bytes) -> Check:
+def _check_tags(source: Source, manifest: Manifest, *, vkey: str, public_key: bytes) -> Check:
     """Every tag file but the signed and proven ones is rebuilt and compared byte for byte."""
     problems = []
     for name, expected in derived_tags(manifest, vkey=vkey, public_key=public_key).items():
-        path = root / name
         try:
-            if not _inside(root, path) or path.read_bytes() != expected:
+            if source.read(name) != expected:
                 problems.append(f"{name} differs from what the manifest and key imply")
-        except OSError:
-            problems.append(f"{name}: unreadable")
+        except VerificationError:
+            problems.append(f"{name} differs from what the manifest and key imply (missing)")
     try:
-        if (root / _bagit.TAGMANIFEST).read_bytes() != tag_manifest(root):
+        if source.read(_bagit.TAGMANIFEST) != tag_manifest_of(lambda n: source.digest(n)[0]):
             problems.append(f"{_bagit.TAGMANIFEST} does not list the tag files' hashes")
-    except OSError:
+    except VerificationError:
         problems.append(f"{_bagit.TAGMANIFEST} or a tag file is missing or unreadable")
     if problems:
         return Check(name="tags", ok=False, detail="; ".join(problems))
@@ -221,8 +192,8 @@ def _guard(name: str, step: Callable[[], str]) -> Check:
         return Check(name=name, ok=False, detail=str(e))
 
 
-def _verify_folder(
-    root: Path,
+def _verify_source(
+    source: Source,
     *,
     vkey: str | None,
     newer: tuple[str, Sequence[bytes]] | None,
@@ -230,22 +201,21 @@ def _verify_folder(
     trust_bundle_key: bool,
 ) -> BundleVerification:
     checks: list[Check] = []
+    manifest: Manifest | None = None
+    manifest_bytes = b""
     try:
-        if not _inside(root, root / MANIFEST):
-            raise OSError("not a regular file")
-        manifest_bytes = (root / MANIFEST).read_bytes()
-        parsed = parse_manifest(manifest_bytes)
-        manifest: Manifest | None = parsed
-        checks.append(Check(name="manifest", ok=True, detail=f"bundle {parsed.bundle_id}"))
-    except OSError:
-        manifest_bytes, manifest = b"", None
+        manifest_bytes = source.read(MANIFEST)
+    except VerificationError:
         checks.append(Check(name="manifest", ok=False, detail=f"{MANIFEST}: missing or unreadable"))
-    except VerificationError as e:
-        manifest_bytes, manifest = b"", None
-        checks.append(Check(name="manifest", ok=False, detail=str(e)))
+    else:
+        try:
+            manifest = parse_manifest(manifest_bytes)
+            checks.append(Check(name="manifest", ok=True, detail=f"bundle {manifest.bundle_id}"))
+        except VerificationError as e:
+            checks.append(Check(name="manifest", ok=False, detail=str(e)))
     if manifest is not None:
-        checks.append(_check_files(root, manifest))
-        checks.append(_check_unlisted(root, manifest))
+        checks.append(_check_files(source, manifest))
+        checks.append(_check_unlisted(source, manifest))
 
     key_source = "given" if vkey else "bundle"
     if vkey is None:
@@ -260,7 +230,7 @@ def _verify_folder(
             )
         )
     try:
-        verifier = parse_vkey(vkey if vkey else _read_text(root, VKEY).strip())
+        verifier = parse_vkey(vkey if vkey else _read_text(source, VKEY).strip())
     except VerificationError as e:
         checks.append(Check(name="signature", ok=False, detail=f"verifier key: {e}"))
         return BundleVerification(
@@ -268,11 +238,11 @@ def _verify_folder(
         )
     if manifest is not None:
         checks.append(
-            _check_tags(root, manifest, vkey=verifier.vkey, public_key=verifier.public_key)
+            _check_tags(source, manifest, vkey=verifier.vkey, public_key=verifier.public_key)
         )
 
     def signature() -> str:
-        text = _read_text(root, SIGNATURE).strip()
+        text = _read_text(source, SIGNATURE).strip()
         try:
             sig = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError) as e:
@@ -290,9 +260,11 @@ def _verify_folder(
     checkpoint: Checkpoint | None = None
     index: int | None = None
     try:
-        if not _inside(root, root / RECEIPT):
-            raise OSError("not a regular file")
-        receipt = parse_receipt((root / RECEIPT).read_bytes())
+        try:
+            receipt_bytes = source.read(RECEIPT)
+        except VerificationError as e:
+            raise OSError("not a regular file") from e
+        receipt = parse_receipt(receipt_bytes)
         index = receipt.index
         # The receipt's checkpoint is what its note states; the anchor proves it or not.
         checkpoint, proven = verify_stated(anchor, receipt.checkpoint_note)
@@ -343,41 +315,15 @@ def _verify_folder(
     )
 
 
-def _extract_zip(path: Path, dest: Path) -> Path:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if sum(i.file_size for i in infos) > _MAX_ZIP_BYTES:
-                raise VerificationError(f"{path}: zip expands beyond {_MAX_ZIP_BYTES} bytes")
-            tops = set()
-            for info in infos:
-                parts = PurePosixPath(info.filename).parts
-                mode = info.external_attr >> 16
-                if (
-                    not parts
-                    or info.filename.startswith("/")
-                    or any(p in ("..", ".") for p in parts)
-                    or "\\" in info.filename
-                    or stat.S_ISLNK(mode)
-                ):
-                    raise VerificationError(f"{path}: unsafe entry name {info.filename!r}")
-                tops.add(parts[0])
-            if len(tops) != 1:
-                raise VerificationError(f"{path}: a bundle zip holds exactly one folder")
-            zf.extractall(dest)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise VerificationError(f"{path}: not a readable zip ({e})") from e
-    return dest / tops.pop()
-
-
 def verify_bundle(
     path: Path,
     *,
     vkey: str | None = None,
     newer: tuple[str, Sequence[bytes]] | None = None,
     trust_bundle_key: bool = False,
+    limits: ZipLimits | None = None,
 ) -> BundleVerification:
-    """Verify a bundle folder or ``.zip`` offline.
+    """Verify a bundle folder or ``.zip`` offline (a zip is read in place, never extracted).
 
     Args:
         path: The bundle folder, or a zip made by ``export_zip``.
@@ -387,21 +333,26 @@ def verify_bundle(
             of its own would otherwise pass).
         newer: Optionally a newer signed checkpoint note and the consistency proof from the
             receipt's tree size to it.
+        limits: Caps on a zip (default :class:`ZipLimits`'s).
 
     Returns:
         Every check with its outcome; the bundle is valid iff ``.ok``.
 
     Raises:
-        VerificationError: ``path`` is neither a folder nor a readable, safe zip.
+        VerificationError: ``path`` is neither a folder nor a readable, safe zip (the
+            message names the entry and the rule it breaks).
     """
     if path.is_dir():
-        return _verify_folder(
-            path, vkey=vkey, newer=newer, shown=str(path), trust_bundle_key=trust_bundle_key
+        return _verify_source(
+            FolderSource(root=path),
+            vkey=vkey,
+            newer=newer,
+            shown=str(path),
+            trust_bundle_key=trust_bundle_key,
         )
     if path.is_file() and zipfile.is_zipfile(path):
-        with tempfile.TemporaryDirectory(prefix="copyseal-verify-") as tmp:
-            folder = _extract_zip(path, Path(tmp))
-            return _verify_folder(
-                folder, vkey=vkey, newer=newer, shown=str(path), trust_bundle_key=trust_bundle_key
+        with open_zip(path, limits=limits or ZipLimits()) as source:
+            return _verify_source(
+                source, vkey=vkey, newer=newer, shown=str(path), trust_bundle_key=trust_bundle_key
             )
     raise VerificationError(f"{path}: not a bundle folder or zip")

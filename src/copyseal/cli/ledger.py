@@ -18,7 +18,8 @@
   "read_back": [{"kind", "name", "size", "root", "error"}]}``;
   exit code 3 when a problem is found. Each anchor's newest anchored checkpoint (as
   recorded by ``copyseal anchors run``) is audited as a trusted one, and a problem at
-  its size names the anchors (``anchored by evm:NAME, …``).
+  its size names the anchors (``anchored by evm:NAME, …``). So is the checkpoint of
+  every sealed bundle's receipt: a log shorter than one fails.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from rich.table import Table
 from copyseal.cli._common import App, emit, json_option, pass_app
 from copyseal.errors import LedgerError, VerificationError
 from copyseal.files import publish_bytes
-from copyseal.ledger import Ledger, SignedCheckpoint
+from copyseal.ledger import AuditProblem, Ledger, SignedCheckpoint
 from copyseal.ledger.checkpoint import parse_checkpoint
 from copyseal.ledger.note import parse_note
 from copyseal.ledger.proof import parse_receipt
@@ -272,7 +273,16 @@ def audit(app: App, trusted_files: tuple[Path, ...], offline: bool, as_json: boo
 
     with app.workspace().engine.connect() as conn:
         anchored = anchored_notes(conn)
-    report = log.audit(trusted=[*trusted, *(note for *_, note in anchored)])
+    # So is every checkpoint a sealed bundle's receipt carries: the log handed it out.
+    # Those the log still covers are audited as trusted; one beyond its size is reported
+    # after the anchors' findings (which name the anchor, and so say more).
+    from copyseal.review.evidence import receipt_notes
+
+    receipts = receipt_notes(app.workspace())
+    size_now = log.size()
+    within = [note for size, note in receipts if size <= size_now]
+    beyond = max((size for size, _ in receipts), default=0)
+    report = log.audit(trusted=[*trusted, *(note for *_, note in anchored), *within])
     problem = report.problem
     if problem is not None:
         named = [f"{kind}:{name}" for kind, name, size, _ in anchored if size == problem.index]
@@ -287,6 +297,13 @@ def audit(app: App, trusted_files: tuple[Path, ...], offline: bool, as_json: boo
     backs = [] if offline else read_back(app.workspace())
     if problem is None:
         problem = disagreement(log, backs)
+    if problem is None and beyond > report.size:
+        problem = AuditProblem(
+            kind="missing-entry",
+            index=report.size,
+            message=f"a sealed bundle's receipt has checkpoint {beyond} but the log only has"
+            f" {report.size} entries: it was truncated or rolled back",
+        )
     data = {
         "ok": report.ok,
         "size": report.size,

@@ -59,7 +59,8 @@ _HEX_HASH = re.compile(r"[0-9a-fA-F]{64}")
 @click.option(
     "--against-workspace",
     is_flag=True,
-    help="Bundle: also check that the workspace's latest checkpoint extends the receipt's.",
+    help="Bundle: also check that the workspace's latest checkpoint extends the receipt's"
+    " and that its ledger still holds the manifest (``entry``).",
 )
 @click.option(
     "--data",
@@ -280,6 +281,16 @@ def _verify_bundle(
     result: BundleVerification = verify_bundle(
         path, vkey=given, newer=newer, trust_bundle_key=trust
     )
+    if against_workspace:
+        # The workspace's ledger must still hold the manifest, and at least as many
+        # entries as the receipt's checkpoint (entries deleted under kept checkpoints).
+        from dataclasses import replace
+
+        from copyseal.review.shown import entry_check
+
+        entry = entry_check(app.workspace(), result)
+        if entry is not None:
+            result = replace(result, checks=(*result.checks, entry))
     if anchoring is not None:
         result = with_anchor_proof(
             result,

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from copyseal.bundle.check import BundleVerification, Check
 from copyseal.crawl import schedule_states
 from copyseal.db.models import Work
 from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.db.schema.crawl import CrawlImage, CrawlJob, CrawlMatch, CrawlPage
 from copyseal.db.schema.review import Case
+from copyseal.errors import CopysealError
 from copyseal.review._sql import host_of, latest_decisions, source, url_prefix
-from copyseal.review.evidence import verify_live
 from copyseal.review.queue import QueueFilter, queue
+from copyseal.review.shown import ShownBundle, verify_shown
 from copyseal.times import iso, utc
 from copyseal.workspace import Workspace
 
@@ -82,13 +83,30 @@ class Dashboard:
         }
 
 
+def _verified(ws: Workspace, row: EvidenceBundle) -> BundleVerification:
+    """The bundle verified live and against its row (found through the evidence store)."""
+    try:
+        path = ws.store.locate(row.path)
+    except CopysealError as e:
+        return BundleVerification(
+            path=row.path, checks=(Check(name="bundle", ok=False, detail=str(e)),)
+        )
+    shown = ShownBundle(
+        bundle_id=row.bundle_id,
+        page_url=row.page_url,
+        leaf_hash=row.leaf_hash,
+        ledger_index=row.ledger_index,
+    )
+    return verify_shown(ws, path, shown)
+
+
 def bundle_states(ws: Workspace, *, verify: bool = True) -> list[BundleState]:
     """Every sealed bundle, newest first, verified live when ``verify``."""
     with Session(ws.engine) as s:
         rows = s.scalars(select(EvidenceBundle).order_by(EvidenceBundle.ledger_index.desc())).all()
     out = []
     for r in rows:
-        result = verify_live(ws, Path(r.path)) if verify else None
+        result = _verified(ws, r) if verify else None
         out.append(
             BundleState(
                 bundle_id=r.bundle_id,

@@ -36,6 +36,7 @@ __all__ = [
     "bundle_path_of",
     "earliest_proven",
     "overall_state",
+    "receipt_notes",
     "verify_live",
 ]
 
@@ -109,6 +110,29 @@ def _anchored_check(
         detail=f"the ledger (size {latest.size}) extends the anchored checkpoint(s) "
         + ", ".join(held),
     )
+
+
+def receipt_notes(ws: Workspace) -> list[tuple[int, str]]:
+    """The size and checkpoint note of every sealed bundle's receipt that the log's key
+    signed (each distinct one once): checkpoints the log handed out, so ``ledger audit``
+    holds the log to them — a log shorter than a receipt's checkpoint, or not extending
+    it, fails the audit. Bundles whose receipt is unreadable or unsigned are left to the
+    bundle's own verification to report."""
+    from sqlalchemy import select
+
+    from copyseal.db.schema.bundle import EvidenceBundle
+
+    anchor = anchor_for(RECEIPT_KIND, AnchorContext(vkey=ws.ledger().vkey()))
+    with ws.engine.connect() as conn:
+        paths = conn.scalars(select(EvidenceBundle.path)).all()
+    notes: dict[str, int] = {}
+    for stored in paths:
+        try:
+            note = parse_receipt((ws.store.locate(stored) / RECEIPT).read_bytes()).checkpoint_note
+            notes[note] = verify_stated(anchor, note)[0].size
+        except (OSError, CopysealError):
+            continue
+    return [(size, note) for note, size in notes.items()]
 
 
 def verify_live(ws: Workspace, path: Path) -> BundleVerification:

@@ -125,15 +125,17 @@ class EvidenceStore(Protocol):
     def locate(self, stored: str | Path) -> Path:
         """The file or folder a stored path names (a database row's, an export's).
 
-        A relative path is taken from the store's root and must stay inside it. An
-        absolute path (what every database row holds so far) is the workspace's own
-        record and is used as it is: it is not checked against the store's root, so a
-        store that moves to another path needs its rows rewritten (or the old path
-        mounted), and a row is trusted to name the right folder — the bundle's own files
-        (manifest, signature, receipt) are what prove what it is.
+        A relative path is taken from the store's root. Either way the path must lie in
+        one of the store's areas (``bundles/``, ``works/``, …), as written and with
+        symbolic links followed: a database row is data that anyone with write access to
+        the database can change, so it never makes copyseal read or serve another file.
+        A store that moves to another path needs its absolute rows rewritten (or the old
+        path mounted). That the folder is the right one is still for the bundle's own
+        files (manifest, signature, receipt) and the rows shown with it to prove
+        (:mod:`copyseal.review.shown`).
 
         Raises:
-            EvidenceStoreError: a relative path escapes the store.
+            EvidenceStoreError: the path is outside the store's areas.
         """
         ...
 

@@ -12,6 +12,7 @@ files and a reader on any machine sees a file whole or not at all.
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from copyseal.errors import EvidenceStoreError
 from copyseal.storage.base import READ_ONLY, Area, check_name, is_safe_name, scheme_of
 
 __all__ = ["LocalEvidenceStore"]
+
+#: The top folders of the areas (``exports/receipts`` is inside ``exports``).
+_AREA_FOLDERS = frozenset(a.value.split("/")[0] for a in Area)
 
 
 def _path_of(location: str | Path) -> Path:
@@ -76,11 +80,27 @@ class LocalEvidenceStore:
 
     def locate(self, stored: str | Path) -> Path:
         path = Path(stored)
-        if path.is_absolute():
-            return path
-        path = self.root / path
-        if not path.resolve().is_relative_to(self.root.resolve()):
-            raise EvidenceStoreError(f"{stored}: outside the evidence store {self.root}")
+        if not path.is_absolute():
+            path = self.root / path
+        # A row is data, not a capability: whatever it holds, only the store's own areas
+        # are read (checked as written, and again with symbolic links followed).
+        root = self.root.absolute()
+        lexical = Path(os.path.normpath(path.absolute()))
+        inside = lexical.is_relative_to(root) and lexical != root
+        if not inside and ".." not in Path(stored).parts:
+            # A row written where the store was before it moved: the same area and name
+            # here (``/old/evidence/bundles/B`` is ``bundles/B`` of this store).
+            parts = lexical.parts
+            at = max((i for i, p in enumerate(parts) if p in _AREA_FOLDERS), default=None)
+            if at is not None:
+                path = lexical = root.joinpath(*parts[at:])
+                inside = True
+        if (
+            not inside
+            or lexical.relative_to(root).parts[0] not in _AREA_FOLDERS
+            or not path.resolve().is_relative_to(self.root.resolve())
+        ):
+            raise EvidenceStoreError(f"{stored}: outside the evidence store's areas ({self.root})")
         return path
 
     def names(self, area: Area) -> list[str]:

@@ -141,14 +141,17 @@ def test_every_kind_anchors_and_its_proof_verifies(
 
 def _roll_back(ws: Workspace, size: int) -> None:
     """What restoring an old backup of the database does, anchor records included: every
-    entry from ``size`` on, its subtrees and checkpoints, and every anchor record gone."""
+    entry from ``size`` on, its subtrees and checkpoints, the bundle rows sealed since,
+    and every anchor record gone."""
     from sqlalchemy import delete, select
 
     from copyseal.db.schema.anchors import ANCHOR_RECORDS
+    from copyseal.db.schema.bundle import EvidenceBundle
     from copyseal.db.schema.ledger import CHECKPOINTS, ENTRIES, SUBTREES
 
     with ws.engine.begin() as conn:
         assert conn.execute(select(CHECKPOINTS).where(CHECKPOINTS.c.tree_size == size)).first()
+        conn.execute(delete(EvidenceBundle).where(EvidenceBundle.ledger_index >= size))
         conn.execute(delete(ENTRIES).where(ENTRIES.c.leaf_index >= size))
         conn.execute(delete(CHECKPOINTS).where(CHECKPOINTS.c.tree_size > size))
         conn.execute(delete(ANCHOR_RECORDS))

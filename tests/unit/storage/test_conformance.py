@@ -143,10 +143,14 @@ def test_a_symbolic_link_cannot_lead_out_of_the_store(store: EvidenceStore, tmp_
 def test_stored_paths_resolve_safely(store: EvidenceStore, tmp_path: Path) -> None:
     final = store.publish_bytes(Area.WORKS, "kept", b"k")
     assert store.locate("works/kept").read_bytes() == b"k"  # relative to the store
-    # Absolute paths, as database rows hold them, are used as they are (a store that
-    # moved keeps its old rows working).
+    # Absolute paths, as database rows hold them: inside the store's areas as they are;
+    # a store that moved keeps its old rows working (same area and name here); any
+    # other path is refused, whatever the row says.
     assert store.locate(str(final)) == final
-    assert store.locate(str(tmp_path / "moved" / "b1")) == tmp_path / "moved" / "b1"
+    assert store.locate(str(tmp_path / "moved" / "works" / "kept")).read_bytes() == b"k"
+    for outside in (tmp_path / "moved" / "b1", Path("/etc/passwd"), tmp_path):
+        with pytest.raises(EvidenceStoreError, match="outside the evidence store's areas"):
+            store.locate(str(outside))
     for escaping in ("../elsewhere", "works/../../x", "bundles/../../etc/passwd"):
         with pytest.raises(EvidenceStoreError, match="outside the evidence store"):
             store.locate(escaping)
