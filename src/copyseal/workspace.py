@@ -15,6 +15,7 @@ from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy.engine import Engine
 
 from copyseal import keys
+from copyseal._modes import make_private
 from copyseal._template import CONFIG_TEMPLATE
 from copyseal.config import Settings, load_settings
 from copyseal.db import session as db
@@ -61,6 +62,9 @@ class Workspace:
                         f" {current}, copyseal needs {head}: run 'copyseal db upgrade'"
                     )
                 db.upgrade(engine)
+                # A workspace from an older copyseal: its files may be world-readable.
+                for path in make_private(self.settings):
+                    log.warning("made %s readable by its owner only", path)
             self._cache["engine"] = engine
         assert isinstance(engine, Engine)
         return engine
@@ -119,7 +123,8 @@ def init_workspace(directory: Path | None, *, config: Path | None = None) -> Set
     (the repository's own ``config.yaml`` is the demo workspace's).
 
     Creates the evidence store, a fresh Ed25519 signing key (mode 0600) with its public
-    key beside it, and the database at the newest migration.
+    key beside it, and the database at the newest migration, all readable by their owner
+    only (:func:`copyseal._modes.make_private`).
 
     Raises:
         WorkspaceError: the workspace exists already (never overwritten).
@@ -154,4 +159,5 @@ def init_workspace(directory: Path | None, *, config: Path | None = None) -> Set
         db.upgrade(engine)
     finally:
         engine.dispose()
+    make_private(settings)  # whatever the umask of the calling process
     return settings

@@ -16,7 +16,12 @@ class AuthError(ReviewError):
 
 
 class Throttled(AuthError):
-    """Too many failed logins for this name or address; try again later."""
+    """Too many recent failed logins for this name or address; ``retry_after`` says how
+    many seconds to wait (the web app sends it as the ``Retry-After`` header)."""
+
+    def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermissionDenied(ReviewError):

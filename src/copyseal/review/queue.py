@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, select
 from sqlalchemy.orm import Session
 
 from copyseal.bundle.anchored import receipt_checkpoint
@@ -25,15 +25,15 @@ from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.db.schema.review import CaseMatch
 from copyseal.errors import CopysealError
 from copyseal.licences import list_licences
+from copyseal.review._cache import cached_counts, data_version
 from copyseal.review._sql import (
     conditions,
     host_of,
     latest_decisions,
-    ordering,
+    page_ids,
     rows_of,
     sites,
-    source,
-    status_is,
+    status_counts,
 )
 from copyseal.review.decisions import STATUSES, DecisionRecord, history
 from copyseal.review.errors import NotFound, ReviewError
@@ -49,6 +49,7 @@ __all__ = [
     "QueuePage",
     "all_items",
     "match_item",
+    "next_match",
     "queue",
     "statuses",
 ]
@@ -215,33 +216,25 @@ def queue(ws: Workspace, f: QueueFilter | None = None) -> QueuePage:
     """The matches the filter selects, sorted, one page of them, with counts per status.
 
     Filtering, sorting, counting and paging run in the database: a page view reads the
-    distinct URL prefixes (for the sites), the counts and one page of rows, never every
-    match.
+    new URL prefixes (for the sites), the counts (unless known for the current data:
+    :mod:`copyseal.review._cache`) and one page of rows, never every match.
     """
     f = f or QueueFilter()
     decided = latest_decisions()
     with ws.engine.connect() as conn:
-        by_host = sites(conn)
+        version = data_version(conn)
+        by_host = sites(conn, version)
         where = conditions(f, by_host)
-        counts = dict.fromkeys(STATUSES, 0)
-        per_decision = (
-            select(decided.c.decision, func.count())
-            .select_from(source(decided))
-            .where(*where)
-            .group_by(decided.c.decision)
+        key = replace(f, status=None, sort="newest", limit=1, offset=0)
+        counts = cached_counts(
+            conn, key, version, lambda: status_counts(conn, decided, where, total=version[0])
         )
-        for decision, n in conn.execute(per_decision):
-            counts[decision or "new"] += int(n)
         total = counts[f.status] if f.status is not None else sum(counts.values())
         rows: Sequence[Row[Any]] = ()
         if f.offset < total:
             # The page's ids first (sorting bare matches), then their rows: joining every
             # match with its work and decision only to sort them costs more than the sort.
-            page = select(CrawlMatch.id).where(*where)
-            if f.status is not None:
-                page = page.select_from(source(decided)).where(status_is(decided, f.status))
-            page = page.order_by(*ordering(f.sort)).limit(f.limit).offset(f.offset)
-            ids = list(conn.scalars(page))
+            ids = page_ids(conn, decided, where, f)
             found = conn.execute(rows_of(decided).where(CrawlMatch.id.in_(ids))).all()
             by_id = {r.id: r for r in found}
             rows = [by_id[i] for i in ids if i in by_id]
@@ -249,6 +242,16 @@ def queue(ws: Workspace, f: QueueFilter | None = None) -> QueuePage:
     return QueuePage(
         items=tuple(items), total=total, counts=counts, filter=f, sites=tuple(sorted(by_host))
     )
+
+
+def next_match(ws: Workspace, f: QueueFilter, *, after: int) -> int | None:
+    """The first match of the queue ``f`` that is not ``after`` (the match page's "next"),
+    without counting the queue or reading its rows."""
+    decided = latest_decisions()
+    with ws.engine.connect() as conn:
+        where = conditions(f, sites(conn)) if f.site else conditions(f, {})
+        ids = page_ids(conn, decided, where, replace(f, limit=2, offset=0))
+    return next((i for i in ids if i != after), None)
 
 
 def all_items(ws: Workspace) -> list[QueueItem]:
@@ -283,6 +286,8 @@ class MatchItem:
     anchors: tuple[AnchorState, ...] = ()
     #: The work's licences (:meth:`copyseal.licences.LicenceRecord.to_json`).
     licences: tuple[dict[str, Any], ...] = ()
+    #: Why the bundle row's path was refused (outside the evidence store), if it was.
+    bundle_refused: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         first = earliest_proven(self.anchors)
@@ -352,7 +357,13 @@ def match_item(ws: Workspace, match_id: int, *, f: QueueFilter | None = None) ->
             json.loads(row.location),
             row.image_sha256,
         )
-    path = ws.store.locate(bundle.path) if bundle is not None else None
+    path: Path | None = None
+    refused: str | None = None
+    if bundle is not None:
+        try:
+            path = ws.store.locate(bundle.path)
+        except CopysealError as e:  # a row naming a folder outside the evidence store
+            refused = str(e)
     files = _bundle_files(path, row.image_url, row.work_id) if path is not None else {}
     # The first two of the queue hold the first match that is not this one.
     anchors: tuple[AnchorState, ...] = ()
@@ -361,8 +372,7 @@ def match_item(ws: Workspace, match_id: int, *, f: QueueFilter | None = None) ->
             anchors = anchor_states(ws, receipt_checkpoint(path).size)
         except CopysealError:
             anchors = ()  # an unreadable receipt: the live check says so
-    following = queue(ws, replace(f or QueueFilter(status="new"), limit=2, offset=0))
-    ids = [i.match_id for i in following.items if i.match_id != match_id]
+    following = next_match(ws, f or QueueFilter(status="new"), after=match_id)
     return MatchItem(
         item=items[match_id],
         detail=detail,
@@ -374,7 +384,8 @@ def match_item(ws: Workspace, match_id: int, *, f: QueueFilter | None = None) ->
         captured_at=utc(bundle.captured_at) if bundle else None,
         files=files,
         history=tuple(history(ws, match_id)),
-        next_match_id=ids[0] if ids else None,
+        next_match_id=following,
         anchors=anchors,
         licences=tuple(r.to_json() for r in list_licences(ws, work_id=row.work_id)),
+        bundle_refused=refused,
     )

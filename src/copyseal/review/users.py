@@ -2,8 +2,9 @@
 
 Passwords are hashed with Argon2id (RFC 9106) through libsodium's ``crypto_pwhash``
 (``nacl.pwhash.argon2id``). A session is a random token handed to the browser; only its
-SHA-256 is stored, with the session's CSRF token and expiry. Failed logins are recorded
-and throttle further attempts per name and per address, so password guessing is slow.
+SHA-256 is stored, with the session's CSRF token and expiry. Every login attempt is
+recorded before its password is checked, and failures delay further attempts per name and
+per address (:mod:`~copyseal.review._throttle`), so password guessing is slow.
 Attempts are kept :data:`ATTEMPT_RETENTION` (30 days) for audit, then deleted: on every
 successful login, or with :func:`purge_attempts` (``copyseal users purge-attempts``).
 """
@@ -11,6 +12,7 @@ successful login, or with :func:`purge_attempts` (``copyseal users purge-attempt
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,11 +20,12 @@ from typing import Any, Final
 
 import nacl.exceptions
 import nacl.pwhash
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from copyseal.db.schema.review import LoginAttempt, User, WebSession
+from copyseal.review import _throttle
 from copyseal.review.errors import AuthError, NotFound, PermissionDenied, ReviewError, Throttled
 from copyseal.times import iso, now, utc
 from copyseal.workspace import Workspace
@@ -58,9 +61,10 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
 }
 #: How long a session lasts without logging in again.
 SESSION_LIFETIME: Final = timedelta(hours=12)
-#: Throttling: this many failures within the window lock a name (or an address, x4).
-MAX_FAILURES: Final = 5
-THROTTLE_WINDOW: Final = timedelta(minutes=15)
+#: Throttling: failures for a name within the window before delays start (per address:
+#: ``_throttle.ADDRESS_FREE``); the delays are in :mod:`copyseal.review._throttle`.
+MAX_FAILURES: Final = _throttle.NAME_FREE
+THROTTLE_WINDOW: Final = _throttle.WINDOW
 #: Login attempts older than this are deleted. Throttling needs only THROTTLE_WINDOW; the
 #: rest is an audit trail of who tried to log in, from where, when (e.g. a guessing run).
 ATTEMPT_RETENTION: Final = timedelta(days=30)
@@ -202,17 +206,53 @@ def get_user(ws: Workspace, name: str) -> UserRecord:
 
 
 def update_user(
-    ws: Workspace, name: str, *, role: str | None = None, disabled: bool | None = None
+    ws: Workspace,
+    name: str,
+    *,
+    role: str | None = None,
+    disabled: bool | None = None,
+    by: UserRecord | None = None,
 ) -> UserRecord:
-    """Change an account's role or disable/enable it; disabling ends its sessions."""
+    """Change an account's role or disable/enable it; disabling ends its sessions.
+
+    The one place the rules on roles are applied (web form, JSON API and CLI alike): an
+    admin (``by``, None for the command line) cannot demote or disable themselves, and
+    the last enabled admin cannot be demoted or disabled, so the app always has someone
+    who can manage users.
+
+    Raises:
+        NotFound: no such account.
+        ReviewError: an unknown role, or the change breaks a rule above.
+    """
+    if role is not None:
+        _check_role(role)
+    if by is not None and by.name == name and (disabled or role not in (None, "admin")):
+        raise ReviewError("you cannot disable or demote yourself")
     with Session(ws.engine) as s, s.begin():
+        # Two admins demoting each other at once must not leave none: the admins are
+        # read under a lock. PostgreSQL: SELECT ... FOR UPDATE. SQLite ignores FOR UPDATE
+        # and pysqlite begins a transaction only at the first write, so a no-op write
+        # first takes SQLite's single write lock before anything is read.
+        if ws.engine.dialect.name == "sqlite":
+            s.execute(update(User).where(User.name == name).values(role=User.role))
+        admins = s.scalars(
+            select(User)
+            .where(User.role == "admin", User.disabled_at.is_(None))
+            .order_by(User.id)
+            .with_for_update()
+        ).all()
         row = s.scalar(select(User).where(User.name == name))
         if row is None:
             raise NotFound(f"no user {name!r}")
+        stays_admin = (role or row.role) == "admin" and not (
+            disabled if disabled is not None else row.disabled_at is not None
+        )
+        if row in admins and not stays_admin and len(admins) == 1:
+            raise ReviewError(f"{name} is the last admin; make another admin first")
         if role is not None:
-            row.role = _check_role(role)
+            row.role = role
         if disabled is not None:
-            row.disabled_at = now() if disabled else None
+            row.disabled_at = (row.disabled_at or now()) if disabled else None
             if disabled:
                 s.execute(delete(WebSession).where(WebSession.user_id == row.id))
         s.flush()
@@ -229,46 +269,62 @@ def set_password(ws: Workspace, name: str, password: str) -> None:
         s.execute(delete(WebSession).where(WebSession.user_id == row.id))
 
 
-def _failures(s: Session, since: datetime, **where: str) -> int:
-    query = (
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.ok.is_(False), LoginAttempt.attempted_at >= since)
-    )
-    for column, value in where.items():
-        query = query.where(getattr(LoginAttempt, column) == value)
-    return int(s.scalar(query) or 0)
-
-
 def authenticate(ws: Workspace, *, name: str, password: str, remote: str) -> UserRecord:
-    """Check a name and password (every attempt is recorded for throttling).
+    """Check a name and password; every attempt is recorded (see
+    :mod:`copyseal.review._throttle` for the delays and why they cannot be raced).
 
     Raises:
-        Throttled: too many recent failures for this name or from this address.
+        Throttled: the name or the address must wait (``retry_after`` seconds) after its
+            recent failures; the password was not checked.
         AuthError: wrong name or password, or a disabled account (one message for all).
     """
     name, remote = name[:64], remote[:64]
     at = now()
-    since = at - THROTTLE_WINDOW
+    # Recorded and committed as a failure first, so a concurrent attempt counts it.
     with Session(ws.engine) as s, s.begin():
-        if (
-            _failures(s, since, name=name) >= MAX_FAILURES
-            or _failures(s, since, remote=remote) >= 4 * MAX_FAILURES
-        ):
-            raise Throttled("too many failed logins; wait a few minutes and try again")
+        attempt = LoginAttempt(name=name, remote=remote, ok=False, throttled=False, attempted_at=at)
+        s.add(attempt)
+        s.flush()
+        attempt_id = attempt.id
+    with Session(ws.engine) as s:
+        wait = _throttle.wait_for(s, attempt_id=attempt_id, name=name, remote=remote, at=at)
+    if wait > 0:
+        _finish_attempt(ws, attempt_id, throttled=True)
+        seconds = math.ceil(wait)
+        raise Throttled(
+            f"too many failed logins; try again in {seconds} s", retry_after=float(seconds)
+        )
+    with Session(ws.engine) as s:
         row = s.scalar(select(User).where(User.name == name))
-        ok = _check_password(None if row is None else row.password_hash, password)
         record = UserRecord.from_row(row) if row is not None else None
-        ok = ok and record is not None and record.disabled_at is None
-        s.add(LoginAttempt(name=name, remote=remote, ok=ok, attempted_at=at))
-        if ok:
-            # Opportunistic purge: cheap (an index range on attempted_at) and frequent
-            # enough, so the table holds about ATTEMPT_RETENTION of attempts.
-            _delete_attempts(s, at - ATTEMPT_RETENTION)
-    # The attempt is committed either way; only then is a failure refused.
+        stored = None if row is None else row.password_hash
+    ok = _check_password(stored, password)
+    ok = ok and record is not None and record.disabled_at is None
+    if ok:
+        _finish_attempt(ws, attempt_id, ok=True, purge_before=at - ATTEMPT_RETENTION)
     if not ok or record is None:
         raise AuthError("wrong name or password")
     return record
+
+
+def _finish_attempt(
+    ws: Workspace,
+    attempt_id: int,
+    *,
+    ok: bool = False,
+    throttled: bool = False,
+    purge_before: datetime | None = None,
+) -> None:
+    with Session(ws.engine) as s, s.begin():
+        s.execute(
+            update(LoginAttempt)
+            .where(LoginAttempt.id == attempt_id)
+            .values(ok=ok, throttled=throttled)
+        )
+        if purge_before is not None:
+            # Opportunistic purge on success: cheap (an index range on attempted_at) and
+            # frequent enough, so the table holds about ATTEMPT_RETENTION of attempts.
+            _delete_attempts(s, purge_before)
 
 
 def _delete_attempts(s: Session, before: datetime) -> int:

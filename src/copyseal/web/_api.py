@@ -19,8 +19,8 @@ from copyseal.export import export_case
 from copyseal.review import dashboard as dashboard_module
 from copyseal.review.cases import add_matches, create_case, get_case, list_cases
 from copyseal.review.decisions import decide
-from copyseal.review.evidence import verify_live
 from copyseal.review.queue import match_item, queue
+from copyseal.review.shown import verify_shown_match
 from copyseal.review.users import (
     add_user,
     authenticate,
@@ -148,12 +148,13 @@ def api_match(request: Request, match_id: int, session: CurrentSession) -> JSON:
 
 @router.get("/matches/{match_id}/verification")
 def api_verification(request: Request, match_id: int, session: CurrentSession) -> JSON:
-    """The match's bundle verified against the ledger now (``copyseal verify`` shape)."""
+    """The match's bundle verified against the ledger and the rows shown with it now
+    (``copyseal verify`` shape, plus the ``record`` and ``entry`` checks)."""
     ws = ctx_of(request).ws
-    item = match_item(ws, match_id)
-    if item.bundle_path is None:
+    result = verify_shown_match(ws, match_item(ws, match_id))
+    if result is None:
         return {"ok": False, "checks": [], "error": "no evidence bundle"}
-    return verify_live(ws, item.bundle_path).to_json()
+    return result.to_json()
 
 
 @router.post("/matches/{match_id}/decisions", status_code=201)
@@ -236,9 +237,11 @@ def api_add_user(request: Request, body: UserIn, session: ApiSession) -> JSON:
 
 @router.patch("/users/{name}")
 def api_update_user(request: Request, name: str, body: UserPatch, session: ApiSession) -> JSON:
+    """Change a role or disable/enable an account (admins). The rules of the web form
+    apply: no admin demotes or disables themselves, and the last admin stays one."""
     require(session.user, "users")
     ws = ctx_of(request).ws
-    return update_user(ws, name, role=body.role, disabled=body.disabled).to_json()
+    return update_user(ws, name, role=body.role, disabled=body.disabled, by=session.user).to_json()
 
 
 def install_openapi(app: FastAPI, document: Callable[[], dict[str, Any]]) -> None:

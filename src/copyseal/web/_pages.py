@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated
 from urllib.parse import urlencode
@@ -12,9 +13,10 @@ from starlette.responses import Response
 
 from copyseal.review import dashboard as dashboard_module
 from copyseal.review.decisions import REJECT_REASONS, decide
-from copyseal.review.errors import AuthError
-from copyseal.review.evidence import anchor_proof_of, bundle_file, bundle_path_of, verify_live
+from copyseal.review.errors import AuthError, Throttled
+from copyseal.review.evidence import anchor_proof_of, bundle_file, bundle_path_of
 from copyseal.review.queue import match_item, queue
+from copyseal.review.shown import verify_shown_match
 from copyseal.review.users import authenticate, end_session, start_session
 from copyseal.web._charts import bars
 from copyseal.web._context import CurrentSession, FormSession, ctx_of, render
@@ -65,8 +67,12 @@ def login(
     remote = request.client.host if request.client else "unknown"
     try:
         user = authenticate(ctx.ws, name=name, password=password, remote=remote)
+    except Throttled as e:
+        response = _login_page(request, error=str(e), status=429)
+        response.headers["Retry-After"] = str(math.ceil(e.retry_after))
+        return response
     except AuthError as e:
-        return _login_page(request, error=str(e), status=429 if "too many" in str(e) else 401)
+        return _login_page(request, error=str(e), status=401)
     token, _ = start_session(ctx.ws, user)
     response = RedirectResponse(safe_next(next), status_code=303)
     set_cookie(response, request, SESSION_COOKIE, ctx.signer.session_cookie(token))
@@ -137,7 +143,8 @@ def match_page(request: Request, match_id: int, session: CurrentSession) -> Resp
     params = dict(request.query_params)
     query = queue_query(params)
     item = match_item(ctx.ws, match_id, f=queue_filter({"status": "new", **query}))
-    verification = verify_live(ctx.ws, item.bundle_path) if item.bundle_path else None
+    # Checked against the rows shown with it too (a row can change without the evidence).
+    verification = verify_shown_match(ctx.ws, item)
     return render(
         request,
         "match.html",

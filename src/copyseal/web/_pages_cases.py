@@ -10,8 +10,9 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.responses import Response
 
 from copyseal.export import export_case, export_path, export_receipt
+from copyseal.notices import list_notices
 from copyseal.review.cases import add_matches, create_case, get_case, list_cases
-from copyseal.review.errors import NotFound, ReviewError
+from copyseal.review.errors import NotFound
 from copyseal.review.queue import QueueFilter, queue, statuses
 from copyseal.review.users import ROLES, add_user, list_users, require, update_user
 from copyseal.web._context import CurrentSession, FormSession, ctx_of, render
@@ -71,6 +72,7 @@ def case_page(request: Request, case_id: str, session: CurrentSession) -> Respon
         "case.html",
         session,
         case=case.to_json(),
+        notices=[n.to_json() for n in list_notices(ws, case_id)],
         matches=[items[m].to_json() for m in case.match_ids if m in items],
         addable=addable,
         can_manage=session.user.can("cases"),
@@ -190,7 +192,5 @@ def update_user_form(
     disabled: Annotated[str, Form()] = "",
 ) -> Response:
     require(session.user, "users")
-    if name == session.user.name and (disabled or role != "admin"):
-        raise ReviewError("you cannot disable or demote yourself")
-    update_user(ctx_of(request).ws, name, role=role, disabled=bool(disabled))
+    update_user(ctx_of(request).ws, name, role=role, disabled=bool(disabled), by=session.user)
     return RedirectResponse("/admin/users?flash=user", status_code=303)

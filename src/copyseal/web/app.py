@@ -8,28 +8,31 @@ the login needs a session: pages redirect to ``/login``, the API answers 401.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from copyseal import __version__
 from copyseal.errors import CopysealError
 from copyseal.export import ExportError
 from copyseal.review.errors import AuthError, NotFound, PermissionDenied, Throttled
-from copyseal.web import _api, _pages, _pages_cases, _pages_licences, _targets
+from copyseal.web import _api, _pages, _pages_cases, _pages_licences, _targets, _timeline
 from copyseal.web._context import Ctx, make_templates
 from copyseal.web._security import SECURITY_HEADERS, CsrfError, LoginRequired, Signer, load_secret
 from copyseal.workspace import Workspace
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "server_config"]
 
 _HERE = Path(__file__).parent
 
@@ -69,7 +72,10 @@ def _install_handlers(app: FastAPI) -> None:
             status = 429
         elif isinstance(exc, AuthError):
             status = 401
-        return _error(request, status, str(exc))
+        response = _error(request, status, str(exc))
+        if isinstance(exc, Throttled):
+            response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+        return response
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -90,8 +96,18 @@ def _install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
 
 
-def create_app(ws: Workspace, *, verify_ttl: float = 30.0) -> FastAPI:
-    """The review app over ``ws`` (opens the database and creates the web secret)."""
+def create_app(
+    ws: Workspace, *, verify_ttl: float = 30.0, forwarded_allow_ips: Sequence[str] | None = None
+) -> FastAPI:
+    """The review app over ``ws`` (opens the database and creates the web secret).
+
+    ``forwarded_allow_ips`` (default: ``web.forwarded_allow_ips``): the proxies whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, through uvicorn's
+    ``ProxyHeadersMiddleware`` (addresses, CIDR networks or ``*``). Empty: the headers
+    are ignored, so a client cannot claim another address (login throttling and the
+    login audit trail use the client's address). Serve the app with uvicorn's own
+    ``proxy_headers=False`` (:func:`server_config`), which would trust 127.0.0.1.
+    """
     ws.engine  # noqa: B018  (migrate and connect once, before requests arrive)
     ws.ledger()
     app = FastAPI(
@@ -120,12 +136,18 @@ def create_app(ws: Workspace, *, verify_ttl: float = 30.0) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
+    trusted = (
+        ws.settings.web.forwarded_allow_ips if forwarded_allow_ips is None else forwarded_allow_ips
+    )
+    if trusted:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted))
     _install_handlers(app)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     app.include_router(_api.router)
     app.include_router(_pages.router)
     app.include_router(_pages_cases.router)
     app.include_router(_pages_licences.router)
+    app.include_router(_timeline.router)
     app.include_router(_targets.api_router)
     app.include_router(_targets.router)
 
@@ -134,3 +156,12 @@ def create_app(ws: Workspace, *, verify_ttl: float = 30.0) -> FastAPI:
 
     _api.install_openapi(app, openapi_document)
     return app
+
+
+def server_config(app: FastAPI, *, host: str, port: int) -> uvicorn.Config:
+    """How ``copyseal serve`` runs the app: quiet, and without uvicorn's own proxy
+    headers handling (it trusts ``X-Forwarded-For`` from 127.0.0.1 by default; the app
+    handles the headers itself, only from configured proxies: :func:`create_app`)."""
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False
+    )

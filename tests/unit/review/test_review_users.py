@@ -173,3 +173,49 @@ def test_purging_never_lifts_throttling(workspace: Workspace) -> None:
     assert purge_attempts(workspace, older_than=THROTTLE_WINDOW) == 0
     with pytest.raises(Throttled):
         authenticate(workspace, name="gus", password="right-password", remote="10.0.0.2")
+
+
+def test_roles_rules_no_self_demotion_and_never_zero_admins(workspace: Workspace) -> None:
+    ann = add_user(workspace, name="ann", role="admin", password="right-password")
+    add_user(workspace, name="bea", role="reviewer", password="right-password")
+    for change in ({"role": "viewer"}, {"disabled": True}):
+        with pytest.raises(ReviewError, match="cannot disable or demote yourself"):
+            update_user(workspace, "ann", by=ann, **change)  # type: ignore[arg-type]
+        # From the command line (no acting user) ann is still the last admin.
+        with pytest.raises(ReviewError, match="ann is the last admin"):
+            update_user(workspace, "ann", **change)  # type: ignore[arg-type]
+    assert update_user(workspace, "ann", role="admin", by=ann).role == "admin"  # no change
+    update_user(workspace, "bea", role="admin", by=ann)
+    assert update_user(workspace, "ann", role="legal").role == "legal"  # bea is admin now
+    with pytest.raises(ReviewError, match="bea is the last admin"):
+        update_user(workspace, "bea", disabled=True)
+    assert [(u.name, u.role) for u in list_users(workspace)] == [("ann", "legal"), ("bea", "admin")]
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one(workspace: Workspace) -> None:
+    import threading
+
+    admins = [
+        add_user(workspace, name=n, role="admin", password="right-password") for n in ("cy", "di")
+    ]
+    start = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def demote(by: Any, other: str) -> None:
+        start.wait()
+        try:
+            update_user(workspace, other, role="viewer", by=by)
+        except Exception as e:
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=demote, args=(admins[0], "di")),
+        threading.Thread(target=demote, args=(admins[1], "cy")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    roles = [u.role for u in list_users(workspace)]
+    assert roles.count("admin") == 1, (roles, errors)
+    assert len(errors) == 1 and isinstance(errors[0], ReviewError), errors

@@ -135,13 +135,17 @@ def build_world(factory: pytest.TempPathFactory) -> World:
 
 
 def copy_workspace(world: World, dest: Path) -> Workspace:
-    """A private copy of the world's workspace (database, keys, originals); the bundle
-    folders stay where they are (the database names them by absolute path)."""
+    """A private copy of the world's workspace (database, keys, originals). The bundle
+    files are hard links to the world's (bundles are read-only and never rewritten);
+    the rows' absolute paths name the world's store, which the copy's store reads as
+    its own (a store that moved: see ``EvidenceStore.locate``)."""
     shutil.copytree(
         world.folder,
         dest,
         ignore=shutil.ignore_patterns("bundles", "logs", "*.db-wal", "*.db-shm"),
     )
+    bundles = world.folder / "evidence" / "bundles"
+    shutil.copytree(bundles, dest / "evidence" / "bundles", copy_function=os.link)
     # Copy the database through SQLite so that the WAL's content is included.
     import sqlite3
 
@@ -230,7 +234,13 @@ def serve_app(ws: Workspace) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", ws="none", http="h11"
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ws="none",
+        http="h11",
+        proxy_headers=False,  # as copyseal serve (copyseal.web.server_config)
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

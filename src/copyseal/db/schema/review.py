@@ -1,18 +1,39 @@
 """The review stage's tables: accounts, sessions, login attempts, decisions, cases, exports.
 
-Migration ``0007_review`` creates the same tables (a test compares them).
+Migrations ``0007_review`` and ``0015_review_indexes`` create the same tables (a test
+compares them).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from copyseal.db.base import Base
+from copyseal.db.schema.crawl import CrawlMatch
 
-__all__ = ["Case", "CaseMatch", "Decision", "Export", "LoginAttempt", "User", "WebSession"]
+__all__ = [
+    "Case",
+    "CaseMatch",
+    "Decision",
+    "Export",
+    "LoginAttempt",
+    "ReviewStatus",
+    "User",
+    "WebSession",
+]
 
 # The type of ``crawl_matches.id`` (a foreign key must have the same type).
 _MatchKey = BigInteger().with_variant(Integer(), "sqlite")
@@ -57,6 +78,9 @@ class LoginAttempt(Base):
     remote: Mapped[str] = mapped_column(String(64))
     ok: Mapped[bool] = mapped_column(Boolean)
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    #: Refused by the login delay before the password was checked (kept for the audit
+    #: trail; such attempts do not count as failures). Added by ``0015_review_indexes``.
+    throttled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Decision(Base):
@@ -82,6 +106,33 @@ class Decision(Base):
     reviewer: Mapped[str] = mapped_column(String(64))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ledger_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReviewStatus(Base):
+    """A decided match's review status: its newest decision (highest id).
+
+    Derived from ``review_decisions`` and kept by a database trigger on it (migration
+    ``0015_review_indexes``), so every writer, whichever code path or tool inserts the
+    decision, keeps it right, and concurrent decisions on one match leave the newest
+    (the upsert only replaces a lower ``decision_id``). The review queue filters, counts
+    and sorts by it with one index probe per match instead of finding each match's newest
+    decision among all of them. A match without a row here is ``new``.
+    """
+
+    __tablename__ = "review_status"
+
+    match_id: Mapped[int] = mapped_column(
+        _MatchKey, ForeignKey("crawl_matches.id", ondelete="CASCADE"), primary_key=True
+    )
+    decision_id: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[str] = mapped_column(String(24), index=True)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The review queue's orders (copyseal.review._sql.ordering), so a page of the queue is
+# read from an index instead of sorting every match (measured: benchmarks/review_load.py).
+Index("ix_crawl_matches_found_at", CrawlMatch.found_at, CrawlMatch.id)
+Index("ix_crawl_matches_score", CrawlMatch.score, CrawlMatch.found_at, CrawlMatch.id)
 
 
 class Case(Base):
