@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from copyseal import _json
 from copyseal.anchors.base import AnchorContext, AnchorFactory, Proven
 from copyseal.anchors.ledger import KIND as LEDGER_KIND
 from copyseal.anchors.ledger import verify_stated
@@ -175,7 +176,7 @@ def parse_proof_file(data: bytes) -> ProofFile:
         VerificationError: not UTF-8 JSON of this format.
     """
     try:
-        doc = json.loads(data.decode("utf-8"))
+        doc = _json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise VerificationError(f"anchor proof file: not UTF-8 JSON ({e})") from e
     if _field(doc, "format", str) != FORMAT:

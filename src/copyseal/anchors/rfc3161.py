@@ -41,6 +41,7 @@ import rfc3161_client
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from copyseal import _json
 from copyseal.anchors._cms import check_signer
 from copyseal.anchors.base import (
     AnchorContext,
@@ -120,7 +121,7 @@ class TsaProof:
         if len(data) > MAX_PROOF_BYTES:
             raise AnchorVerificationError("malformed rfc3161 proof: too large")
         try:
-            doc = json.loads(data.decode("ascii"))
+            doc = _json.loads(data.decode("ascii"))
         except (UnicodeDecodeError, ValueError) as e:
             raise AnchorVerificationError("malformed rfc3161 proof: not ASCII JSON") from e
         if not isinstance(doc, dict) or tuple(doc) != _PROOF_KEYS:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from copyseal import _json
 from copyseal.errors import BundleError, VerificationError
 
 __all__ = [
@@ -131,7 +132,7 @@ def parse_manifest(data: bytes) -> Manifest:
         VerificationError: not UTF-8 JSON, not canonical, unknown format, bad fields.
     """
     try:
-        obj = json.loads(data.decode("utf-8"))
+        obj = _json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise VerificationError("manifest.json: not UTF-8 JSON") from e
     if not isinstance(obj, dict):

@@ -9,7 +9,6 @@ images, unchosen ``srcset`` candidates and ``picture`` fallbacks.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml import html as lxml_html
 
+from copyseal import _json
 from copyseal.crawl._css import (
     SrcsetCandidate,
     css_image_urls,
@@ -127,12 +127,22 @@ def _absolute(base: str, raw: str | None) -> str | None:
         return raw
     try:
         url = urljoin(base, raw)
+        # urlsplit refuses a malformed bracketed host ("x://[", "Invalid IPv6 URL"), which
+        # urljoin passes through when the scheme differs from the base's.
+        scheme = urlsplit(url).scheme.lower()
     except ValueError:
         return None
-    scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         return None
     return url.split("#", 1)[0]
+
+
+def _image_path(url: str) -> bool:
+    """Whether a URL's path ends in an image file extension (False if it does not parse)."""
+    try:
+        return bool(_IMAGE_SUFFIX.search(urlsplit(url).path))
+    except ValueError:  # a malformed bracketed host: "Invalid IPv6 URL"
+        return False
 
 
 def _selector(el: Any) -> str:
@@ -225,7 +235,7 @@ def _element_refs(el: Any, base: str) -> Iterator[ImageRef]:
         found.append(ref(el.get("src"), "input-image"))
     elif tag == "a":
         href = el.get("href") or ""
-        if _IMAGE_SUFFIX.search(urlsplit(href).path):
+        if _image_path(href):
             found.append(ref(href, "link"))
     for attr in LAZY_ATTRIBUTES:
         value = el.get(attr)
@@ -310,7 +320,7 @@ def extract_html(html: str, url: str) -> PageExtract:
             sheets.extend(u for u in (_absolute(base, i) for i in css_imports(el.text)) if u)
         elif tag == "script" and (el.get("type") or "").lower() == "application/ld+json":
             try:
-                data = json.loads(el.text or "")
+                data = _json.loads(el.text or "")
             except ValueError:
                 continue
             for raw in _jsonld_urls(data):
@@ -323,11 +333,7 @@ def extract_html(html: str, url: str) -> PageExtract:
                 iframes.append(target)
         elif tag in ("a", "area"):
             target = _absolute(base, el.get("href"))
-            if (
-                target
-                and not target.startswith("data:")
-                and not _IMAGE_SUFFIX.search(urlsplit(target).path)
-            ):
+            if target and not target.startswith("data:") and not _image_path(target):
                 rel = (el.get("rel") or "").lower().split()
                 (next_pages if "next" in rel else links).append(target)
     title = (root.findtext(".//title") or "").strip()

@@ -185,6 +185,10 @@ def parse_vkey(vkey: str) -> NoteVerifier:
     hex_id, sep2, blob = rest.partition("+")
     if not sep or not sep2 or not _valid_name(name):
         raise VerificationError("malformed verifier key: expected name+keyid+key")
+    try:  # a str from argv may hold lone surrogates (PEP 383), which key_id cannot hash
+        name.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise VerificationError("malformed verifier key: name is not valid UTF-8") from e
     if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
         raise VerificationError("malformed verifier key: key ID is not 8 lowercase hex digits")
     try:

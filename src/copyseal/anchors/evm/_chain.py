@@ -8,6 +8,7 @@ anchoring account's key (``eth_sendRawTransaction``); the node never holds the k
 from __future__ import annotations
 
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,13 @@ from copyseal.anchors.evm._contract import ANCHORED_TOPIC, shipped
 from copyseal.anchors.evm._proof import anchored_data
 from copyseal.anchors.evm._rlp import Item, encode, encode_int
 from copyseal.errors import AnchorError
+
+# py_ecc, which eth_account imports, raises the interpreter's recursion limit to 100000 at
+# import (py_ecc/__init__.py); at that limit ~200 000 nested JSON brackets overflow the C
+# stack and kill the process (SIGSEGV, measured with CPython 3.11) where a lower limit
+# raises RecursionError. copyseal runs no py_ecc code (secp256k1 signing is eth_keys'),
+# so the limit goes back down (10 000 still raised RecursionError, not SIGSEGV, here).
+sys.setrecursionlimit(min(sys.getrecursionlimit(), 10_000))
 
 __all__ = ["Chain", "Mined", "account", "read_key"]
 

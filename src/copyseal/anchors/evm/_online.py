@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import json
 
+from copyseal import _json
 from copyseal.anchors.base import AnchorRecord, AnchorVerificationError
 from copyseal.anchors.evm._anchor import record_payload
 from copyseal.anchors.evm._proof import check
@@ -61,7 +61,7 @@ def check_online(
 def _stated(proof: bytes) -> Checkpoint:
     """The checkpoint a proof states, unchecked (:func:`check` then checks it)."""
     try:
-        stated = json.loads(proof)["checkpoint"]
+        stated = _json.loads(proof)["checkpoint"]
         return Checkpoint(
             origin=stated["origin"], size=stated["size"], root=base64.b64decode(stated["root"])
         )

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from copyseal import _json
 from copyseal.anchors.evm import _mpt
 from copyseal.anchors.evm._contract import ANCHORED_TOPIC
 from copyseal.anchors.evm._rlp import Item, decode, decode_int, encode, encode_int, keccak256
@@ -235,7 +236,7 @@ def _check(proof: bytes, checkpoint: Checkpoint) -> Anchored:
     if len(proof) > _MAX_PROOF:
         raise _fail("too large")
     try:
-        doc = json.loads(proof.decode("utf-8"), object_pairs_hook=_strict_object)
+        doc = _json.loads(proof.decode("utf-8"), object_pairs_hook=_strict_object)
     except (UnicodeDecodeError, ValueError) as e:
         raise _fail(f"not JSON ({e})") from e
     if not isinstance(doc, dict) or tuple(doc) != _KEYS:
