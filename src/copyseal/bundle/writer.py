@@ -71,6 +71,7 @@ __all__ = [
     "TAG_FILES",
     "BundleInfo",
     "EvidenceFile",
+    "complete_staged",
     "export_zip",
     "public_key_pem",
     "write_bundle",
@@ -283,6 +284,71 @@ def write_bundle(
         ) from e
     return BundleInfo(
         bundle_id=bundle_id,
+        path=final,
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        leaf_hash=leaf_hash(manifest_bytes).hex(),
+        ledger_index=index,
+        checkpoint_size=checkpoint.size,
+    )
+
+
+def complete_staged(staging: Path, *, signing_key: SigningKey, ledger: Ledger) -> BundleInfo | None:
+    """Finish a bundle whose writer stopped after the ledger took its manifest and before
+    its folder was renamed into place (a process killed in between, or a ``.failed-``
+    folder kept after an error): without this, that ledger entry would have no bundle.
+
+    The files written before the append (the evidence, ``manifest.json`` and its
+    signature, all named by the manifest and synced before the append) are kept as they
+    are; the receipt, the tag files and the tag manifest are written anew, then the folder
+    is published under the manifest's bundle id as :func:`write_bundle` does.
+
+    Args:
+        staging: The hidden folder the writer built the bundle in.
+        signing_key: The workspace key (the ledger's), which signed the manifest.
+        ledger: The ledger that logged the manifest.
+
+    Returns:
+        The bundle, or None when the manifest was never logged (then the folder is not
+        evidence, and it is left as it is).
+
+    Raises:
+        BundleError: the folder's manifest or signature is not the one logged, or the
+            bundle cannot be completed (its files are left in place).
+    """
+    from copyseal.bundle.manifest import parse_manifest
+
+    try:
+        manifest_bytes = (staging / MANIFEST).read_bytes()
+        signature = base64.b64decode((staging / SIGNATURE).read_bytes(), validate=False)
+    except (OSError, ValueError):
+        return None  # the signature is written before the append: nothing was logged
+    index = ledger.find(leaf_hash(manifest_bytes))
+    if index is None:
+        return None
+    try:
+        signing_key.verify_key.verify(manifest_bytes, signature)
+    except Exception as e:  # nacl's BadSignatureError, a wrong length
+        raise BundleError(f"{staging}: the signature of its logged manifest is not valid") from e
+    manifest = parse_manifest(manifest_bytes)
+    final = staging.parent / manifest.bundle_id
+    anchor = _receipt_anchor(ledger, signing_key)
+    receipt, checkpoint = _anchored_receipt(ledger, anchor, index, manifest_bytes)
+    try:
+        # A kill during publish_dir may have left the files read-only already.
+        for here, _dirs, _names in os.walk(staging):
+            Path(here).chmod(0o755)
+        tags = derived_tags(manifest, vkey=ledger.vkey(), public_key=bytes(signing_key.verify_key))
+        for name in (RECEIPT, *tags, _TAGMANIFEST):
+            (staging / name).unlink(missing_ok=True)
+        _write(staging / RECEIPT, receipt.encode("utf-8"))
+        for name, data in tags.items():
+            _write(staging / name, data)
+        _write(staging / _TAGMANIFEST, tag_manifest(staging))
+        publish_dir(staging, final, before_rename=_make_read_only)
+    except OSError as e:
+        raise BundleError(f"bundle {manifest.bundle_id} in {staging}: cannot complete ({e})") from e
+    return BundleInfo(
+        bundle_id=manifest.bundle_id,
         path=final,
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
         leaf_hash=leaf_hash(manifest_bytes).hex(),

@@ -19,6 +19,7 @@ from copyseal.db.schema.crawl import (
     ScheduleRun,
     TargetEvent,
 )
+from copyseal.db.schema.distributed import CrawlLease, CrawlWorker, DistributedJob, SealTask
 from copyseal.db.schema.ledger import LedgerCheckpoint, LedgerEntry, LedgerSubtree
 from copyseal.db.schema.licences import Licence
 from copyseal.db.schema.record import CaseNotice, MatchVisit
@@ -43,10 +44,13 @@ __all__ = [
     "CaseNotice",
     "CrawlImage",
     "CrawlJob",
+    "CrawlLease",
     "CrawlLinkSkip",
     "CrawlMatch",
     "CrawlPage",
+    "CrawlWorker",
     "Decision",
+    "DistributedJob",
     "EvidenceBundle",
     "Export",
     "LedgerCheckpoint",
@@ -56,6 +60,7 @@ __all__ = [
     "LoginAttempt",
     "MatchVisit",
     "ScheduleRun",
+    "SealTask",
     "TargetEvent",
     "User",
     "WebSession",

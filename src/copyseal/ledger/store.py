@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from nacl.signing import SigningKey
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from copyseal import times
@@ -40,6 +40,8 @@ _MAX_TYPE_LENGTH = 64
 def _db_error(what: str, e: SQLAlchemyError) -> LedgerError:
     """A one-line :class:`LedgerError` for a database failure (the driver's first line)."""
     detail = str(e.orig if isinstance(e, DBAPIError) else e).splitlines()[0]
+    if "database is locked" in detail:  # SQLite's SQLITE_BUSY once busy_timeout ran out
+        detail += " (another process held its write lock for the whole wait; nothing was written)"
     return LedgerError(f"cannot {what}: {e.__class__.__name__}: {detail}")
 
 
@@ -81,6 +83,8 @@ class LedgerStatus:
     entry_types: dict[str, int]
 
 
+#: The PostgreSQL advisory lock key that serialises appends (``"cslg"`` as an integer).
+_APPEND_LOCK = 0x63736C67
 #: How many times an append is tried when other writers win the race for the next index.
 _APPEND_ATTEMPTS = 8
 
@@ -297,6 +301,11 @@ class Ledger:
         now = times.now()
         try:
             with self._engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # Many writers (workers on several machines): take turns on the log's
+                    # head for this transaction, rather than racing for the next index
+                    # and retrying (PostgreSQL advisory locks, released at commit).
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})
                 edge = self._current_edge(conn).copy()
                 start = edge.size
                 entries: list[dict[str, Any]] = []

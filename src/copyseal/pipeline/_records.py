@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from copyseal import times
@@ -26,7 +28,7 @@ from copyseal.errors import CopysealError
 from copyseal.storage import Area
 from copyseal.workspace import Workspace
 
-__all__ = ["reconcile_bundles", "record_bundle"]
+__all__ = ["complete_staged_bundles", "reconcile_bundles", "record_bundle"]
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +80,53 @@ def record_bundle(
         db.commit()
 
 
+#: A bundle's staging folder untouched for this long belongs to no live writer (the
+#: steps after the ledger append take well under a second).
+STALE_STAGING = 60.0
+
+
+def complete_staged_bundles(ws: Workspace, *, stale_after: float = STALE_STAGING) -> list[str]:
+    """Publish the bundles whose writer was killed after the ledger logged their manifest
+    and before their folder was renamed into place (hidden ``.ID.partial-…`` folders, and
+    ``.failed-ID`` folders kept after an error), so that no ledger entry stays without
+    its bundle; returns their ids. A folder whose manifest was never logged is not
+    evidence and is left alone; so is one changed in the last ``stale_after`` seconds
+    (a writer may still be at work on it)."""
+    from copyseal.bundle.writer import complete_staged
+
+    root = ws.store.folder(Area.BUNDLES)
+    if not root.is_dir():
+        return []
+    now = time.time()
+    done = []
+    for folder in sorted(root.iterdir()):
+        name = folder.name
+        if not (name.startswith(".failed-") or (name.startswith(".") and ".partial-" in name)):
+            continue
+        try:
+            if not folder.is_dir() or now - folder.stat().st_mtime < stale_after:
+                continue
+            info = complete_staged(folder, signing_key=ws.signing_key(), ledger=ws.ledger())
+        except (OSError, CopysealError) as e:
+            log.warning("staged bundle not completed: %s (%s)", folder, e)
+            continue
+        if info is not None:
+            log.warning(
+                "bundle completed from its staging folder", extra={"bundle_id": info.bundle_id}
+            )
+            done.append(info.bundle_id)
+    return done
+
+
 def reconcile_bundles(ws: Workspace) -> list[str]:
     """Record every sealed bundle on disk that the database does not know (a crash or a
-    database error after sealing); returns their ids. Bundles are never changed."""
+    database error after sealing); returns their ids. Bundles are never changed. Bundles
+    logged but left in their staging folder by a killed writer are published first
+    (:func:`complete_staged_bundles`)."""
     from copyseal.ledger import leaf_hash
     from copyseal.ledger.proof import parse_receipt
 
+    complete_staged_bundles(ws)
     names = ws.store.names(Area.BUNDLES)
     if not names:
         return []
@@ -111,14 +154,18 @@ def reconcile_bundles(ws: Workspace) -> list[str]:
         )
         matches = (manifest.match or {}).get("matches", [])
         job = manifest.capture.get("job_id")
-        record_bundle(
-            ws,
-            info,
-            page_url=manifest.url,
-            job_id=job if isinstance(job, str) else None,
-            captured_at=manifest.captured_at,
-            pairs=[(m["image_url"], m["work"]["work_id"]) for m in matches],
-        )
+        try:
+            record_bundle(
+                ws,
+                info,
+                page_url=manifest.url,
+                job_id=job if isinstance(job, str) else None,
+                captured_at=manifest.captured_at,
+                pairs=[(m["image_url"], m["work"]["work_id"]) for m in matches],
+            )
+        except IntegrityError:
+            # Another process (a worker sealing it, or reconciling too) recorded it first.
+            continue
         added.append(manifest.bundle_id)
         log.info("bundle recorded from disk", extra={"bundle_id": manifest.bundle_id})
     return added

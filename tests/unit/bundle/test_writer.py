@@ -250,3 +250,77 @@ def test_the_files_are_synced_before_the_ledger_names_them(
     before += [p for p in (info.path / "data").rglob("*") if p.is_file()]
     assert len(before) > 2
     assert {p.stat().st_ino for p in before} <= at_append
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: write_bundle handles errors, and nothing after this runs."""
+
+
+def _killed(*args: Any, **kwargs: Any) -> Any:
+    raise _Killed
+
+
+def _write_until_killed(
+    ws: Workspace, ledger: Ledger, files: list[EvidenceFile], root: Path
+) -> Path:
+    with pytest.raises(_Killed):
+        write_bundle(
+            root=root,
+            url="http://x/",
+            captured_at=datetime.now(UTC),
+            files=files,
+            match=None,
+            capture={},
+            signing_key=ws.signing_key(),
+            ledger=ledger,
+        )
+    (staging,) = list(root.iterdir())
+    assert staging.name.startswith(".") and ".partial-" in staging.name
+    return staging
+
+
+def test_a_bundle_logged_but_killed_before_its_rename_is_completed(
+    sqlite_workspace: Workspace,
+    evidence_files: list[EvidenceFile],
+    ledger: Ledger,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from copyseal.bundle import writer
+
+    root = tmp_path / "bundles"
+    monkeypatch.setattr(writer, "publish_dir", _killed)
+    staging = _write_until_killed(sqlite_workspace, ledger, evidence_files, root)
+    monkeypatch.undo()
+    manifest = (staging / "manifest.json").read_bytes()
+    assert ledger.entry(ledger.size() - 1).data == manifest  # logged, but no bundle yet
+    info = writer.complete_staged(
+        staging, signing_key=sqlite_workspace.signing_key(), ledger=ledger
+    )
+    assert info is not None and info.ledger_index == ledger.size() - 1
+    assert [p.name for p in root.iterdir()] == [info.bundle_id]
+    assert (info.path / "manifest.json").read_bytes() == manifest
+    bagit.Bag(str(info.path)).validate()
+    receipt = (info.path / "manifest.json.tlog-proof").read_text()
+    assert verify_receipt(receipt, manifest, ledger.vkey()).size == ledger.size()
+    assert stat.S_IMODE(info.path.stat().st_mode) == 0o555
+
+
+def test_a_staging_folder_never_logged_is_not_a_bundle(
+    sqlite_workspace: Workspace,
+    evidence_files: list[EvidenceFile],
+    ledger: Ledger,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from copyseal.bundle import writer
+
+    monkeypatch.setattr(ledger, "append", _killed)
+    staging = _write_until_killed(sqlite_workspace, ledger, evidence_files, tmp_path / "b")
+    monkeypatch.undo()
+    assert ledger.size() == 0
+    assert (
+        writer.complete_staged(staging, signing_key=sqlite_workspace.signing_key(), ledger=ledger)
+        is None
+    )
+    assert staging.is_dir()  # left alone: not evidence, not published
