@@ -390,3 +390,47 @@ EDITS: tuple[Edit, ...] = (
 
 #: Edits applied to unregistered photos (negatives must survive the same treatment).
 NEGATIVE_EDITS = ("half", "jpeg60", "c60off", "text", "mirror", "rot5", "border", "emb40")
+
+
+# --- pictures that pad a catalogue to 100 works (match_negatives.py, crawl.py --works) ---
+
+
+def shapes(seed: int) -> RGB:
+    """Coloured flat shapes on white (``skimage.draw.random_shapes``): the kind of picture
+    a ``binary_blobs`` pattern was once falsely matched to (seed 41 reproduces it)."""
+    from skimage.draw import random_shapes
+
+    img, _ = random_shapes(
+        (480, 640), max_shapes=12, min_size=30, max_size=200, rng=seed, channel_axis=-1
+    )
+    return np.ascontiguousarray(img)
+
+
+def textured(seed: int) -> RGB:
+    """A 640x480 colour texture: seeded noise smoothed at two random scales, summed."""
+    rng = np.random.default_rng(10_000 + seed)
+    out = np.zeros((480, 640, 3), np.float32)
+    for _ in range(2):
+        noise = rng.normal(0, 1, (480, 640, 3)).astype(np.float32)
+        blurred = cv2.GaussianBlur(noise, (0, 0), float(rng.uniform(1.5, 12)))
+        out += blurred / max(1e-6, float(blurred.std()))
+    out = (out - out.mean()) / max(1e-6, float(out.std())) * 45 + 128
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+#: Shapes pictures among the 100 works (the rest of the 81 are textures): few, because
+#: random_shapes draws the same primitives in the same colours, and copies of one picture
+#: then match a shape of another (reported by crawl.py --works when it happens).
+CATALOGUE_SHAPES = (41, 3, 7, 12, 19, 25)
+
+
+def catalogue(photos: dict[str, RGB], n: int = 100) -> dict[str, RGB]:
+    """The registered photos, then shapes and textures, ``n`` works in all."""
+    out = {w: photos[w] for w in REGISTERED}
+    for s in CATALOGUE_SHAPES:
+        out[f"shapes{s}"] = shapes(s)
+    i = 0
+    while len(out) < n:
+        out[f"texture{i}"] = textured(i)
+        i += 1
+    return dict(list(out.items())[:n])

@@ -14,6 +14,7 @@ and that lie wholly inside the visible part of the query are counted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -255,6 +256,27 @@ def photometric(
     second = _tile_check(a, src, refined_t2s, config)
     refined = np.linalg.inv(d) @ refined_t2s @ np.linalg.inv(s)
     return Photometry(score=second[0], displaced=second[1], tiles=second[2], matrix=refined)
+
+
+def chance_agreement(photo: Photometry, config: MatchConfig) -> float:
+    """The chance that at least as many of ``photo.tiles`` tiles agree as did, were each to
+    agree with probability ``tile_chance`` on its own (binomial upper tail): small for a
+    copy, not for a few chance agreements of an unrelated picture."""
+    n = photo.tiles
+    k = round(photo.score * n)
+    p = config.tile_chance
+    if n <= 0:
+        return 1.0
+    tail = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+    return float(min(1.0, tail))
+
+
+def accepted(photo: Photometry, config: MatchConfig, *, minimum: float) -> bool:
+    """The tile check's verdict: evidence of at least ``minimum`` from significantly many
+    agreeing tiles (``tile_significance``)."""
+    if evidence(photo, config) < minimum:
+        return False
+    return chance_agreement(photo, config) <= config.tile_significance
 
 
 def evidence(result: tuple[float, float, int] | Photometry, config: MatchConfig) -> float:

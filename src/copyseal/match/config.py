@@ -89,6 +89,18 @@ class MatchConfig:
             views: <= 0.17; the weakest copies (heavy text watermark on a crop): 0.40-0.47.
         photometric_min_hash: The same for the global-hash path, stricter because there
             is no keypoint evidence (hash-path copies scored >= 0.6 but for one at 0.40).
+        tile_chance: How often a tile of an unrelated candidate agrees by chance (the
+            null rate of the tile test below). Unrelated photos agreed on <= 0.08 of
+            their tiles (``photometric_min``), but edge-only pictures more: a
+            ``binary_blobs`` pattern agreed on 4 of 10 tiles of a flat coloured-shapes
+            picture (a step edge correlates with any step edge of like orientation);
+            0.2 is taken, above the photos' rate.
+        tile_significance: The agreeing tiles must be significant: the chance of at
+            least that many of the usable tiles agreeing, each with probability
+            ``tile_chance`` (binomial tail), must be at most this. The blobs false match
+            (4 of 10): 0.12; the weakest copies in ``match_accuracy.py`` (5 of 7 tiles
+            of a 40 % crop of retina, 6 of 9 of a mirrored 60 % crop of rocket): 0.005
+            and 0.003. A few agreeing tiles are no evidence, whatever their fraction.
         displaced_weight: The photometric evidence is ``photometric - displaced_weight *
             displaced``, where ``displaced`` is the fraction of tiles that agree only after
             a 1-2 px shift (parallax). After ECC refinement the stereo views scored
@@ -153,6 +165,8 @@ class MatchConfig:
     min_tiles: int = 4
     photometric_min: float = 0.4
     photometric_min_hash: float = 0.5
+    tile_chance: float = 0.2
+    tile_significance: float = 0.01
     displaced_weight: float = 2.0
     ecc_skip: float = 0.85
     ecc_min: float = 0.2

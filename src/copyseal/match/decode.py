@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import io
 import re
+import struct
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,24 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 
 _SVG_RE = re.compile(
     rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*(<!DOCTYPE svg[^>]*>\s*)?<svg[\s>]", re.S
+)
+
+#: What Pillow raises on a corrupt file while reading headers, frame lists or pixels: its
+#: own ``Image.open`` treats ``SyntaxError``, ``IndexError``, ``TypeError`` and
+#: ``struct.error`` as "not this format"; after opening, a cut multi-page TIFF raised
+#: ``TypeError`` ("Missing dimensions", from a ``KeyError``) while counting its frames
+#: (found by ``tests/fuzz/test_match_decode.py``). ``KeyError`` and ``ZeroDivisionError``
+#: are kept as a margin for other plugins' header arithmetic.
+_CORRUPT = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    TypeError,
+    KeyError,
+    IndexError,
+    ZeroDivisionError,
+    struct.error,
 )
 
 #: Default number of frames sampled from an animated image.
@@ -162,13 +181,18 @@ def decode(
         # Our own pixel limit replaces Pillow's global one; its warning must not escape
         # (callers run with warnings as errors) and its hard limit is caught below.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # Pillow warns (UserWarning) about corruption it tolerates, e.g. "Corrupt EXIF
+        # data" or "Tag data larger than file" in TIFF (TiffImagePlugin); the outcome is
+        # what counts here: a decoded image or a DecodeError, never a warning that a
+        # caller running with warnings as errors would see as a crash.
+        warnings.simplefilter("ignore", UserWarning)
         try:
             img = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as e:
             raise DecodeError(f"{label}: decompression bomb refused ({e})") from e
         except UnidentifiedImageError as e:
             raise DecodeError(f"{label}: {fmt} data that no decoder accepts") from e
-        except (OSError, ValueError, SyntaxError) as e:
+        except _CORRUPT as e:
             raise DecodeError(f"{label}: unreadable {fmt} header ({e})") from e
         with img:
             if img.format not in _ALLOWED_FORMATS:
@@ -181,13 +205,14 @@ def decode(
                     f"{label}: decompression bomb refused: {w}x{h} = {w * h} pixels "
                     f"exceeds the limit of {max_pixels}"
                 )
-            n_frames = int(getattr(img, "n_frames", 1) or 1)
             exif = _exif_dict(img)
             try:
+                # A TIFF counts its frames by walking every IFD: a broken one raises here.
+                n_frames = int(getattr(img, "n_frames", 1) or 1)
                 frames = _read_frames(img, n_frames, max_frames)
             except Image.DecompressionBombError as e:
                 raise DecodeError(f"{label}: decompression bomb refused ({e})") from e
-            except (OSError, ValueError, SyntaxError, EOFError) as e:
+            except _CORRUPT as e:
                 raise DecodeError(f"{label}: truncated or corrupt {fmt} data ({e})") from e
     first = frames[0]
     return DecodedImage(

@@ -11,7 +11,8 @@ Pipeline for a query (each frame of an animated image is matched on its own):
 3. **Verify** each candidate — geometric (ratio test + RANSAC, ``min_inliers``), or, for a
    work without enough keypoints, the transform implied by the hash hit
    (``hash_accept``); then the photometric tile check (``photometric_min`` /
-   ``photometric_min_hash``) under that transform. Nothing is reported without both.
+   ``photometric_min_hash``, from significantly many tiles: ``tile_significance``) under
+   that transform. Nothing is reported without both.
    A voted candidate that fails keypoint matching while its voters cluster in a small
    part of the query (a work pasted into a composite) is tried once more with denser
    keypoints of that region, scaled up (``region_*``).
@@ -278,7 +279,7 @@ class Matcher:
                 geo = _verify.geometric(region, fp.points, fp.descriptors, cfg)
         if geo is not None and geo.inliers >= cfg.min_inliers:
             photo = _verify.photometric(fp.thumbnail, fp.work_size, view.grey, geo.matrix, cfg)
-            if _verify.evidence(photo, cfg) >= cfg.photometric_min:
+            if _verify.accepted(photo, cfg, minimum=cfg.photometric_min):
                 strength = 1.0 - math.exp(-geo.inliers / 25.0)
                 return _Verdict(
                     "geometric",
@@ -304,7 +305,7 @@ class Matcher:
             rect, dihedral, _ = view.hash_windows[hit.query]
             m = _verify.window_transform(work_rect, rect, dihedral)
             photo = _verify.photometric(fp.thumbnail, fp.work_size, view.grey, m, cfg)
-            if _verify.evidence(photo, cfg) >= cfg.photometric_min_hash:
+            if _verify.accepted(photo, cfg, minimum=cfg.photometric_min_hash):
                 strength = 1.0 - hit.distance / (cfg.hash_accept + 1)
                 return _Verdict(
                     "global-hash", photo.matrix, 0, photo.score, photo.displaced, strength, None

@@ -91,6 +91,10 @@ class WorkspaceMatcher:
         self.matcher = matcher
         self.config = config
 
+    def __len__(self) -> int:
+        """Works that can be found by fingerprint (0: only exact copies are looked up)."""
+        return len(self.matcher.index)
+
     def decode(self, data: bytes, *, name: str = "") -> DecodedImage:
         """Decode ``data`` under the matcher's limits (pixels, frames)."""
         return decode(

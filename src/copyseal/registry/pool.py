@@ -1,0 +1,279 @@
+"""Matching on every core: a pool of worker processes, each holding the matcher once.
+
+OpenCV releases the GIL, but the Python around it (candidate ranking, NumPy glue,
+decoding) does not: one process matched ~30 images/s whatever its thread count
+(``benchmarks/crawl.py``), so a crawl's matching runs in ``workers`` processes instead.
+
+* Workers are started with the ``spawn`` method (a fork of a process running Twisted,
+  Scrapy, SQLAlchemy pools and OpenMP threads is unsafe: CPython's ``multiprocessing``
+  docs and OpenMP's fork caveats), build the matcher through the seam's factory once
+  (the retrieval index is read from the workspace's cache, written by the parent first)
+  and set OpenCV and FAISS to one thread each: parallelism is one image per core.
+* Each worker takes one image at a time from a parent-side feeder thread of its own, so
+  the pool always knows which image a worker holds. A worker that dies (a decoder crash
+  on a poisoned image, the OOM killer) or exceeds ``timeout`` is replaced, and that image
+  alone gets the outcome ``("matcher-crashed" | "matcher-timeout", detail)``: it is
+  recorded as failed and never retried.
+* :meth:`MatchPool.submit` returns a ``concurrent.futures.Future`` at once (an asyncio
+  caller awaits it through ``asyncio.wrap_future``; the event loop never blocks). The
+  caller bounds how many images are in flight.
+
+An outcome is the list of the matches' JSON (``to_json()``), or ``(code, detail)`` when the
+image could not be matched; ``code`` is ``"unusable"`` for bytes the matcher refused (a
+:class:`~copyseal.errors.CopysealError`, ``detail`` its message), ``"matcher-error"`` for a
+bug in the matcher, or one of the two above.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+from typing import Any
+
+from copyseal.config import Settings
+from copyseal.errors import CopysealError
+
+__all__ = ["MatchPool", "Outcome", "default_workers"]
+
+log = logging.getLogger(__name__)
+
+#: The matches' JSON, or ``(code, detail)`` when the image could not be matched.
+Outcome = list[dict[str, Any]] | tuple[str, str]
+
+#: A worker still starting after this long is treated as crashed (loading a 10^4-work
+#: index from the cache took ~2 s on the 2-core development machine).
+START_TIMEOUT = 300.0
+
+
+def default_workers(setting: int | None) -> int:
+    """``match.workers`` resolved: None is one process per core."""
+    if setting is None:
+        return max(1, os.cpu_count() or 1)
+    return setting
+
+
+def _load(factory: str | Callable[..., Any]) -> Callable[..., Any]:
+    if callable(factory):
+        return factory
+    module, _, name = factory.rpartition(".")
+    obj = getattr(importlib.import_module(module), name)
+    if not callable(obj):
+        raise TypeError(f"{factory} is not callable")
+    return obj  # type: ignore[no-any-return]
+
+
+def _worker(conn: Connection, factory: str | Callable[..., Any], settings: Settings) -> None:
+    """A worker process: build the matcher, then match each image sent until ``None``."""
+    import signal
+
+    # Ctrl-C reaches the whole process group: the crawl process stops its workers (it
+    # closes their pipes), so a worker must not die first and have its image recorded
+    # as a crash. A parent that is killed outright closes the pipe too (EOF below).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import cv2
+
+    cv2.setNumThreads(1)
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+    except ImportError:  # pragma: no cover - FAISS is a dependency
+        pass
+    from copyseal.db.session import create_engine
+
+    try:
+        engine = create_engine(settings.database.url)
+        matcher = _load(factory)(engine, settings)
+    except Exception as e:
+        conn.send(("failed", f"{e.__class__.__name__}: {e}"))
+        return
+    conn.send(("ready", ""))
+    while True:
+        try:
+            data = conn.recv()
+        except EOFError:
+            return
+        if data is None:
+            return
+        try:
+            conn.send(("ok", [m.to_json() for m in matcher.match(data)]))
+        except CopysealError as e:
+            conn.send(("unusable", str(e)))
+        except Exception as e:  # a matcher bug must not end the worker; it is reported
+            conn.send(("matcher-error", f"matcher failed: {e.__class__.__name__}: {e}"))
+
+
+class _Slot:
+    """One worker process and the parent thread that feeds it one image at a time."""
+
+    def __init__(self, pool: MatchPool, n: int) -> None:
+        self.pool = pool
+        self.n = n
+        self.proc: Any = None
+        self.conn: Connection | None = None
+        #: Why the worker could not start (then every image it is given fails at once:
+        #: a matcher that cannot be built is not retried per image).
+        self.broken: str | None = None
+        self.thread = threading.Thread(target=self._run, name=f"copyseal-match-{n}", daemon=True)
+        self.thread.start()
+
+    def _start(self) -> str | None:
+        """Start the process; None when ready, else why it could not start."""
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(
+            target=_worker,
+            args=(child, self.pool.factory, self.pool.settings),
+            name=f"copyseal-match-{self.n}",
+            daemon=True,
+        )
+        proc.start()
+        child.close()
+        self.proc, self.conn = proc, parent
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if parent.poll(0.2):
+                try:
+                    kind, detail = parent.recv()
+                except EOFError:
+                    break
+                if kind == "ready":
+                    return None
+                self._stop()
+                return str(detail)
+            if not proc.is_alive():
+                break
+        self._stop()
+        return "the worker process exited while starting"
+
+    def _stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.is_alive():
+                self.proc.kill()
+            self.proc.join(5)
+        if self.conn is not None:
+            self.conn.close()
+        self.proc = self.conn = None
+
+    def _run(self) -> None:
+        self.broken = self._start()  # at once: start-up overlaps the crawl's first fetches
+        if self.broken is not None:
+            log.error("match worker %d could not start: %s", self.n, self.broken)
+        while True:
+            job = self.pool._jobs.get()
+            if job is None:
+                break
+            data, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(self._match(data))
+            except Exception as e:  # the feeder thread must survive anything
+                log.exception("match worker %d", self.n)
+                future.set_result(("matcher-error", f"match worker failed: {e}"))
+        if self.conn is not None and self.proc is not None and self.proc.is_alive():
+            try:
+                self.conn.send(None)
+                self.proc.join(10)
+            except OSError:
+                pass
+        self._stop()
+
+    def _match(self, data: bytes) -> Outcome:
+        if self.broken is None and (self.proc is None or not self.proc.is_alive()):
+            self._stop()
+            self.broken = self._start()
+        if self.broken is not None:
+            return "matcher-error", f"match worker could not start: {self.broken}"
+        assert self.conn is not None and self.proc is not None
+        try:
+            self.conn.send(data)
+        except OSError:
+            self._stop()
+            return "matcher-crashed", "match worker died before the image was sent"
+        deadline = time.monotonic() + self.pool.timeout
+        while True:
+            try:
+                if self.conn.poll(0.2):
+                    kind, payload = self.conn.recv()
+                    if kind == "ok":
+                        return list(payload)
+                    return str(kind), str(payload)
+            except (EOFError, OSError):
+                pass  # the worker died mid-image: handled below
+            if not self.proc.is_alive():
+                code = self.proc.exitcode
+                self._stop()
+                self.pool.crashes += 1
+                log.warning("match worker %d died (exit code %s) on an image", self.n, code)
+                return "matcher-crashed", f"the match worker died on this image (exit code {code})"
+            if time.monotonic() > deadline:
+                self._stop()
+                self.pool.crashes += 1
+                return "matcher-timeout", f"matching took over {self.pool.timeout:.0f} s"
+
+
+class MatchPool:
+    """``workers`` matcher processes built by ``factory(engine, settings)``.
+
+    Args:
+        factory: The matcher factory (``"module.name"`` or a module-level function), as
+            the seam's :class:`~copyseal.registry.MatcherFactory`.
+        settings: The workspace settings (each worker opens ``database.url``).
+        workers: Number of processes (at least 1).
+        timeout: Seconds one image may take before its worker is replaced.
+    """
+
+    def __init__(
+        self,
+        *,
+        factory: str | Callable[..., Any],
+        settings: Settings,
+        workers: int,
+        timeout: float = 120.0,
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"a match pool needs at least one worker (got {workers})")
+        self.factory = factory
+        self.settings = settings
+        self.timeout = timeout
+        self.crashes = 0
+        self._jobs: queue.SimpleQueue[tuple[bytes, Future[Outcome]] | None] = queue.SimpleQueue()
+        self._closed = False
+        self._slots = [_Slot(self, n) for n in range(workers)]
+
+    @property
+    def workers(self) -> int:
+        return len(self._slots)
+
+    def submit(self, data: bytes) -> Future[Outcome]:
+        """Queue ``data`` for matching; the future's result is its :data:`Outcome`."""
+        if self._closed:
+            raise RuntimeError("the match pool is closed")
+        future: Future[Outcome] = Future()
+        self._jobs.put((data, future))
+        return future
+
+    def close(self) -> None:
+        """Finish the queued images, then stop every worker."""
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._slots:
+            self._jobs.put(None)
+        for slot in self._slots:
+            slot.thread.join()
+
+    def __enter__(self) -> MatchPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
