@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from copyseal.crawl._extract import ImageRef
+from copyseal.crawl._settle import wait_settled
 
 __all__ = ["COLLECT_JS", "NetworkLog", "collect_rendered", "scroll_and_settle"]
 
@@ -130,9 +131,21 @@ class NetworkLog:
         return False
 
 
-async def scroll_and_settle(page: Any, net: NetworkLog, *, steps: int, settle: float) -> bool:
+async def scroll_and_settle(
+    page: Any,
+    net: NetworkLog,
+    *,
+    steps: int,
+    settle: float,
+    quiet: float = 0.3,
+    timer_window: float = 0.0,
+) -> bool:
     """Scroll to the bottom with the mouse wheel in viewport-sized steps, then wait for the
-    network to settle. Returns False if the page never settled."""
+    page to settle (at most ``settle`` seconds). Returns False if it never settled.
+
+    With ``timer_window`` > 0 the page's timers and image mutations count as activity too
+    (:func:`copyseal.crawl._settle.wait_settled`: images inserted late); with 0, only the
+    network (requests in flight, ``quiet`` seconds without one)."""
     size = page.viewport_size or {"width": 1280, "height": 720}
     await page.mouse.move(size["width"] / 2, size["height"] / 2)
     for _ in range(steps):
@@ -143,7 +156,9 @@ async def scroll_and_settle(page: Any, net: NetworkLog, *, steps: int, settle: f
         )
         if at_bottom:
             break
-    return await net.wait_quiet(idle=0.3, timeout=settle)
+    if timer_window > 0:
+        return await wait_settled(page, net, quiet=quiet, window=timer_window, cap=settle)
+    return await net.wait_quiet(idle=quiet, timeout=settle)
 
 
 async def collect_rendered(page: Any, net: NetworkLog) -> list[ImageRef]:
