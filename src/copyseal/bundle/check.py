@@ -218,7 +218,7 @@ def _verify_source(
         checks.append(_check_unlisted(source, manifest))
 
     key_source = "given" if vkey else "bundle"
-    if vkey is None:
+    if not vkey:  # an empty key (an empty --vkey file) is no key: never a silent pass
         # The bundle's own key proves only that the bundle is consistent with itself: anyone
         # can make a self-consistent bundle with a key of their own.
         checks.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -239,8 +240,9 @@ def _custody(pdf: _Report, data: CaseData) -> None:
     _para(
         pdf,
         "Each event is a statement in the ledger: the registration of the work, the sealed"
-        " capture of the page, each review decision, and the export of this package (whose"
-        " SHA-256 is logged after it was written, so it cannot appear inside it).",
+        " capture of the page, each review decision, each re-visit of the page and each"
+        " notice sent, and the export of this package (whose SHA-256 is logged after it was"
+        " written, so it cannot appear inside it).",
     )
     for m in data.matches:
         bundle = next(b for b in data.bundles if b.bundle_id == m.bundle_id)
@@ -273,9 +275,40 @@ def _custody(pdf: _Report, data: CaseData) -> None:
             for a in bundle.anchors
             if a.state != "pending" and a.anchored_at is not None
         ]
+        rows += _record_rows(data, m.match_id)
         rows.append(("Export", f"this package, facts as of {_when(data.as_of)}"))
         _heading(pdf, f"Match {m.match_id}", 10)
         _facts(pdf, rows)
+
+
+def _record_rows(data: CaseData, match_id: int) -> list[tuple[str, object]]:
+    """The match's re-visits (``continued-use`` statements) and the notices sent to its
+    site (``notice-sent`` statements), in time order."""
+    events: list[tuple[datetime, str, str]] = []
+    for site in data.timelines:
+        for mt in site.matches:
+            if mt.match_id != match_id:
+                continue
+            events += [
+                (
+                    v.at,
+                    "Re-visit",
+                    f"{_when(v.at)} - ledger entry {v.ledger_index} - {v.result}"
+                    + (f" - bundle {v.bundle_id}" if v.bundle_id else ""),
+                )
+                for v in mt.visits
+                if v.ledger_index is not None
+            ]
+            events += [
+                (
+                    n.sent_at,
+                    "Notice sent",
+                    f"{_when(n.sent_at)} - ledger entry {n.ledger_index} - {n.kind}"
+                    f" notice {n.notice_id} to {n.sent_to}",
+                )
+                for n in site.notices
+            ]
+    return [(label, text) for _, label, text in sorted(events, key=lambda e: e[0])]
 
 
 def _how_to_verify(pdf: _Report, data: CaseData) -> None:

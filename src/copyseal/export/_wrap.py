@@ -6,8 +6,12 @@ but cuts a token wider than the line at an arbitrary character. Here each paragr
 broken greedily at spaces; a token wider than the line (a URL, a hash, a base64 signature)
 is broken after ``/``, ``?``, ``&``, ``=`` or ``#`` (RFC 3986's delimiters, where URL
 line breaks are conventionally allowed: the Chicago Manual of Style, 14.18), and inside a
-run of 32 or more hex digits only every 16 digits, so a hash reads in whole groups. Only
-a piece that still does not fit is cut by characters. The lines are then set one per
+run of 32 or more hex digits only every 16 digits, so a hash reads in whole groups. A
+piece between two of those still wider than the line is broken before ``-``, ``.``,
+``_``, ``~`` or ``%`` (the same source's second choice: "before a ... hyphen, underscore,
+... or percent symbol"), so ``high-resolution-preview`` breaks as ``high-resolution`` /
+``-preview``, never inside a word. Only a piece that still does not fit is cut by
+characters. The lines are then set one per
 line, so the PDF's text has no hidden break characters: copying it gives the original
 text, with line ends where it was broken.
 """
@@ -22,6 +26,7 @@ __all__ = ["HEX_GROUP", "break_points", "wrap"]
 #: Digits per group when a long hex run (a SHA-256) must be broken.
 HEX_GROUP = 16
 _AFTER = frozenset("/?&=#")
+_BEFORE = frozenset("-._~%")
 _HEX_RUN = re.compile(r"[0-9a-fA-F]{32,}")
 
 Measure = Callable[[str], float]
@@ -47,12 +52,37 @@ def _by_chars(piece: str, width: float, measure: Measure) -> list[str]:
     return [*lines, line] if line else lines
 
 
+def _soft_points(piece: str) -> list[int]:
+    """Offsets before ``-._~%`` inside ``piece`` (the second choice of break)."""
+    return [i for i, ch in enumerate(piece) if ch in _BEFORE and i > 0]
+
+
 def _split_token(token: str, width: float, measure: Measure) -> list[str]:
     """A token wider than ``width`` as lines, each as long as fits, broken at its break
-    points (by characters only where no break point fits)."""
+    points (before ``-._~%`` where none fits, by characters only where neither does)."""
+    return _greedy(
+        token,
+        break_points(token),
+        width,
+        measure,
+        lambda piece: _greedy(
+            piece, _soft_points(piece), width, measure, lambda p: _by_chars(p, width, measure)
+        ),
+    )
+
+
+def _greedy(
+    token: str,
+    points: list[int],
+    width: float,
+    measure: Measure,
+    fallback: Callable[[str], list[str]],
+) -> list[str]:
+    """``token`` as pieces as long as fit, cut at ``points``; a piece between two points
+    that is too wide alone is split by ``fallback``."""
     pieces: list[str] = []
     start = fits = 0  # token[start:fits] is the longest piece known to fit
-    for cut in [*break_points(token), len(token)]:
+    for cut in [*points, len(token)]:
         if measure(token[start:cut]) <= width:
             fits = cut
             continue
@@ -62,7 +92,7 @@ def _split_token(token: str, width: float, measure: Measure) -> list[str]:
             if measure(token[start:cut]) <= width:
                 fits = cut
                 continue
-        chunks = _by_chars(token[start:cut], width, measure)
+        chunks = fallback(token[start:cut])
         pieces.extend(chunks[:-1])
         start, fits = cut - len(chunks[-1]), cut
     pieces.append(token[start:])

@@ -240,10 +240,12 @@ class EgressProxy:
         except _Refused as e:
             self._record(method, target, e.refusal)
             await _reply(writer, browser, 403, e.refusal.detail, refused=e.refusal.code)
+            await _linger(reader, writer)
             return
         except OSError as e:
             why = "connection refused" if isinstance(e, ConnectionRefusedError) else str(e)
             await _reply(writer, browser, 502, f"cannot connect to {target[:200]}: {why}")
+            await _linger(reader, writer)
             return
         try:
             if method == "CONNECT":
@@ -399,6 +401,20 @@ async def _reply(
         writer.write(conn.send(h11.Data(data=body)) or b"")
         writer.write(conn.send(h11.EndOfMessage()) or b"")
         await writer.drain()
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Close gracefully after a reply with ``connection: close`` (RFC 9112 §9.6): send FIN,
+    then read and drop what the browser still sends, for at most a second. Closing a socket
+    with unread input makes the kernel send RST, and a client that gets the RST before it
+    has read the reply reports the request as aborted instead of showing the 403."""
+    with contextlib.suppress(OSError, RuntimeError):
+        if writer.can_write_eof():
+            writer.write_eof()
+    with contextlib.suppress(OSError, ConnectionError, TimeoutError):
+        async with asyncio.timeout(1.0):
+            while await reader.read(_CHUNK):
+                pass
 
 
 async def _tunnel(

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from copyseal.revisit._compare import Comparison
 
-__all__ = ["RESULTS", "PageState", "Verdict", "classify", "same_site"]
+__all__ = ["RESULTS", "PageState", "Verdict", "classify", "is_content", "same_site"]
 
 #: Every result a visit can have.
 RESULTS: Final = ("present", "changed", "moved", "removed", "page-gone", "blocked")
@@ -96,23 +96,9 @@ def classify(
     comparison: Comparison | None = None,
 ) -> Verdict:
     """Decide a visit's result (see the module docstring for the rules)."""
-    status = page.status
-    if not same_site(page.requested_url, page.final_url):
-        host = urlsplit(page.final_url).hostname
-        return Verdict(result="blocked", reason=f"redirected off the site, to {host}")
-    if status in (404, 410):
-        return Verdict(result="page-gone", reason=f"HTTP {status}")
-    if status >= 500 and status != 503:
-        return Verdict(result=None, reason=f"HTTP {status} (a server error; retried next run)")
-    if page.verdict == "blocked" or status >= 400:
-        return Verdict(result="blocked", reason=page.verdict_reason or f"HTTP {status}")
-    if page.page_bytes > page.max_page_bytes:
-        return Verdict(
-            result="blocked",
-            reason=f"page of {page.page_bytes} bytes, over the {page.max_page_bytes}-byte cap",
-        )
-    if page.verdict == "not-found":
-        return Verdict(result="page-gone", reason=page.verdict_reason or "soft-404")
+    not_content = _not_content(page)
+    if not_content is not None:
+        return not_content
     if found_here:
         if not _same_page(page.requested_url, page.final_url):
             return Verdict(result="moved", reason=f"the page redirected to {page.final_url}")
@@ -130,3 +116,31 @@ def classify(
             reason=f"the page redirected to {page.final_url}, which does not show the work",
         )
     return Verdict(result="removed", reason="the page was fetched and does not show the work")
+
+
+def is_content(page: PageState) -> bool:
+    """Rules 1-6 do not apply: the page is content, worth looking for the work on (and on
+    the same-site pages it links to)."""
+    return _not_content(page) is None
+
+
+def _not_content(page: PageState) -> Verdict | None:
+    """The verdict of rules 1-6, or None when the page is content."""
+    status = page.status
+    if not same_site(page.requested_url, page.final_url):
+        host = urlsplit(page.final_url).hostname
+        return Verdict(result="blocked", reason=f"redirected off the site, to {host}")
+    if status in (404, 410):
+        return Verdict(result="page-gone", reason=f"HTTP {status}")
+    if status >= 500 and status != 503:
+        return Verdict(result=None, reason=f"HTTP {status} (a server error; retried next run)")
+    if page.verdict == "blocked" or status >= 400:
+        return Verdict(result="blocked", reason=page.verdict_reason or f"HTTP {status}")
+    if page.page_bytes > page.max_page_bytes:
+        return Verdict(
+            result="blocked",
+            reason=f"page of {page.page_bytes} bytes, over the {page.max_page_bytes}-byte cap",
+        )
+    if page.verdict == "not-found":
+        return Verdict(result="page-gone", reason=page.verdict_reason or "soft-404")
+    return None

@@ -49,7 +49,7 @@ from copyseal import times
 from copyseal.capture import Box, Capture, CaptureOptions, Target, capture_page, in_thread
 from copyseal.capture.session import BrowserSession
 from copyseal.errors import CopysealError, RevisitError
-from copyseal.revisit._classify import PageState, classify, same_site
+from copyseal.revisit._classify import PageState, classify, is_content, same_site
 from copyseal.revisit._compare import Comparison, compare
 from copyseal.revisit._files import MATCH_LOCK, first_copy, original_bytes, visit_files
 from copyseal.revisit._page import Sighting, decode_bytes, find_work, page_images, page_text
@@ -283,7 +283,7 @@ class _Visitor:
         )
         capture = await self._capture(use.page_url, session, scratch, [target])
         state = self._state(use, capture)
-        content = classify(state, found_here=False).result == "removed"
+        content = is_content(state)
         sighting = (
             await in_thread(self._find, capture, use.work_id, use.image_url) if content else None
         )

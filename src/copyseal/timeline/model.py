@@ -56,6 +56,9 @@ class Visit:
     result: str
     bundle_id: str | None
     similarity: float | None
+    #: The visit's ``continued-use`` ledger statement (null for the first capture, whose
+    #: bundle's own entry is its record); not in the JSON contract.
+    ledger_index: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

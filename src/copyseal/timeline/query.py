@@ -73,6 +73,7 @@ def timelines(conn: Connection, where: ColumnElement[bool]) -> list[SiteTimeline
             MatchVisit.result,
             MatchVisit.bundle_id,
             MatchVisit.similarity,
+            MatchVisit.ledger_index,
         )
         # "IN (the matches)" rather than a join: SQLite then probes the (match_id,
         # visited_at) index once per match instead of testing the condition on every
@@ -90,6 +91,7 @@ def timelines(conn: Connection, where: ColumnElement[bool]) -> list[SiteTimeline
                 result=v.result,
                 bundle_id=v.bundle_id,
                 similarity=v.similarity,
+                ledger_index=v.ledger_index,
             )
         )
     notices: dict[int, list[NoticeEvent]] = {}

@@ -73,7 +73,8 @@ def chart(record: SiteTimeline) -> dict[str, Any]:
         )
     height = _TOP + len(rows) * _ROW + 10
     return {
-        "width": _LEFT + _WIDTH + 20,
+        # Room right of the axis for half the last tick's centred date (~33 px at 11 px).
+        "width": _LEFT + _WIDTH + 40,
         "height": height,
         "rows": rows,
         "more": max(len(record.matches) - MAX_ROWS, 0),

@@ -14,6 +14,7 @@ import pytest
 from copyseal.bundle import BundleInfo, EvidenceFile, export_zip, verify_bundle, write_bundle
 from copyseal.errors import BundleError, VerificationError
 from copyseal.ledger import Ledger
+from copyseal.verify import load_vkey
 
 
 def writable_copy(bundle: BundleInfo, tmp_path: Path) -> Path:
@@ -58,6 +59,17 @@ def test_without_a_vkey_the_bundle_key_is_not_trusted_unless_asked(bundle: Bundl
     assert [c.name for c in result.failures()] == ["key"]
     trusted = verify_bundle(bundle.path, trust_bundle_key=True)
     assert trusted.ok and trusted.key_source == "bundle"
+
+
+def test_an_empty_vkey_is_no_key(bundle: BundleInfo, tmp_path: Path) -> None:
+    """``--vkey FILE`` with an empty file gives ``""``: the bundle's own key must not then
+    pass silently as if the ledger's had been given."""
+    empty = tmp_path / "ledger.vkey"
+    empty.write_text("\n")
+    for given in ("", " ", str(empty)):
+        result = verify_bundle(bundle.path, vkey=load_vkey(given))
+        assert not result.ok and result.key_source == "bundle", given
+        assert [c.name for c in result.failures()] == ["key"]
 
 
 def test_a_bundle_forged_with_another_key_passes_only_self_consistency(

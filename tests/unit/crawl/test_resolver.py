@@ -10,6 +10,7 @@ from twisted.internet.error import DNSLookupError
 from twisted.python.failure import Failure
 
 from copyseal.config import load_settings
+from copyseal.crawl._contexts import ContextRotation
 from copyseal.crawl._resolver import PinnedResolver
 from copyseal.crawl._settings import scrapy_settings
 from copyseal.crawl._spec import JobSpec
@@ -92,7 +93,11 @@ def test_render_mode_goes_through_an_egress_proxy() -> None:
     assert any(a.startswith("--proxy-server=http://127.0.0.1:") for a in launch["args"])
     assert "--proxy-bypass-list=<-loopback>" in launch["args"]
     assert launch["proxy"]["bypass"] == "<-loopback>"
-    assert s["PLAYWRIGHT_CONTEXTS"] == {"default": {"service_workers": "block"}}
+    # Every render context is made with service workers blocked (copyseal.crawl._contexts).
+    assert "copyseal.crawl._contexts.ContextMiddleware" in s["DOWNLOADER_MIDDLEWARES"]
+    meta: dict[str, object] = {"playwright": True}
+    ContextRotation(every=0).assign(meta)
+    assert meta["playwright_context_kwargs"] == {"service_workers": "block"}
     assert s["PLAYWRIGHT_ABORT_REQUEST"] == policy.should_abort
 
 

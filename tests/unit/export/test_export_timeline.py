@@ -60,7 +60,7 @@ def exported(world: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
                     MatchVisit(
                         match_id=item.match_id, page_url=item.page_url,
                         visited_at=sent_at + timedelta(days=1), result="present",
-                        similarity=0.99, bundle_id=revisit_bundle,
+                        similarity=0.99, bundle_id=revisit_bundle, ledger_index=9001,
                     ),
                     MatchVisit(
                         match_id=item.match_id, page_url=item.page_url,
@@ -117,9 +117,22 @@ def test_report_never_splits_a_word(exported: Any) -> None:
         "Every finding below was captured and sealed in a signed evidence bundle anchored"
         " in an append-only Merkle ledger, then confirmed by a person.",
         "Each event is a statement in the ledger: the registration of the work, the sealed"
-        " capture of the page, each review decision, and the export of this package",
+        " capture of the page, each review decision, each re-visit of the page and each"
+        " notice sent, and the export of this package",
     ):
         assert sentence in flat
+
+
+def test_chain_of_custody_lists_the_revisits_and_the_notice(exported: Any) -> None:
+    members, notice, revisit_bundle = exported
+    flat = " ".join(_text(members["report.pdf"]).split())
+    custody = flat[flat.index("Chain of custody") :]
+    assert f"ledger entry 9001 - present - bundle {revisit_bundle}" in custody
+    sent = re.search(r"Notice sent \S+ \S+ UTC - ledger entry (\d+) - dmca notice (\S+)", custody)
+    assert sent is not None, custody[:3000]
+    assert sent.group(2) == notice.notice_id
+    # The re-visit without a statement (the removed one here) is not claimed as one.
+    assert custody.count("ledger entry 9001") == custody.count("Re-visit")
 
 
 def test_report_pages_render(exported: Any, tmp_path: Path) -> None:

@@ -61,6 +61,20 @@ def test_urls_break_after_delimiters_and_hashes_between_groups() -> None:
     assert all(len(part) % HEX_GROUP == 0 for part in sha_lines)
 
 
+def test_a_long_piece_between_delimiters_breaks_before_a_hyphen_not_inside_a_word() -> None:
+    # "variant=...&" is wider than the line: it breaks before "-" or "." (second choice),
+    # never inside "customers" (seen in a report: "custom / ers").
+    token = (
+        "http://127.0.0.1/collage.jpg?variant=extra-large-high-resolution-print-preview"
+        "-with-watermark-removed-for-customers&sig=0a1b"
+    )
+    lines = wrap(token, 40, _chars)
+    assert "".join(lines) == token and all(len(line) <= 40 for line in lines)
+    for line, after in itertools.pairwise(lines):
+        assert line[-1] in "/?&=#" or after[0] in "-._~%", (line, after)
+    assert wrap("ab-" + "c" * 12, 8, _chars) == ["ab", "-ccccccc", "ccccc"]
+
+
 def test_indentation_is_kept_and_a_hopeless_token_is_cut_by_characters() -> None:
     assert wrap("   one two three four", 12, _chars) == ["   one two", "   three", "   four"]
     assert wrap("x" * 25, 10, _chars) == ["x" * 10, "x" * 10, "x" * 5]

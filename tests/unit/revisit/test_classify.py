@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from copyseal.revisit import RESULTS, Comparison, PageState, classify
+from copyseal.revisit._classify import is_content
 
 URL = "https://shop.example/gallery/item.html"
 
@@ -85,6 +86,9 @@ def test_a_redirect_is_never_removed_and_an_upgrade_is_the_same_page() -> None:
     ):
         assert classify(_page(final_url=final), found_here=True).result == "present"
         assert classify(_page(final_url=final), found_here=False).result == "removed"
+    # A page redirected within the site is still content: the work is looked for on it.
+    assert is_content(_page(final_url="https://shop.example/"))
+    assert not is_content(_page(status=404)) and not is_content(_page(verdict="blocked"))
 
 
 def test_removed_only_when_fetched_and_absent() -> None:

@@ -64,6 +64,13 @@ def test_site_timeline_page_draws_every_visit(site: Any, login: Any, visited: li
     # days in use; the capture and the "changed" visit are sightings.
     assert f"(3 days), seen {2 * len(visited)} times, removed on" in summary.group(1)
     assert html.count("(first capture)") == len(visited)
+    # Row labels end left of the axis (x=150, where the first capture's dot sits): cut to
+    # 18 characters, right-aligned, the whole label as a tooltip.
+    labels = re.findall(
+        r'<text class="row-label" x="([0-9.]+)"[^>]*text-anchor="end">([^<]*)<', svg
+    )
+    assert len(labels) == len(visited)
+    assert all(float(x) < 145 and len(text) <= 18 for x, text in labels), labels
 
 
 def test_match_timeline_page_and_links(site: Any, login: Any, visited: list[int]) -> None:
