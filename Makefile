@@ -10,7 +10,7 @@ CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup venv chromium replayweb anvil demo test lint typecheck pytest bench clean-demo
+.PHONY: setup venv chromium replayweb anvil demo test lint typecheck pytest bench fuzz clean-demo
 
 setup: venv chromium replayweb anvil
 
@@ -63,6 +63,14 @@ pytest: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The long fuzz run: tests/fuzz with FUZZ_EXAMPLES random examples per target (make test
+# runs the same targets derandomised, ~100-200 each), no per-test timeout; the statistics
+# print the count of examples run per target. Failures are kept in .hypothesis/ and replayed.
+FUZZ_EXAMPLES ?= 5000
+fuzz: venv
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest tests/fuzz --timeout=0 \
+	  --hypothesis-show-statistics -q $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'

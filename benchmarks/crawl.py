@@ -1,7 +1,10 @@
 """Crawl throughput and memory on a generated local site: bare Scrapy vs copyseal.
 
     .venv/bin/python benchmarks/crawl.py [--pages 500] [--render-pages N] [--no-render]
-                                         [--growth-pages 10000]
+                                         [--growth-pages 10000] [--works 100,10000]
+                                         [--works-pages 300] [--match-workers N]
+                                         [--only-works] [--distributed 1,2,4]
+                                         [--distributed-pages 300] [--only-distributed]
 
 One run serves a generated site from memory on 127.0.0.1 and crawls it, each crawl in
 its own process (a reactor runs once per process):
@@ -20,6 +23,16 @@ its own process (a reactor runs once per process):
 * **growth** — a static crawl of ``--growth-pages`` generated pages (made on request,
   each image's bytes unique), reporting the peak memory reached by 1k, 5k and 10k pages:
   memory must not grow with the crawl.
+
+* **works** — a site of real photos, ~5 % of them edited copies of registered works,
+  crawled bare and by copyseal with 0, 100 and 10,000 works (``benchmarks/_crawl_works.py``
+  says how), with the copies found, the false matches and the match stage's CPU ms per
+  image measured apart.
+
+* **distributed** — ``copyseal crawl URL --distributed`` crawled by 1, 2 and 4
+  ``copyseal worker`` processes on this machine (PostgreSQL and Redis), on a
+  ``--distributed-pages`` site, from enqueue to ``finished`` (``benchmarks/
+  _crawl_distributed.py`` says how).
 
 Memory is the **whole process tree**: the sum of the resident set (RSS, from
 ``/proc/PID/status``) of the crawl process and all its descendants (Chromium's
@@ -255,13 +268,59 @@ def copyseal_crawl(
     ]
 
 
+def works_rows(args: argparse.Namespace, env: dict[str, str]) -> None:
+    """The rows with works registered: bare, empty, 100 and 10,000 works, one photo site."""
+    import _crawl_works
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        _crawl_works.run_rows(args, env, Path(tmp_name), serve, measured, copyseal_crawl, _BARE)
+
+
+def distributed_rows(args: argparse.Namespace, env: dict[str, str]) -> None:
+    """The rows with 1, 2 and 4 ``copyseal worker`` processes on the same site."""
+    import _crawl_distributed
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        site = Site(args.distributed_pages, 0)
+        _crawl_distributed.run_rows(
+            args,
+            env,
+            Path(tmp_name),
+            site,
+            serve,
+            measured,
+            tree_rss,
+            _children,
+            copyseal_crawl,
+            _BARE,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--render-pages", type=int, default=None, help="default: --pages")
     parser.add_argument("--no-render", action="store_true")
     parser.add_argument("--growth-pages", type=int, default=10_000, help="0: skip")
+    # Rows with works registered (benchmarks/_crawl_works.py): a real-photo site.
+    parser.add_argument("--works", default="100,10000", help="catalogue sizes; '' skips")
+    parser.add_argument("--works-pages", type=int, default=300)
+    parser.add_argument("--match-workers", type=int, default=None, help="match.workers")
+    parser.add_argument("--only-works", action="store_true", help="only the rows with works")
+    # Distributed rows (benchmarks/_crawl_distributed.py): N workers, PostgreSQL and Redis.
+    parser.add_argument("--distributed", default="1,2,4", help="worker counts; '' skips")
+    parser.add_argument("--distributed-pages", type=int, default=300)
+    parser.add_argument("--only-distributed", action="store_true", help="only the distributed rows")
     args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPYSEAL_")}
+    if args.distributed:
+        distributed_rows(args, env)
+    if args.only_distributed:
+        return
+    if args.works:
+        works_rows(args, env)
+    if args.only_works:
+        return
     site = Site(args.pages, args.growth_pages)
     base, server = serve(site)
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPYSEAL_")}

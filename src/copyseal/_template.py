@@ -69,6 +69,9 @@ match:
   # The matcher of crawls, sealing and `copyseal match` (known: workspace: exact copies
   # by SHA-256, then edited copies by the registered works' fingerprints).
   matcher: workspace
+  # Processes that match a crawl's images, each with the index loaded once (null: one per
+  # core; 0: match on one thread of the crawl process, with no extra process).
+  workers: null
 
 crawl:
   # The User-Agent names copyseal and where site owners can reach you.
@@ -99,10 +102,33 @@ crawl:
   timeout: 30.0
   max_redirects: 5
   max_page_bytes: 10000000
+  # Image fetches at most per page (any host; data: URIs not counted), and per foreign
+  # host (neither the page's host nor an allowed domain) in one crawl. A page chooses
+  # what copyseal fetches: these bound how hard one hostile page, or many, can aim the
+  # crawler at someone else's server. 200 is well above what gallery pages show at once
+  # (they page through more); 1000 per foreign host covers a CDN serving a whole
+  # 1000-page site at one image a page (raise it when a site's images live on a CDN).
+  # An image over a cap is recorded as skipped (max-images-page / max-images-host).
+  max_images_per_page: 200
+  max_images_per_host: 1000
   # Render mode: mouse-wheel scroll steps at most (lazy images load as they come into
   # view), then how long to wait for the network to settle (seconds).
   scroll_steps: 30
   settle_timeout: 5.0
+  # Render mode: settled after render_quiet seconds without network or image DOM activity;
+  # timers a page's scripts set to fire within render_timer_window seconds of its start
+  # (an image inserted late, a carousel's next slide, a hydration step) are waited for,
+  # up to settle_timeout (0: the network alone decides). render_pages_per_context: a
+  # fresh browser context every N pages, the old one closed (0: one context per crawl,
+  # whose memory stayed flat over 1,000 pages in benchmarks/render.py).
+  render_quiet: 0.3
+  render_timer_window: 2.5
+  render_pages_per_context: 0
+  # Networks that may be fetched although not global (CIDR, e.g. 10.20.0.0/16): by every
+  # crawl, render and capture; --allow-network CIDR adds more. Everything else that is not
+  # a global address (loopback, private, link-local, CGNAT, ...) is refused. Web-app
+  # targets can never allow private networks.
+  allow_networks: []
   # Named sites: 'copyseal crawl NAME'. Each target has these keys (only urls required):
   #   urls: [https://shop.example/]   start URLs (files of URLs for spider: urls)
   #   spider: site                   site | sitemap | urls | a spider in spiders_dir
@@ -110,7 +136,7 @@ crawl:
   #   allowed_domains: []            default: the start URLs' hosts and their subdomains
   #   max_pages: null                default: max_pages above (same for max_depth)
   #   max_depth: null
-  #   allow_private: false           allow private/loopback addresses (local test sites)
+  #   allow_private: false           allow every private address (config.yaml only)
   #   obey_robots_txt: true          false needs robots_override_reason (it is recorded)
   #   robots_override_reason: null
   # Example:
@@ -160,10 +186,26 @@ logging:
   max_bytes: 5000000
   backups: 5
 
+web:
+  # The review app ('copyseal serve'). Proxies trusted to state the client's address and
+  # scheme (X-Forwarded-For, X-Forwarded-Proto): addresses or CIDR networks, e.g.
+  # ["127.0.0.1"] for a reverse proxy on this machine; "*" trusts anyone (only when
+  # nothing else can reach the port). Empty (the default): the headers are ignored.
+  forwarded_allow_ips: []
+
 market:
   # The licence market ('copyseal market'): the anchors.evm chain whose rpc_url, chain_id
   # and key_file it uses (null: the only one configured), and the market contract's
   # address (null: the one 'copyseal market deploy NAME' deployed).
   chain: null
   contract: null
+
+distributed:
+  # 'copyseal crawl --distributed' and 'copyseal worker': the Redis holding each distributed
+  # crawl's frontier and duplicate filter (scrapy-redis; the database stays the record),
+  # how long a worker may stay silent before its pages in flight and seal claims go to the
+  # others (seconds), and how often a page or seal is tried before it is recorded as failed.
+  redis_url: redis://127.0.0.1:6379/0
+  lease_seconds: 30
+  max_attempts: 3
 """

@@ -4,7 +4,8 @@ Run as ``python -m copyseal.demo --config config.yaml``. It registers the demo w
 serves a demo site on 127.0.0.1 that shows edited copies of some of them (resized,
 cropped, mirrored, recompressed, pasted into a collage, as a CSS background), crawls
 it, captures and seals each page with a match into an evidence bundle anchored in the
-ledger, then anchors the ledger's checkpoint outside it: on a local EVM chain (anvil, which
+ledger, changes the site and re-visits every match (``copyseal revisit``), then anchors
+the ledger's checkpoint outside it: on a local EVM chain (anvil, which
 ``make setup`` installs) and with a loopback RFC 3161 time-stamping authority, both started
 by the demo and stopped at its end (:mod:`copyseal._demo_anchors`). It writes one bundle's
 anchor proof and verifies the bundle with it offline. Each step is a real ``copyseal`` command,
@@ -142,6 +143,30 @@ def _serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
+def _revisit(cfg: list[str], site: Path, works: Path) -> None:
+    """The site changes (the hero picture re-cropped, the cat thumbnail taken down) and a
+    second visit of every match records it, each visit sealed as a new bundle."""
+    astronaut = Image.open(works / "astronaut.jpg").convert("RGB")
+    astronaut.crop((150, 40, 420, 300)).resize((320, 308)).save(site / "hero.jpg", quality=70)
+    index = site / "index.html"
+    page = index.read_text(encoding="utf-8")
+    start, end = page.index("<picture>"), page.index("</picture>") + len("</picture>")
+    index.write_text(page[:start] + page[end:], encoding="utf-8")
+    print(
+        "\nThe site changed: the hero picture is another crop now and the cat thumbnail was"
+        " taken down. A second visit of every match (each visit sealed as a new bundle):",
+        flush=True,
+    )
+    _run([*cfg, "revisit", "--allow-private"])
+
+
+def _timeline(cfg: list[str], site: str) -> None:
+    """The infringer's record after the second visit: its first line is the one-line
+    timeline (in use from ... to ..., seen N times, removed on ...)."""
+    print("\nThe record of the demo site (first capture, then every visit):", flush=True)
+    _run([*cfg, "timeline", site])
+
+
 def _anchor_and_verify(
     anchors: DemoAnchors, bundle: dict[str, Any], vkey: Path, proofs: Path
 ) -> str:
@@ -232,18 +257,21 @@ def main(argv: list[str] | None = None) -> None:
                 capture=True,
             )
         )
+        counts = f"{report['pages']} pages, {report['images']} images"
+        print(f"crawled {counts}: {report['match_count']} match(es)")
+        for m in report["matches"]:
+            print(f"  {m['work_id']}  score {m['score']:.2f}  {m['image_url']}  on {m['page_url']}")
+        sealed = [o for o in report["sealed"] if o["bundle"]]
+        for o in report["sealed"]:
+            where = o["bundle"]["path"] if o["bundle"] else o["error"]
+            print(f"  sealed {o['page_url']} -> {where}")
+        if not sealed:
+            raise SystemExit("demo: no page was sealed")
+        _revisit(cfg, demo / "site", works_dir)
+        _timeline(cfg, "127.0.0.1")
     finally:
         server.shutdown()
         server.server_close()
-    counts = f"{report['pages']} pages, {report['images']} images"
-    print(f"crawled {counts}: {report['match_count']} match(es)")
-    for m in report["matches"]:
-        print(f"  {m['work_id']}  score {m['score']:.2f}  {m['image_url']}  on {m['page_url']}")
-    sealed = [o for o in report["sealed"] if o["bundle"]]
-    for o in report["sealed"]:
-        print(f"  sealed {o['page_url']} -> {o['bundle']['path'] if o['bundle'] else o['error']}")
-    if not sealed:
-        raise SystemExit("demo: no page was sealed")
     vkey = settings.workspace.signing_key.with_suffix(".vkey")
     vkey.write_text(
         json.loads(_run([*cfg, "ledger", "vkey", "--json"], capture=True))["vkey"] + "\n"

@@ -23,6 +23,7 @@ __all__ = [
     "MatchError",
     "RegistrationError",
     "ReviewError",
+    "RevisitError",
     "StorageError",
     "VerificationError",
     "WorkspaceError",
@@ -76,6 +77,10 @@ class CrawlError(CopysealError):
 
 class CaptureError(CopysealError):
     """A page cannot be captured as evidence."""
+
+
+class RevisitError(CopysealError):
+    """Known uses cannot be re-visited: an unknown match or case, a rejected match."""
 
 
 class BundleError(CopysealError):

@@ -150,7 +150,6 @@ def test_review_to_export_in_a_browser(
         page.click("#add-target")
         page.fill("input[name=name]", "mirror-site")
         page.fill("textarea[name=urls]", "http://127.0.0.1:9/gallery/")
-        page.check("input[name=allow_private]")
         page.fill("input[name=cron]", "0 5 * * *")
         page.click("form.targetform button[type=submit]")
         page.wait_for_url(re.compile(r".*/targets/mirror-site\?flash=target$"))

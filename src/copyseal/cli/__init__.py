@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from copyseal import __version__
+from copyseal._modes import restrict_umask
 from copyseal.cli._common import App, default_config_path
 from copyseal.errors import CopysealError
 
@@ -32,8 +33,10 @@ _COMMANDS = {
     "matches": "copyseal.cli.crawl:matches",
     "schedule": "copyseal.cli.crawl:schedule_group",
     "scheduler": "copyseal.cli.crawl:scheduler",
+    "worker": "copyseal.cli.worker:worker",
     "targets": "copyseal.cli.targets:targets",
     "capture": "copyseal.cli.capture:capture",
+    "revisit": "copyseal.cli.revisit:revisit",
     "bundles": "copyseal.cli.bundles:bundles",
     "verify": "copyseal.cli.verify:verify",
     "ledger": "copyseal.cli.ledger:ledger",
@@ -42,6 +45,7 @@ _COMMANDS = {
     "serve": "copyseal.cli.serve:serve",
     "users": "copyseal.cli.users:users",
     "cases": "copyseal.cli.cases:cases",
+    "timeline": "copyseal.cli.timeline:timeline",
     "export": "copyseal.cli.export:export",
     "witness": "copyseal.cli.witness:witness",
 }
@@ -91,6 +95,14 @@ def cli(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``copyseal`` console script."""
+    previous = restrict_umask()  # what copyseal creates is its owner's only (copyseal._modes)
+    try:
+        _main(argv)
+    finally:
+        os.umask(previous)  # for in-process callers (tests); a command ends here anyway
+
+
+def _main(argv: list[str] | None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
         os.environ.get("COPYSEAL_DEBUG")
     )

@@ -3,13 +3,17 @@
 ``--json`` shapes: ``cases list --json`` → ``[{"case_id", "title", "domain", "created_by",
 "created_at", "match_ids", "exports": [{"file_name", "package_sha256", "size",
 "recipient", "exported_by", "exported_at", "ledger_index"}]}]``; ``cases create --json``
-and ``cases show CASE --json`` → one such object.
+and ``cases show CASE --json`` → one such object. ``cases notice CASE --json`` and
+``cases notice-sent CASE --json`` → ``{"notice_id", "case_id", "kind", "file_name",
+"sha256", "size", "created_by", "created_at", "sent_to", "sent_at", "ledger_index"}``
+(``cases notice`` adds ``"path"``, the file written).
 """
 
 from __future__ import annotations
 
 import getpass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -124,5 +128,94 @@ def cases_create(
 
     def human(console: Console) -> None:
         console.print(f"created {record.case_id}: {len(record.match_ids)} match(es)")
+
+    emit(app, record.to_json(), as_json=as_json, human=human)
+
+
+def _parse_time(value: str) -> datetime:
+    """``--at``: RFC 3339 / ISO 8601 (a time without offset is UTC), or ``now``."""
+    if value.strip().lower() == "now":
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as e:
+        raise ReviewError(f"--at {value!r} is not an ISO 8601 time (2026-12-05T10:00:00Z)") from e
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@cases.command(name="notice")
+@click.argument("case_id")
+@click.option(
+    "--kind",
+    type=click.Choice(["dmca", "eu-dsa", "generic"]),
+    required=True,
+    help="dmca: 17 U.S.C. §512(c)(3); eu-dsa: Regulation (EU) 2022/2065 art. 16; generic.",
+)
+@click.option(
+    "--sender-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="YAML with name, address, email (on_behalf_of, phone, signature optional)."
+    " Default: sender.yaml beside the configuration file.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The notice file to write (never overwritten).",
+)
+@click.option("--as", "as_user", help="Act as this account (legal or admin).")
+@json_option
+@pass_app
+def cases_notice(
+    app: App,
+    case_id: str,
+    kind: str,
+    sender_file: Path | None,
+    out: Path,
+    as_user: str | None,
+    as_json: bool,
+) -> None:
+    """Write a takedown notice for CASE_ID from its facts (works, URLs, evidence)."""
+    from copyseal.notices import load_sender, write_notice
+    from copyseal.review.users import require
+
+    ws = app.workspace()
+    user = operator(ws, as_user)
+    require(user, "cases")
+    if sender_file is None:
+        sender_file = ws.settings.base_dir / "sender.yaml"
+    record = write_notice(
+        ws, case_id, kind=kind, sender=load_sender(sender_file), out=out, created_by=user.name
+    )
+
+    def human(console: Console) -> None:
+        console.print(
+            f"wrote {kind} notice {record.notice_id} to {out} (sha256 {record.sha256});"
+            f" after sending it: copyseal cases notice-sent {case_id} --to ADDRESS --at TIME"
+        )
+
+    emit(app, {**record.to_json(), "path": str(out)}, as_json=as_json, human=human)
+
+
+@cases.command(name="notice-sent")
+@click.argument("case_id")
+@click.option("--to", "to", required=True, help="Where the notice went (email, address).")
+@click.option("--at", "at", required=True, help="When it was sent (ISO 8601, UTC if no offset).")
+@click.option("--notice", "notice_id", help="Which notice (default: the case's one unsent).")
+@json_option
+@pass_app
+def cases_notice_sent(
+    app: App, case_id: str, to: str, at: str, notice_id: str | None, as_json: bool
+) -> None:
+    """Record that CASE_ID's notice was sent: a notice-sent ledger statement with its hash."""
+    from copyseal.notices import mark_sent
+
+    record = mark_sent(app.workspace(), case_id, to=to, at=_parse_time(at), notice_id=notice_id)
+
+    def human(console: Console) -> None:
+        console.print(
+            f"notice {record.notice_id} sent to {record.sent_to}: ledger entry"
+            f" {record.ledger_index}"
+        )
 
     emit(app, record.to_json(), as_json=as_json, human=human)

@@ -16,6 +16,7 @@ from copyseal.crawl import (
     MatchRecord,
     RunRecord,
     effective_settings,
+    enqueue_crawl,
     list_jobs,
     list_matches,
     schedule_states,
@@ -86,6 +87,13 @@ def _matches_table(matches: list[MatchRecord]) -> Table:
     help="Allow private/loopback addresses (local test sites only).",
 )
 @click.option(
+    "--allow-network",
+    "allow_networks",
+    multiple=True,
+    metavar="CIDR",
+    help="Allow this network although not public, e.g. 10.20.0.0/16 (repeatable).",
+)
+@click.option(
     "--ignore-robots",
     "robots_reason",
     metavar="REASON",
@@ -100,6 +108,11 @@ def _matches_table(matches: list[MatchRecord]) -> Table:
     help="Capture and seal each page with a match as an evidence bundle"
     " (default: capture.on_match).",
 )
+@click.option(
+    "--distributed",
+    is_flag=True,
+    help="Enqueue the job for 'copyseal worker' processes and print it at once.",
+)
 @json_option
 @pass_app
 def crawl(
@@ -110,10 +123,12 @@ def crawl(
     max_pages: int | None,
     max_depth: int | None,
     allow_private: bool | None,
+    allow_networks: tuple[str, ...],
     robots_reason: str | None,
     resume_job: str | None,
     progress: bool,
     seal: bool | None,
+    distributed: bool,
     as_json: bool,
 ) -> None:
     """Crawl a configured TARGET, or URLs, and match every image found.
@@ -123,8 +138,11 @@ def crawl(
     copyseal crawl suspect-shop                      a target from config.yaml
     copyseal crawl urls.txt --spider urls            pages listed in a file
     copyseal crawl --resume JOB                      continue a killed crawl
+    copyseal crawl URL --distributed                 enqueue for copyseal worker
     """
     ws = app.workspace()
+    if distributed and resume_job:
+        raise click.UsageError("--distributed takes no --resume (workers resume by themselves)")
     if resume_job:
         if targets:
             raise click.UsageError("--resume takes no TARGET")
@@ -140,8 +158,13 @@ def crawl(
             max_pages=max_pages,
             max_depth=max_depth,
             allow_private=allow_private,
+            allow_networks=allow_networks,
             robots_override_reason=robots_reason,
         )
+        if distributed:
+            queued = enqueue_crawl(ws, spec, capture=seal)
+            emit(app, _listing(queued), as_json=as_json, human=_queued_human(queued))
+            return
         result = run_crawl(ws, spec, seal=seal, progress=progress)
     emit(
         app,
@@ -177,6 +200,16 @@ def crawls(app: App, as_json: bool) -> None:
         console.print(table)
 
     emit(app, [_listing(j) for j in jobs], as_json=as_json, human=human)
+
+
+def _queued_human(j: CrawlSummary) -> Callable[[Console], None]:
+    def human(console: Console) -> None:
+        console.print(
+            f"crawl {j.job_id} {j.status}: 'copyseal worker' processes crawl it;"
+            f" 'copyseal crawls' shows its progress"
+        )
+
+    return human
 
 
 def _listing(j: CrawlSummary) -> dict[str, object]:

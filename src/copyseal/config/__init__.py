@@ -34,6 +34,7 @@ from copyseal.config._sections import (
     LoggingSettings,
     MatchSettings,
     Settings,
+    WebSettings,
     WorkspaceSettings,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "NamedKeyError",
     "Settings",
     "TsaSettings",
+    "WebSettings",
     "WitnessSettings",
     "WorkspaceSettings",
     "load_settings",

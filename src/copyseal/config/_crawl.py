@@ -143,9 +143,39 @@ class CrawlSettings(_Section):
     timeout: float = Field(default=30.0, gt=0)
     max_redirects: int = Field(default=5, ge=0)
     max_page_bytes: int = Field(default=10_000_000, gt=0)
+    #: Image fetches at most per page (any host), and per foreign host in one crawl (a
+    #: host that is neither the page's nor in the allowed domains): a page cannot aim
+    #: the crawler at a third party (copyseal.crawl._caps).
+    max_images_per_page: int = Field(default=200, gt=0)
+    max_images_per_host: int = Field(default=1000, gt=0)
     #: Render mode: wheel steps at most, and how long to wait for the network to settle (s).
     scroll_steps: int = Field(default=30, ge=0)
     settle_timeout: float = Field(default=5.0, ge=0)
+    #: Render mode: a page has settled after this long (s) without network or image DOM
+    #: activity; timers its scripts set to fire within ``render_timer_window`` s of its
+    #: start are waited for (images inserted late; 0: the network alone decides); a new
+    #: browser context every ``render_pages_per_context`` pages (0: one for the crawl; over
+    #: 1,000 pages one context stayed flat and rotation every 100 raised the peak:
+    #: ``benchmarks/README.md``).
+    render_quiet: float = Field(default=0.3, ge=0)
+    render_timer_window: float = Field(default=2.5, ge=0)
+    render_pages_per_context: int = Field(default=0, ge=0)
+    #: Networks copyseal may fetch from although they are not global (CIDR, e.g.
+    #: ``10.20.0.0/16``): every crawl, render and capture (``--allow-network`` adds more).
+    #: Only config.yaml and the command line can allow them, never a web-app target.
+    allow_networks: list[str] = []
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks_are_cidr(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            try:
+                ipaddress.ip_network(item.strip(), strict=True)
+            except ValueError as e:
+                raise ValueError(f"{item!r} is not a network in CIDR form: {e}") from e
+        return [item.strip() for item in v]
 
     def resolved_user_agent(self) -> str:
         """The User-Agent with copyseal's version and the contact URL filled in."""

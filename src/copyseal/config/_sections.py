@@ -15,6 +15,7 @@ from pydantic import (
 from copyseal.config._anchors import AnchorsSettings
 from copyseal.config._base import _Section
 from copyseal.config._crawl import CrawlSettings
+from copyseal.config._distributed import DistributedSettings
 from copyseal.config._market import MarketSettings
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "LoggingSettings",
     "MatchSettings",
     "Settings",
+    "WebSettings",
     "WorkspaceSettings",
 ]
 
@@ -92,6 +94,9 @@ class MatchSettings(_Section):
     #: The matcher of the crawl, sealing and ``copyseal match`` (``copyseal.registry.
     #: MATCHERS``): ``workspace`` (exact SHA-256, then fingerprints of registered works).
     matcher: Literal["workspace"] = "workspace"
+    #: Processes that match a crawl's images (each loads the index once). None: one per
+    #: core (``os.cpu_count()``); 0: match on one thread of the crawl process instead.
+    workers: int | None = Field(default=None, ge=0)
 
     @field_validator("engine")
     @classmethod
@@ -147,6 +152,33 @@ class LoggingSettings(_Section):
     backups: int = Field(default=5, ge=0)
 
 
+class WebSettings(_Section):
+    """The review app (``copyseal serve``)."""
+
+    #: Proxies whose ``X-Forwarded-For``/``-Proto`` headers are trusted (addresses or
+    #: CIDR networks, ``*`` for any; uvicorn's ``forwarded_allow_ips``). Empty: none.
+    forwarded_allow_ips: tuple[str, ...] = ()
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: Any) -> Any:
+        # COPYSEAL_WEB__FORWARDED_ALLOW_IPS and --set give one string, as uvicorn takes it.
+        return [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for item in v:
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError as e:
+                    raise ValueError(f"{item!r} is not an address or CIDR network") from e
+        return v
+
+
 class Settings(_Section):
     """The whole validated configuration (frozen)."""
 
@@ -158,7 +190,9 @@ class Settings(_Section):
     crawl: CrawlSettings = CrawlSettings()
     capture: CaptureSettings = CaptureSettings()
     logging: LoggingSettings = LoggingSettings()
+    web: WebSettings = WebSettings()
     market: MarketSettings = MarketSettings()
+    distributed: DistributedSettings = DistributedSettings()
     #: The file the settings were read from (None: defaults only). Not a YAML key.
     source: Path | None = Field(default=None, exclude=True)
     #: The folder relative paths were resolved against. Not a YAML key.

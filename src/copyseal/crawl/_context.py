@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from copyseal.config import Settings
+from copyseal.crawl._caps import ImageCaps
 from copyseal.crawl._fetch import ImageFetcher
 from copyseal.crawl._spec import JobSpec
 from copyseal.crawl._store import FrontierEntry, JobStore
@@ -47,8 +48,13 @@ class CrawlContext:
     fetcher: ImageFetcher
     known_outcomes: dict[str, list[dict[str, Any]]]
     new_matches: int = 0
+    #: A distributed crawl (scrapy-redis frontier); ``seed``: this session seeds the job.
+    distributed: bool = False
+    seed: bool = False
     _pages: dict[str, _PageProgress] = field(default_factory=dict)
     stylesheets: dict[str, list[Any]] = field(default_factory=dict)
+    #: Caps on image fetches per page and per foreign host (None: no caps).
+    image_caps: ImageCaps | None = None
 
     @classmethod
     def of(cls, crawler: Any) -> CrawlContext:
@@ -77,13 +83,21 @@ class CrawlContext:
             timeout=settings.crawl.timeout,
             known=by_url,
         )
+        spec = store.spec(job_id)
         return cls(
             job_id=job_id,
-            spec=store.spec(job_id),
+            spec=spec,
             settings=settings,
             store=store,
             fetcher=fetcher,
+            image_caps=ImageCaps(
+                per_page=settings.crawl.max_images_per_page,
+                per_host=settings.crawl.max_images_per_host,
+                allowed_domains=spec.allowed_domains,
+            ),
             known_outcomes=by_sha,
+            distributed=s.getbool("COPYSEAL_DISTRIBUTED"),
+            seed=s.getbool("COPYSEAL_SEED"),
         )
 
     # -- frontier ------------------------------------------------------------------------

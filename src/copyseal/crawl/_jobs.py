@@ -17,11 +17,14 @@ from copyseal.crawl._store import JobStore
 from copyseal.db.schema.crawl import CrawlJob, CrawlMatch
 from copyseal.errors import CrawlError
 from copyseal.licences import settle_job
+from copyseal.netpolicy import AddressPolicy
 from copyseal.workspace import Workspace
 
 __all__ = [
     "CrawlSummary",
     "MatchRecord",
+    "enqueue_crawl",
+    "job_policy",
     "list_jobs",
     "list_matches",
     "resume_crawl",
@@ -36,9 +39,20 @@ _STATS = (
     "item_scraped_count",
     "finish_reason",
     "elapsed_time_seconds",
+    # Errors Scrapy only logged (a database restarted mid-crawl fails a page's callback or
+    # item; the job then stops with pages queued): counted here so that the summary shows
+    # that something failed, not only that pages were left.
+    "spider_exceptions/count",
+    "log_count/ERROR",
     "robotstxt/forbidden",
     "playwright/page_count",
     "playwright/request_count",
+    # Render mode: browser contexts opened, and retired ones closed (copyseal.crawl._contexts).
+    "playwright/context_count",
+    "copyseal/render_contexts_closed",
+    # Render mode: the browser's requests the egress proxy refused (address policy).
+    "copyseal/egress_refused",
+    "copyseal/egress_refused_targets",
 )
 
 
@@ -131,7 +145,8 @@ class CrawlSummary:
     def load(cls, store: JobStore, job_id: str, *, with_matches: bool) -> CrawlSummary:
         job: CrawlJob = store.job(job_id)
         status = job.status
-        if status == "running" and not _alive(job.pid):
+        # A distributed job runs with no pid of its own (its workers' leases say who works).
+        if status == "running" and job.pid is not None and not _alive(job.pid):
             status = "interrupted"
         stats = json.loads(job.stats or "{}")
         spec = JobSpec.loads(job.spec)
@@ -192,6 +207,19 @@ def start_crawl(
     return CrawlSummary.load(store, job_id, with_matches=True)
 
 
+def enqueue_crawl(
+    workspace: Workspace, spec: JobSpec, *, capture: bool | None = None
+) -> CrawlSummary:
+    """Create a distributed job (``queued``) for ``copyseal worker`` processes to crawl,
+    and return it at once (see :mod:`copyseal.crawl.distributed`). ``capture``: the
+    workers seal its pages with matches (None: as their ``capture.on_match`` says)."""
+    from copyseal.crawl.distributed import enqueue_job
+
+    store = JobStore(workspace.engine)
+    job_id = enqueue_job(workspace.engine, spec, capture=capture)
+    return CrawlSummary.load(store, job_id, with_matches=False)
+
+
 def resume_crawl(
     workspace: Workspace,
     job_id: str,
@@ -226,6 +254,12 @@ def resume_crawl(
 def crawl_summary(workspace: Workspace, job_id: str) -> CrawlSummary:
     """One job's report, with its matches."""
     return CrawlSummary.load(JobStore(workspace.engine), job_id, with_matches=True)
+
+
+def job_policy(workspace: Workspace, job_id: str) -> AddressPolicy:
+    """The address policy of crawl ``job_id`` (its allowances plus
+    ``crawl.allow_networks``): the capture of its matched pages obeys the same rules."""
+    return JobStore(workspace.engine).spec(job_id).policy(workspace.settings)
 
 
 def list_jobs(workspace: Workspace) -> list[CrawlSummary]:

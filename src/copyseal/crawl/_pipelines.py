@@ -7,15 +7,19 @@ Enabled in this order by :func:`copyseal.crawl._settings.scrapy_settings`::
         "copyseal.crawl.StorePipeline": 800,
     }
 
-Matching runs on one worker thread (OpenCV and FAISS release the GIL; the crawl keeps
-downloading meanwhile) and once per distinct content: items with the same SHA-256 share
-one outcome. A page is marked done only after every one of its image items is stored.
+Matching runs in ``match.workers`` processes (:class:`copyseal.registry.pool.MatchPool`,
+one per core by default: one process's Python glue capped a crawl at ~30 images/s) and
+once per distinct content: items with the same SHA-256 share one outcome. With nothing
+fingerprinted, or ``match.workers: 0``, it runs on one thread of the crawl process instead
+(exact SHA-256 lookups only need the decode). A page is marked done only after every one
+of its image items is stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sized
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -31,6 +35,7 @@ from copyseal.errors import CopysealError
 from copyseal.licences import LicenceIndex, load_index
 from copyseal.match.rights import RightsMetadata, compare, read_rights
 from copyseal.registry import stored_rights
+from copyseal.registry.pool import MatchPool, Outcome, default_workers
 
 __all__ = ["MatchPipeline", "StorePipeline"]
 
@@ -40,7 +45,12 @@ log = logging.getLogger(__name__)
 PAGE_IMAGES_TIMEOUT = 600.0
 
 #: Matches, or why the bytes could not be matched: (reason code, detail).
-_Outcome = list[dict[str, Any]] | tuple[str, str]
+_Outcome = Outcome
+
+#: Images submitted to the match pool and not yet answered, per worker: enough to keep
+#: every worker busy while the next image crosses the pipe, few enough that the bytes
+#: waiting stay small (memory flat whatever the crawl's size).
+_IN_FLIGHT_PER_WORKER = 2
 
 
 class MatchPipeline:
@@ -52,6 +62,8 @@ class MatchPipeline:
         self.matcher: ImageMatcher | None = None
         self._outcomes: dict[str, asyncio.Future[_Outcome]] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copyseal-match")
+        self.pool: MatchPool | None = None
+        self._slots: asyncio.Semaphore | None = None
         self.matched = 0
         #: Each work's rights metadata as read at registration, to compare found copies with.
         self._rights: dict[str, RightsMetadata] = {}
@@ -61,13 +73,37 @@ class MatchPipeline:
         return cls(CrawlContext.of(crawler), load_object(crawler.settings["COPYSEAL_MATCHER"]))
 
     def open_spider(self) -> None:
-        self.matcher = self.factory(self.ctx.store.engine, self.ctx.settings)
+        settings = self.ctx.settings
+        # Built here first also when workers match: it brings the workspace's cached
+        # index up to date, so that each worker only reads it.
+        self.matcher = self.factory(self.ctx.store.engine, settings)
         self._rights = stored_rights(self.ctx.store.engine)
+        workers = default_workers(settings.match.workers)
+        # A matcher that can tell it has nothing fingerprinted (``len() == 0``) only
+        # looks up exact copies: not worth a process's start.
+        empty = isinstance(self.matcher, Sized) and len(self.matcher) == 0
+        if workers >= 1 and not empty:
+            self.pool = MatchPool(factory=self._factory_ref(), settings=settings, workers=workers)
+            self._slots = asyncio.Semaphore(_IN_FLIGHT_PER_WORKER * workers)
+            self.matcher = None  # the workers hold it; rebuilt by _match only if asked
+
+    def _factory_ref(self) -> Any:
+        """The factory as a worker process can load it: its dotted name."""
+        f = self.factory
+        module, name = getattr(f, "__module__", None), getattr(f, "__qualname__", "")
+        if module and name and "<" not in name:
+            return f"{module}.{name}"
+        return f
 
     def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         self._executor.shutdown(wait=True)
 
     def _match(self, data: bytes) -> _Outcome:
+        """Match ``data`` on this process's thread (no pool, or a caller that asks)."""
+        if self.matcher is None:
+            self.matcher = self.factory(self.ctx.store.engine, self.ctx.settings)
         assert self.matcher is not None
         try:
             matches = [m.to_json() for m in self.matcher.match(data)]
@@ -103,10 +139,27 @@ class MatchPipeline:
                 future.set_result(("outcome-lost", "bytes no longer available (outcome lost)"))
             else:
                 self.matched += 1
-                future.set_result(
-                    await loop.run_in_executor(self._executor, self._match, item.data)
-                )
+                if self.pool is None:
+                    outcome = await loop.run_in_executor(self._executor, self._match, item.data)
+                else:
+                    outcome = await self._pooled(item.data)
+                future.set_result(outcome)
         return await asyncio.shield(future)
+
+    async def _pooled(self, data: bytes) -> _Outcome:
+        """Match ``data`` in the pool: at most the in-flight bound at a time."""
+        assert self.pool is not None and self._slots is not None
+        async with self._slots:
+            outcome = await asyncio.wrap_future(self.pool.submit(data))
+        if isinstance(outcome, tuple):
+            code, detail = outcome
+            if code == "unusable":
+                return reason_for_unusable_image(detail), f"unusable image: {detail}"
+            return code, detail
+        if outcome:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._add_rights, outcome, data)
+        return outcome
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ImageItem) or item.status != "ok":

@@ -22,9 +22,11 @@ from typing import Any
 
 from copyseal.config import Settings
 from copyseal.crawl._settings import DEFAULT_MATCHER, scrapy_settings
+from copyseal.crawl._spec import JobSpec
 from copyseal.crawl._spider import CopysealSpider
 from copyseal.crawl._store import JobStore
 from copyseal.errors import CrawlError
+from copyseal.netpolicy import AddressPolicy, EgressProxy
 
 __all__ = ["load_spiders", "run_job", "spiders_dir"]
 
@@ -105,16 +107,48 @@ def run_job(
     Raises:
         CrawlError: unknown spider, or the crawl could not run at all.
     """
-    from scrapy.crawler import AsyncCrawlerProcess
-
     spec = store.spec(job_id)
     spiders = load_spiders(spiders_dir(settings))
     spider_cls = spiders.get(spec.spider)
     if spider_cls is None:
         raise CrawlError(f"no spider named {spec.spider!r} (known: {', '.join(sorted(spiders))})")
+    policy = spec.policy(settings)
+    # The render browser's requests go through an egress proxy that obeys the policy
+    # (a browser reached over CDP is not launched here: only the abort check guards it).
+    proxy = EgressProxy(policy=policy) if spec.render else None
+    if proxy is not None:
+        proxy.start()
+    try:
+        return _run(settings, store, job_id, spec, spider_cls, matcher, progress, policy, proxy)
+    finally:
+        if proxy is not None:
+            proxy.close()
+
+
+def _run(
+    settings: Settings,
+    store: JobStore,
+    job_id: str,
+    spec: JobSpec,
+    spider_cls: type[CopysealSpider],
+    matcher: str,
+    progress: bool,
+    policy: AddressPolicy,
+    proxy: EgressProxy | None,
+) -> dict[str, Any]:
+    from scrapy.crawler import AsyncCrawlerProcess
+
     process = AsyncCrawlerProcess(
         {
-            **scrapy_settings(settings, spec, job_id, matcher=matcher, progress=progress),
+            **scrapy_settings(
+                settings,
+                spec,
+                job_id,
+                matcher=matcher,
+                progress=progress,
+                policy=policy,
+                proxy=proxy,
+            ),
             "LOG_INSTALL_ROOT_HANDLER": False,
         }
     )
@@ -129,6 +163,11 @@ def run_job(
         process.crawl(crawler)
         process.start()
         stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
+        if proxy is not None:
+            # The render browser's requests the egress proxy refused (sub-resources,
+            # frames, WebSockets, redirect hops), with the first few targets.
+            stats["copyseal/egress_refused"] = len(proxy.refusals)
+            stats["copyseal/egress_refused_targets"] = [r.target for r in proxy.refusals[:20]]
         status = _final_status(store, job_id, str(stats.get("finish_reason", "")))
     finally:
         store.finish_run(job_id, status, stats)

@@ -7,8 +7,11 @@ from typing import Any
 
 from copyseal.capture.session import CHROMIUM_ARGS
 from copyseal.config import Settings
-from copyseal.crawl._safety import AddressPolicy
+from copyseal.crawl._contexts import EVERY_SETTING
+from copyseal.crawl._safety import POLICY_SETTING
 from copyseal.crawl._spec import JobSpec
+from copyseal.errors import CrawlError
+from copyseal.netpolicy import AddressPolicy, EgressProxy
 
 __all__ = ["BROWSER_ARGS", "DEFAULT_MATCHER", "scrapy_settings"]
 
@@ -33,6 +36,8 @@ def scrapy_settings(
     *,
     matcher: str = DEFAULT_MATCHER,
     progress: bool = False,
+    policy: AddressPolicy | None = None,
+    proxy: EgressProxy | None = None,
 ) -> dict[str, Any]:
     """Every Scrapy setting a copyseal crawl uses.
 
@@ -43,7 +48,13 @@ def scrapy_settings(
         matcher: Import path of the matcher factory ``(engine, settings) -> ImageMatcher``
             (the setting ``COPYSEAL_MATCHER``); only tests name another than the default.
         progress: Print a progress line on stderr while crawling.
+        policy: The crawl's address policy (default: :meth:`JobSpec.policy`); one object
+            shared by the middleware, the resolver and the render browser's checks.
+        proxy: Render mode: the started egress proxy the browser must go through
+            (default: one started here, living as long as the process: a crawl runs
+            once per process).
     """
+    policy = policy or spec.policy(settings)
     crawl = settings.crawl
     debug = logging.getLogger("copyseal").isEnabledFor(logging.DEBUG)
     s: dict[str, Any] = {
@@ -83,6 +94,14 @@ def scrapy_settings(
         "COPYSEAL_SETTINGS": settings,
         "COPYSEAL_JOB_ID": job_id,
         "COPYSEAL_ALLOW_PRIVATE": spec.allow_private,
+        POLICY_SETTING: policy,
+        # Connections go to the address the policy resolved and checked (no rebinding).
+        "TWISTED_DNS_RESOLVER": "copyseal.crawl._resolver.PinnedResolver",
+        # Scrapy's HttpProxyMiddleware would send every request to an ``http_proxy`` /
+        # ``https_proxy`` of the environment, which resolves names and connects itself:
+        # the pin above would be void (measured: the proxy's answer was stored as the
+        # page). The crawl connects directly, as the browsers' egress proxy does.
+        "HTTPPROXY_ENABLED": False,
         "COPYSEAL_MATCHER": matcher,
         "COPYSEAL_PROGRESS": progress,
     }
@@ -93,6 +112,13 @@ def scrapy_settings(
             "args": list(BROWSER_ARGS),
             "chromium_sandbox": False,
         }
+        if proxy is None and not crawl.browser_cdp_url:
+            proxy = EgressProxy(policy=policy).start()
+        if proxy is not None:
+            launch["args"] += list(proxy.chromium_args())
+            launch["proxy"] = proxy.playwright_proxy()
+        # After the retry middleware (550): a context is chosen as a request is downloaded.
+        s["DOWNLOADER_MIDDLEWARES"]["copyseal.crawl._contexts.ContextMiddleware"] = 900
         s.update(
             {
                 "DOWNLOAD_HANDLERS": {
@@ -101,14 +127,27 @@ def scrapy_settings(
                 },
                 "PLAYWRIGHT_BROWSER_TYPE": "chromium",
                 "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
-                "PLAYWRIGHT_MAX_CONTEXTS": 1,
+                # Rotated contexts are bounded by copyseal.crawl._contexts (a retired one
+                # closes with its last page): scrapy-playwright's semaphore is taken while
+                # it holds the lock every page creation needs, so a cap here could stall
+                # the retired context's last pages behind its successor.
+                "PLAYWRIGHT_MAX_CONTEXTS": 0 if crawl.render_pages_per_context else 1,
+                EVERY_SETTING: crawl.render_pages_per_context,
                 "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": crawl.render_concurrency,
                 "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": crawl.timeout * 1000,
-                "PLAYWRIGHT_ABORT_REQUEST": AddressPolicy(
-                    allow_private=spec.allow_private
-                ).should_abort,
+                "PLAYWRIGHT_ABORT_REQUEST": policy.should_abort,
             }
         )
         if crawl.browser_cdp_url:
+            if not policy.allow_private:
+                # A browser reached over CDP was not launched through the egress proxy
+                # (measured: a render crawl over CDP fetched 8 internal URLs the policy
+                # refuses); until its contexts get the proxy, refuse rather than go around.
+                raise CrawlError(
+                    f"crawl.browser_cdp_url={crawl.browser_cdp_url}: a browser reached over"
+                    " CDP does not go through copyseal's egress proxy, so render mode cannot"
+                    " enforce the address policy with it; unset it (copyseal launches its"
+                    " own browser) or crawl with --allow-private"
+                )
             s["PLAYWRIGHT_CDP_URL"] = crawl.browser_cdp_url
     return s

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from copyseal.config import CrawlTarget, Settings
 from copyseal.errors import CrawlError
+from copyseal.netpolicy import AddressPolicy, parse_networks
 
 __all__ = ["BUILTIN_SPIDERS", "JobSpec", "spec_for"]
 
@@ -28,6 +29,8 @@ class JobSpec:
         max_pages: Pages fetched at most (sitemaps not counted).
         max_depth: Link depth from the start URLs at most.
         allow_private: Private/loopback/link-local addresses may be fetched.
+        allow_networks: Networks (CIDR) that may be fetched although not global
+            (``--allow-network``; ``crawl.allow_networks`` is added when the job runs).
         obey_robots_txt: Obey robots.txt.
         robots_override_reason: Why robots.txt is not obeyed (recorded with the job).
     """
@@ -40,6 +43,7 @@ class JobSpec:
     max_pages: int = 1000
     max_depth: int = 5
     allow_private: bool = False
+    allow_networks: tuple[str, ...] = ()
     obey_robots_txt: bool = True
     robots_override_reason: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -53,14 +57,22 @@ class JobSpec:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def policy(self, settings: Settings) -> AddressPolicy:
+        """The job's address policy: its own allowances plus ``crawl.allow_networks``."""
+        return AddressPolicy.build(
+            allow_private=self.allow_private,
+            networks=(*settings.crawl.allow_networks, *self.allow_networks),
+            source="crawl.allow_networks / --allow-network",
+        )
+
     def dumps(self) -> str:
         return json.dumps(self.to_json(), sort_keys=True)
 
     @classmethod
     def loads(cls, text: str) -> JobSpec:
         data = json.loads(text)
-        for key in ("urls", "allowed_domains"):
-            data[key] = tuple(data[key])
+        for key in ("urls", "allowed_domains", "allow_networks"):
+            data[key] = tuple(data.get(key, ()))
         return cls(**data)
 
 
@@ -82,6 +94,7 @@ def spec_for(
     max_pages: int | None = None,
     max_depth: int | None = None,
     allow_private: bool | None = None,
+    allow_networks: tuple[str, ...] = (),
     robots_override_reason: str | None = None,
 ) -> JobSpec:
     """The job for a configured target name, or for URLs (or files of URLs) given directly.
@@ -91,7 +104,9 @@ def spec_for(
 
     Raises:
         CrawlError: unknown target, mixed target and URLs, nothing to crawl.
+        ConfigError: an ``allow_networks`` value is not a CIDR network.
     """
+    networks = tuple(str(n) for n in parse_networks(allow_networks, source="--allow-network"))
     crawl = settings.crawl
     names = [t for t in targets_or_urls if t in crawl.targets]
     if names and len(targets_or_urls) > 1:
@@ -132,6 +147,7 @@ def spec_for(
             else (t.max_depth if t.max_depth is not None else crawl.max_depth)
         ),
         allow_private=t.allow_private if allow_private is None else allow_private,
+        allow_networks=networks,
         obey_robots_txt=obey,
         robots_override_reason=None if obey else reason,
     )

@@ -26,11 +26,14 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from copyseal.crawl._context import CrawlContext
+from copyseal.crawl._contexts import ContextRotation
 from copyseal.crawl._detect import classify_page
 from copyseal.crawl._extract import ImageRef, PageExtract, extract_html, merge_refs, refs_from_css
 from copyseal.crawl._fetch import ERROR_STATUSES
 from copyseal.crawl._items import ImageItem, PageItem
 from copyseal.crawl._render import NetworkLog, collect_rendered, scroll_and_settle
+from copyseal.crawl._safety import crawl_policy
+from copyseal.crawl._settle import install_settle_watch
 from copyseal.crawl._store import FrontierEntry
 from copyseal.crawl.reasons import reason_for_error
 
@@ -80,8 +83,14 @@ class CopysealSpider(scrapy.Spider):
         login = self.login()
         if login is not None:
             await self.crawler.engine.download_async(login)
+        if self.ctx.distributed and not self.ctx.seed:
+            return  # the pages come from the job's shared frontier (Redis)
         entries = [e async for e in self.seeds()]
         self.ctx.queue(entries)
+        if self.ctx.seed:
+            from copyseal.crawl.distributed import mark_seeded
+
+            mark_seeded(self.ctx.store.engine, self.ctx.job_id)
         for entry in self.ctx.store.pending(self.ctx.job_id):
             yield self.request_for(entry)
 
@@ -119,23 +128,31 @@ class CopysealSpider(scrapy.Spider):
                 meta=meta,
                 priority=10,
             )
-        if self.ctx.spec.render:
-            net = NetworkLog()
-            meta.update(
-                playwright=True,
-                playwright_include_page=True,
-                playwright_page_goto_kwargs={"wait_until": "domcontentloaded"},
-                playwright_page_event_handlers=net.handlers(),
-                copyseal_net=net,
-            )
+        # A distributed crawl's requests are stored in Redis: the browser's objects are
+        # attached when a worker takes the page (render_meta), and the shared duplicate
+        # filter settles two workers queueing one link at once.
+        if self.ctx.spec.render and not self.ctx.distributed:
+            meta.update(self.render_meta())
         return Request(
             entry.url,
             callback=self.parse_page,
             errback=self.page_failed,
-            dont_filter=True,
+            dont_filter=not self.ctx.distributed,
             meta=meta,
             priority=-entry.depth,
         )
+
+    def render_meta(self) -> dict[str, Any]:
+        """The request meta that has scrapy-playwright render a page (render mode)."""
+        net = NetworkLog()
+        return {
+            "playwright": True,
+            "playwright_include_page": True,
+            "playwright_page_goto_kwargs": {"wait_until": "domcontentloaded"},
+            "playwright_page_event_handlers": net.handlers(),
+            "playwright_page_init_callback": install_settle_watch,
+            "copyseal_net": net,
+        }
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -147,6 +164,20 @@ class CopysealSpider(scrapy.Spider):
         rendered: list[ImageRef] = []
         settled = True
         try:
+            # The final URL after redirects (a browser's, in render mode) must obey the
+            # address policy too: a public page that redirects to an internal one is
+            # refused, not stored as done with the internal URL.
+            refused = await crawl_policy(self.crawler).check(response.url)
+            if refused is not None:
+                yield PageItem(
+                    url=url,
+                    status="skipped",
+                    http_status=response.status,
+                    reason=f"refused: redirected to {response.url}: {refused.detail}"[:500],
+                    reason_code=refused.code,
+                    final_url=response.url,
+                )
+                return
             if not isinstance(response, TextResponse):
                 yield PageItem(
                     url=url,
@@ -162,13 +193,17 @@ class CopysealSpider(scrapy.Spider):
                 net: NetworkLog = response.meta["copyseal_net"]
                 crawl = self.ctx.settings.crawl
                 settled = await scroll_and_settle(
-                    page, net, steps=crawl.scroll_steps, settle=crawl.settle_timeout
+                    page,
+                    net,
+                    steps=crawl.scroll_steps,
+                    settle=crawl.settle_timeout,
+                    quiet=crawl.render_quiet,
+                    timer_window=crawl.render_timer_window,
                 )
                 rendered = await collect_rendered(page, net)
                 html = await page.content()
         finally:
-            if page is not None:
-                await page.close()
+            await ContextRotation.of(self.crawler).release(response.meta, page)
         extract = extract_html(html, response.url)
         verdict = classify_page(
             status=response.status,
@@ -228,6 +263,18 @@ class CopysealSpider(scrapy.Spider):
                 data=f.data,
             )
 
+        caps = self.ctx.image_caps
+        if caps is not None:
+            refs, capped = caps.admit(page_url, refs)
+            for c in capped:  # recorded, not fetched
+                yield ImageItem(
+                    page_url=page_url,
+                    ref=c.ref,
+                    url=c.ref.url,
+                    status="skipped",
+                    reason=c.reason,
+                    reason_code=c.code,
+                )
         for next_done in asyncio.as_completed([one(r) for r in refs]):
             yield await next_done
 
@@ -297,10 +344,12 @@ class CopysealSpider(scrapy.Spider):
         """A page could not be fetched: record why (robots.txt, refused address,
         redirect loop, timeout, ...) and go on."""
         request = failure.request
-        page = request.meta.get("playwright_page")
-        if page is not None:
-            await page.close()
+        await ContextRotation.of(self.crawler).release(
+            request.meta, request.meta.get("playwright_page")
+        )
         error = failure.value
+        if getattr(error, "copyseal_drop", False):
+            return  # a distributed page this worker must not fetch (done, or held)
         reason = str(error) or error.__class__.__name__
         status = "error"
         if isinstance(error, IgnoreRequest) and "redirect" not in reason:

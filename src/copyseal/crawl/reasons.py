@@ -66,6 +66,15 @@ REASONS: dict[str, Reason] = {
         label="deeper than the depth limit", remedy="follow links deeper with `--depth N`"
     ),
     "max-pages": Reason(label="beyond the page limit", remedy="fetch more with `--max-pages N`"),
+    # -- images left unfetched by a cap (copyseal.crawl._caps) ------------------------
+    "max-images-page": Reason(
+        label="beyond the images-per-page cap",
+        remedy="raise `crawl.max_images_per_page` if the page is genuine",
+    ),
+    "max-images-host": Reason(
+        label="beyond the images-per-foreign-host cap",
+        remedy="raise `crawl.max_images_per_host` (e.g. for the site's own CDN)",
+    ),
     # -- the download failed -----------------------------------------------------------
     "dns": Reason(label="a host name that does not resolve"),
     "connection": Reason(label="a connection that failed (refused, reset or lost)"),
@@ -113,7 +122,17 @@ REASONS: dict[str, Reason] = {
         remedy="raise `match.max_pixels` if the image is genuine",
     ),
     "matcher-error": Reason(label="a matcher failure (see the log)"),
+    "matcher-crashed": Reason(
+        label="an image whose match worker died on it (a decoder crash; not retried)"
+    ),
+    "matcher-timeout": Reason(
+        label="an image that took too long to match (its worker was replaced; not retried)"
+    ),
     "outcome-lost": Reason(label="an image whose bytes were gone before it was matched"),
+    "too-many-attempts": Reason(
+        label="a page whose distributed workers died on it every time (not retried)",
+        remedy="`distributed.max_attempts`",
+    ),
     OTHER: Reason(label="another reason (see the detail)"),
 }
 

@@ -18,33 +18,41 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from copyseal import _json
 from copyseal.errors import LedgerError
 
 __all__ = [
+    "CONTINUED_USE",
     "EVIDENCE_BUNDLE",
     "EXPORT",
     "LICENCE",
     "LICENCE_REVOCATION",
+    "NOTICE_SENT",
     "REVIEW_DECISION",
+    "VISIT_RESULTS",
     "WORK_REGISTRATION",
     "canonical_json",
+    "continued_use",
     "evidence_bundle",
     "export",
     "format_time",
     "licence",
     "licence_revocation",
     "load_statement",
+    "notice_sent",
     "review_decision",
     "statement",
     "work_registration",
 ]
 
 WORK_REGISTRATION: Final = "work-registration"
+CONTINUED_USE: Final = "continued-use"
 EVIDENCE_BUNDLE: Final = "evidence-bundle"
 REVIEW_DECISION: Final = "review-decision"
 EXPORT: Final = "export"
 LICENCE: Final = "licence"
 LICENCE_REVOCATION: Final = "licence-revocation"
+NOTICE_SENT: Final = "notice-sent"
 
 _DECISIONS = frozenset({"confirmed", "rejected", "licensed", "dismissed", "needs-more-info"})
 
@@ -143,7 +151,7 @@ def evidence_bundle(manifest_json: bytes) -> bytes:
     Only checks that the bytes are a UTF-8 JSON object; they are never re-serialised.
     """
     try:
-        parsed = json.loads(manifest_json.decode("utf-8"))
+        parsed = _json.loads(manifest_json.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise LedgerError("an evidence bundle manifest must be UTF-8 JSON") from e
     if not isinstance(parsed, dict):
@@ -244,6 +252,71 @@ def licence_revocation(*, licence_id: str, reason: str, time: datetime) -> bytes
     return statement(LICENCE_REVOCATION, licence_id=licence_id, reason=reason, time=time)
 
 
+def notice_sent(
+    *,
+    case_id: str,
+    notice_id: str,
+    kind: str,
+    notice_sha256: str,
+    sent_to: str,
+    sent_at: datetime,
+    time: datetime,
+) -> bytes:
+    """A takedown notice of a case sent to ``sent_to`` at ``sent_at``: the SHA-256 of the
+    notice file as written (``copyseal cases notice-sent``), logged at ``time``."""
+    return statement(
+        NOTICE_SENT,
+        case_id=case_id,
+        notice_id=notice_id,
+        kind=kind,
+        notice_sha256=_hex_digest(notice_sha256, "notice_sha256"),
+        sent_to=sent_to,
+        sent_at=sent_at,
+        time=time,
+    )
+
+
+#: What a re-visit found (:mod:`copyseal.revisit` documents each result).
+VISIT_RESULTS: Final = frozenset({"present", "changed", "moved", "removed", "page-gone", "blocked"})
+
+
+def continued_use(
+    *,
+    match_id: int,
+    work_id: str,
+    page_url: str,
+    result: str,
+    bundle_id: str,
+    manifest_sha256: str,
+    time: datetime,
+    similarity: str | None = None,
+    found_page_url: str | None = None,
+    found_image_url: str | None = None,
+    reason: str | None = None,
+) -> bytes:
+    """A re-visit of a matched page (``copyseal revisit``): what it found (``result``, one
+    of :data:`VISIT_RESULTS`), the bundle sealing this visit (id and the SHA-256 of its
+    ``manifest.json``), where the work was seen, and for ``present``/``changed`` the
+    matched region's similarity with the first capture as a decimal string (``"0.9731"``;
+    statements hold no floats)."""
+    if result not in VISIT_RESULTS:
+        raise LedgerError(f"unknown visit result {result!r}; one of {sorted(VISIT_RESULTS)}")
+    return statement(
+        CONTINUED_USE,
+        match_id=match_id,
+        work_id=work_id,
+        page_url=page_url,
+        result=result,
+        bundle_id=bundle_id,
+        manifest_sha256=_hex_digest(manifest_sha256, "manifest_sha256"),
+        similarity=similarity,
+        found_page_url=found_page_url,
+        found_image_url=found_image_url,
+        reason=reason,
+        time=time,
+    )
+
+
 def load_statement(data: bytes) -> dict[str, Any]:
     """Parse a logged statement back to a dict (for display; not for re-hashing).
 
@@ -251,7 +324,7 @@ def load_statement(data: bytes) -> dict[str, Any]:
         LedgerError: the bytes are not a JSON object with a string ``type``.
     """
     try:
-        parsed = json.loads(data.decode("utf-8"))
+        parsed = _json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise LedgerError("leaf data is not UTF-8 JSON") from e
     if not isinstance(parsed, dict) or not isinstance(parsed.get("type", ""), str):

@@ -15,7 +15,7 @@ and that lie wholly inside the visible part of the query are counted.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -167,6 +167,12 @@ class Photometry:
             (ZNCC > 0.9) a pixel or two away: the mark of parallax, i.e. a different
             photograph of the same scene, not a copy.
         tiles: Number of usable tiles.
+        distinct: Agreeing tiles whose work content is not a lone straight edge (its
+            gradient orientations disagree: structure-tensor coherence below
+            ``tile_coherence``). A step edge agrees with any step edge of like
+            orientation, so the outline of one flat shape (a logo's circle) agrees tile
+            after tile with the same shape in another picture; only corners, junctions
+            and texture say which picture it is.
         matrix: The work-to-query transform after ECC refinement (working pixels).
     """
 
@@ -174,6 +180,7 @@ class Photometry:
     displaced: float
     tiles: int
     matrix: Mat3
+    distinct: int = 0
 
 
 _SHIFT = 2  # thumbnail pixels searched around each tile for the displacement test
@@ -249,13 +256,20 @@ def photometric(
     t2s = d @ t2q
     first = _tile_check(a, src, t2s, config)
     if evidence(first, config) >= config.ecc_skip or first[0] < config.ecc_min:
-        return Photometry(score=first[0], displaced=first[1], tiles=first[2], matrix=work_to_query)
+        return _result(first, work_to_query)
     refined_t2s = _refine_ecc(thumb, src, t2s, (th, tw))
     if refined_t2s is t2s:
-        return Photometry(score=first[0], displaced=first[1], tiles=first[2], matrix=work_to_query)
+        return _result(first, work_to_query)
     second = _tile_check(a, src, refined_t2s, config)
     refined = np.linalg.inv(d) @ refined_t2s @ np.linalg.inv(s)
-    return Photometry(score=second[0], displaced=second[1], tiles=second[2], matrix=refined)
+    return _result(second, refined)
+
+
+def _result(check: tuple[float, float, int, int], matrix: Mat3) -> Photometry:
+    score, displaced, tiles, distinct = check
+    return Photometry(
+        score=score, displaced=displaced, tiles=tiles, matrix=matrix, distinct=distinct
+    )
 
 
 def chance_agreement(photo: Photometry, config: MatchConfig) -> float:
@@ -273,13 +287,14 @@ def chance_agreement(photo: Photometry, config: MatchConfig) -> float:
 
 def accepted(photo: Photometry, config: MatchConfig, *, minimum: float) -> bool:
     """The tile check's verdict: evidence of at least ``minimum`` from significantly many
-    agreeing tiles (``tile_significance``)."""
-    if evidence(photo, config) < minimum:
+    agreeing tiles (``tile_significance``), at least ``min_distinct_tiles`` of them
+    distinctive (:attr:`Photometry.distinct`)."""
+    if evidence(photo, config) < minimum or photo.distinct < config.min_distinct_tiles:
         return False
     return chance_agreement(photo, config) <= config.tile_significance
 
 
-def evidence(result: tuple[float, float, int] | Photometry, config: MatchConfig) -> float:
+def evidence(result: tuple[float, float, int, int] | Photometry, config: MatchConfig) -> float:
     """Agreement discounted by displacement: ``score - displaced_weight * displaced``."""
     if isinstance(result, Photometry):
         return result.score - config.displaced_weight * result.displaced
@@ -288,8 +303,9 @@ def evidence(result: tuple[float, float, int] | Photometry, config: MatchConfig)
 
 def _tile_check(
     a: npt.NDArray[np.float32], src: Grey, t2s: Mat3, config: MatchConfig
-) -> tuple[float, float, int]:
-    """(agreeing fraction, displaced fraction, usable tiles) of ``src`` warped onto ``a``."""
+) -> tuple[float, float, int, int]:
+    """(agreeing fraction, displaced fraction, usable tiles, distinct agreeing tiles) of
+    ``src`` warped onto ``a``."""
     th, tw = a.shape
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     warped = cv2.warpPerspective(src, t2s, (tw, th), flags=flags, borderValue=0)
@@ -300,7 +316,7 @@ def _tile_check(
     t, r = config.tile_size, _SHIFT
     ny, nx = (th - 2 * r) // t, (tw - 2 * r) // t
     if ny <= 0 or nx <= 0:
-        return 0.0, 0.0, 0
+        return 0.0, 0.0, 0, 0
 
     def tiles(img: npt.NDArray[np.float32], dy: int = 0, dx: int = 0) -> npt.NDArray[np.float32]:
         crop = img[r + dy : r + dy + ny * t, r + dx : r + dx + nx * t]
@@ -312,7 +328,7 @@ def _tile_check(
     usable = (tiles(inside).min(axis=1) >= 255) & (ta.std(axis=1) > config.tile_min_std)
     n = int(usable.sum())
     if n < config.min_tiles:
-        return 0.0, 0.0, n
+        return 0.0, 0.0, n, 0
     da = ta[usable] - ta[usable].mean(axis=1, keepdims=True)
     na = np.sqrt((da * da).sum(axis=1))
 
@@ -331,4 +347,25 @@ def _tile_check(
             if dy or dx:
                 best = np.maximum(best, zncc(dy, dx))
     displaced = (~agree) & (best > 0.9)
-    return float(agree.mean()), float(displaced.mean()), n
+    distinct = int((agree & (_coherence(a, tiles)[usable] < config.tile_coherence)).sum())
+    return float(agree.mean()), float(displaced.mean()), n, distinct
+
+
+def _coherence(
+    a: npt.NDArray[np.float32],
+    tiles: Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]],
+) -> npt.NDArray[np.float32]:
+    """Per tile, the coherence of the summed structure tensor (Bigün and Granlund, 1987):
+    1 for a single straight edge or a ramp (one gradient orientation), near 0 for corners,
+    junctions and texture."""
+    gx = cv2.Sobel(a, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(a, cv2.CV_32F, 0, 1)
+    jxx, jyy, jxy = (
+        tiles(gx * gx).sum(axis=1),
+        tiles(gy * gy).sum(axis=1),
+        tiles(gx * gy).sum(axis=1),
+    )
+    out: npt.NDArray[np.float32] = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / np.maximum(
+        jxx + jyy, 1e-6
+    )
+    return out

@@ -101,6 +101,14 @@ class MatchConfig:
             (4 of 10): 0.12; the weakest copies in ``match_accuracy.py`` (5 of 7 tiles
             of a 40 % crop of retina, 6 of 9 of a mirrored 60 % crop of rocket): 0.005
             and 0.003. A few agreeing tiles are no evidence, whatever their fraction.
+        tile_coherence: An agreeing tile is distinctive when the structure-tensor
+            coherence of the work there is below this (1: one straight edge or a ramp).
+        min_distinct_tiles: Fewest distinctive agreeing tiles for any match. The outline
+            of one flat shape agrees with the same shape anywhere: logos (a circle or
+            polygon and letters) matched the like shape of a coloured-shapes work with
+            7-18 agreeing tiles, none distinctive (``match_negatives.py``, 8 false matches
+            in 700); every copy in ``match_accuracy.py`` had at least 1 (colorwheel
+            brightened, a 40 % crop of rocket: 1; most have dozens).
         displaced_weight: The photometric evidence is ``photometric - displaced_weight *
             displaced``, where ``displaced`` is the fraction of tiles that agree only after
             a 1-2 px shift (parallax). After ECC refinement the stereo views scored
@@ -167,6 +175,8 @@ class MatchConfig:
     photometric_min_hash: float = 0.5
     tile_chance: float = 0.2
     tile_significance: float = 0.01
+    tile_coherence: float = 0.8
+    min_distinct_tiles: int = 1
     displaced_weight: float = 2.0
     ecc_skip: float = 0.85
     ecc_min: float = 0.2

@@ -10,6 +10,9 @@ scheduler, workers and the web app call it rather than chaining the stages thems
 - :func:`seal_pending`: seal a job's matches that no bundle seals yet;
 - :func:`capture_and_seal`: one page captured and sealed on demand (``copyseal capture``);
 - :func:`seal_page`: the step for one page, in a browser session the caller shares;
+- :func:`seal_capture`: seal a capture the caller made (a re-visit, :mod:`copyseal.revisit`);
+- :class:`Worker`: ``copyseal worker``, one of many processes sharing distributed jobs
+  (pages leased, seals claimed with ``SKIP LOCKED``; see :mod:`copyseal.pipeline._worker`);
 - :class:`ScheduledCrawls`: the scheduler, each due job crawled and sealed in a child
   process (:class:`ProcessJobRunner`; a Twisted reactor runs once per process).
 
@@ -28,9 +31,11 @@ from copyseal.pipeline._seal import (
     SealOutcome,
     capture_and_seal,
     capture_options,
+    seal_capture,
     seal_page,
     seal_pending,
 )
+from copyseal.pipeline._worker import Worker
 
 __all__ = [
     "ChildLaunch",
@@ -39,11 +44,13 @@ __all__ = [
     "ProcessJobRunner",
     "ScheduledCrawls",
     "SealOutcome",
+    "Worker",
     "capture_and_seal",
     "capture_options",
     "resume",
     "revisit_pages",
     "run_crawl",
+    "seal_capture",
     "seal_page",
     "seal_pending",
     "seals_after_crawl",

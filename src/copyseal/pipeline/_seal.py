@@ -18,7 +18,7 @@ import logging
 import secrets
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from copyseal import times
-from copyseal.bundle import BundleInfo, write_bundle
+from copyseal.bundle import BundleInfo, EvidenceFile, write_bundle
 from copyseal.capture import (
     Box,
     BrowserSession,
@@ -37,10 +37,12 @@ from copyseal.capture import (
     capture_page,
     in_thread,
 )
+from copyseal.crawl import job_policy
 from copyseal.db.schema.bundle import CaptureFailure
 from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.errors import CopysealError
-from copyseal.pipeline._evidence import FoundImage, evidence_files
+from copyseal.netpolicy import AddressPolicy
+from copyseal.pipeline._evidence import FoundImage, evidence_files, work_evidence
 from copyseal.pipeline._records import reconcile_bundles, record_bundle
 from copyseal.storage import Area
 from copyseal.workspace import Workspace
@@ -48,7 +50,14 @@ from copyseal.workspace import Workspace
 if TYPE_CHECKING:
     from copyseal.registry import WorkMatcher
 
-__all__ = ["SealOutcome", "capture_and_seal", "capture_options", "seal_page", "seal_pending"]
+__all__ = [
+    "SealOutcome",
+    "capture_and_seal",
+    "capture_options",
+    "seal_capture",
+    "seal_page",
+    "seal_pending",
+]
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +175,23 @@ def _seal(
     *,
     url: str,
     job_id: str | None,
+    extra_files: Sequence[EvidenceFile] = (),
+    extra_report: Mapping[str, Any] | None = None,
+    works: Sequence[str] = (),
 ) -> tuple[BundleInfo, list[str]]:
-    """The overlays and the bundle of one capture (run in a worker thread, one at a time)."""
+    """The overlays and the bundle of one capture (run in a worker thread, one at a time).
+
+    ``extra_files`` are sealed beside the capture's (a re-visit's comparison, a second
+    page's capture); ``extra_report`` adds keys to the manifest's match report; ``works``
+    are more works whose originals and receipts are kept (``works`` in the report)."""
     with _SEAL_LOCK:
         files, report, notes = evidence_files(ws, matcher, capture, found)
+        if works:
+            work_files, infos = work_evidence(ws, works, first=len(found) + 1)
+            files.extend(work_files)
+            report["works"] = infos
+        files.extend(extra_files)
+        report.update(extra_report or {})
         owner = next((r["work"]["owner"] for r in report["matches"] if r["work"]["owner"]), None)
         info = write_bundle(
             root=ws.store.folder(Area.BUNDLES),
@@ -190,6 +212,49 @@ def _seal(
             ledger=ws.ledger(),
             organization=ws.settings.capture.organization or owner,
         )
+    return info, notes
+
+
+def seal_capture(
+    ws: Workspace,
+    capture: Capture,
+    *,
+    url: str,
+    matcher: WorkMatcher,
+    found: Sequence[FoundImage] = (),
+    extra_files: Sequence[EvidenceFile] = (),
+    extra_report: Mapping[str, Any] | None = None,
+    works: Sequence[str] = (),
+) -> tuple[BundleInfo, list[str]]:
+    """Seal a capture made by the caller into a bundle and record the bundle (linking no
+    crawl match: a re-visit's bundle is evidence *about* a match, not its first capture).
+
+    The same path as :func:`seal_page` (the match report, overlays, the works' originals
+    and receipts, :func:`~copyseal.bundle.write_bundle`), plus ``extra_files``, the
+    keys of ``extra_report`` in the manifest's match report, and the originals and
+    receipts of ``works`` (work ids). Blocking: call it from a worker thread in async
+    code. If the bundle is sealed but its record fails, the bundle is reconciled on the
+    next run and a note says so.
+
+    Raises:
+        BundleError: the bundle could not be sealed; nothing is left behind.
+    """
+    info, notes = _seal(
+        ws,
+        matcher,
+        capture,
+        found,
+        url=url,
+        job_id=None,
+        extra_files=extra_files,
+        extra_report=extra_report,
+        works=works,
+    )
+    try:
+        record_bundle(ws, info, page_url=url, job_id=None, captured_at=capture.started_at)
+    except SQLAlchemyError as e:
+        log.error("bundle %s sealed but not recorded: %s", info.bundle_id, e.__class__.__name__)
+        notes.append("sealed, but not yet recorded in the database (reconciled on the next run)")
     return info, notes
 
 
@@ -248,7 +313,10 @@ def seal_pending(ws: Workspace, job_id: str, *, concurrency: int = 2) -> list[Se
 
     async def run() -> list[SealOutcome]:
         limit = asyncio.Semaphore(concurrency)
-        async with BrowserSession.from_settings(ws.settings) as session:
+        # The crawl's address policy (its allowances plus crawl.allow_networks) governs
+        # the capture browser too: it fetches nothing the crawl was not allowed to.
+        policy = job_policy(ws, job_id)
+        async with BrowserSession.from_settings(ws.settings, policy=policy) as session:
 
             async def one(url: str, found: list[FoundImage]) -> SealOutcome:
                 async with limit:
@@ -276,6 +344,7 @@ def capture_and_seal(
     *,
     images: Sequence[str] = (),
     options: CaptureOptions | None = None,
+    policy: AddressPolicy | None = None,
 ) -> SealOutcome:
     """Capture ``url`` now, on demand, and seal it (``copyseal capture URL``).
 
@@ -284,10 +353,12 @@ def capture_and_seal(
         url: The page.
         images: URLs of images to outline and keep (no match is claimed for them).
         options: Capture options (default: :func:`capture_options`).
+        policy: What the browser may fetch (default: global addresses and
+            ``crawl.allow_networks``).
     """
 
     async def run() -> SealOutcome:
-        async with BrowserSession.from_settings(ws.settings) as session:
+        async with BrowserSession.from_settings(ws.settings, policy=policy) as session:
             return await seal_page(
                 ws,
                 url=url,
