@@ -19,8 +19,6 @@ from copyseal.match import DecodedImage, FaissIndex, InMemoryStore, MatchConfig,
 from copyseal.match import fingerprint as make_fingerprint
 from copyseal.match._verify import Photometry, accepted, chance_agreement
 
-_SHAPES_ARGS = {"max_shapes": 12, "min_size": 30, "max_size": 200, "channel_axis": -1}
-
 
 def _photo(score: float, tiles: int, distinct: int = 1) -> Photometry:
     return Photometry(score=score, displaced=0.0, tiles=tiles, matrix=np.eye(3), distinct=distinct)
@@ -77,7 +75,9 @@ def test_a_logo_is_not_the_picture_holding_the_same_disc_but_a_crop_of_it_is() -
     coloured-shapes picture with 17 of 17 tiles agreeing, every one a piece of the disc's
     outline. The tiles of a crop of the picture include corners and junctions."""
     cfg = MatchConfig()
-    work, _ = random_shapes((480, 640), rng=19, **_SHAPES_ARGS)  # type: ignore[arg-type]
+    work, _ = random_shapes(
+        (480, 640), max_shapes=12, min_size=30, max_size=200, rng=19, channel_axis=-1
+    )
     store = InMemoryStore()
     matcher = Matcher(store=store, index=FaissIndex(), config=cfg)
     fp = make_fingerprint(DecodedImage.from_array(np.ascontiguousarray(work)), config=cfg)
