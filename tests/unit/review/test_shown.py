@@ -97,15 +97,16 @@ def test_a_bundle_row_pointed_at_another_folder_fails_on_the_dashboard(
 def test_ledger_entries_deleted_under_the_checkpoints_fail(
     world_copy: Workspace, tmp_path: Path
 ) -> None:
-    """Entries deleted, stored hashes and checkpoints kept: the log still proves itself
-    consistent, but it is shorter than the receipt."""
+    """Entries deleted, stored hashes and checkpoints kept: whether the log can still prove
+    itself consistent depends on where its stored subtrees end (it could in the review's
+    case, so the consistency check alone said "verified"); the ``entry`` check fails
+    either way, because the log is shorter than the receipt."""
     ws = world_copy
     a, _ = two_pages(ws)
     item = match_item(ws, a.match_id)
     assert item.bundle_ledger_index is not None and item.bundle_path is not None
     with ws.engine.begin() as conn:
         conn.execute(delete(ENTRIES).where(ENTRIES.c.leaf_index >= item.bundle_ledger_index))
-    assert verify_live(ws, item.bundle_path).ok  # the log still proves itself consistent
     result = verify_shown_match(ws, item)
     assert result is not None and not result.ok
     entry = checks(result)["entry"]
