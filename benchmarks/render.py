@@ -40,8 +40,10 @@ import sys
 import tempfile
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+# The same in-memory site server as the crawl benchmark (any object with ``get(path)``).
+from crawl import serve
 
 KINDS = ("quiet", "late", "carousel", "hydrate", "quiet-lazy")
 _MB = 1024 * 1024
@@ -140,28 +142,6 @@ class Site:
             name = path[5:-4]
             return "image/jpeg", self.pool[hash(name) % len(self.pool)] + name.encode()
         return None
-
-
-def serve(site: Site) -> tuple[str, ThreadingHTTPServer]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            found = site.get(self.path)
-            ctype, body = found or ("text/html", b"not found")
-            self.send_response(200 if found else 404)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
 def run(

@@ -37,7 +37,15 @@ if TYPE_CHECKING:
     from copyseal.config import Settings
     from copyseal.workspace import Workspace
 
-__all__ = ["App", "emit", "json_option", "pass_app", "stderr_console", "stdout_console"]
+__all__ = [
+    "App",
+    "emit",
+    "json_option",
+    "network_options",
+    "pass_app",
+    "stderr_console",
+    "stdout_console",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,6 +98,30 @@ def json_option(f: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
     )(f)
+
+
+def network_options(*, private_default: bool | None = False) -> Callable[[F], F]:
+    """Add ``--allow-private`` and ``--allow-network CIDR`` (repeatable, stored as
+    ``allow_networks``): the address policy's allow lists, alike on every command that
+    fetches pages (``copyseal.netpolicy``). ``private_default`` None lets a command tell
+    "not given" from "off" (a target's own setting then applies)."""
+
+    def wrap(f: F) -> F:
+        f = click.option(
+            "--allow-network",
+            "allow_networks",
+            multiple=True,
+            metavar="CIDR",
+            help="Allow this network although not public, e.g. 10.20.0.0/16 (repeatable).",
+        )(f)
+        return click.option(
+            "--allow-private",
+            is_flag=True,
+            default=private_default,
+            help="Allow private/loopback addresses (local test sites only).",
+        )(f)
+
+    return wrap
 
 
 def stdout_console() -> Console:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from copyseal.capture import Capture, CaptureOptions, Target, capture_page_sync
 from copyseal.capture.page import new_capture_id
-from copyseal.cli._common import App, emit, json_option, pass_app, stderr_console
+from copyseal.cli._common import App, emit, json_option, network_options, pass_app, stderr_console
 from copyseal.config import Settings, load_settings
 from copyseal.errors import ConfigError
 from copyseal.netpolicy import AddressPolicy
@@ -81,18 +81,7 @@ def _human(result: Capture, console: Console) -> None:
     help="Capture even if the certificate is not trusted (recorded in the facts).",
 )
 @click.option("--ntp", "ntp_server", default=None, help="NTP server to measure the clock offset.")
-@click.option(
-    "--allow-private",
-    is_flag=True,
-    help="Allow private/loopback addresses (local test sites only).",
-)
-@click.option(
-    "--allow-network",
-    "allow_networks",
-    multiple=True,
-    metavar="CIDR",
-    help="Allow this network although not public, e.g. 10.20.0.0/16 (repeatable).",
-)
+@network_options()
 @json_option
 @pass_app
 def capture(

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from copyseal.cli._common import App, emit, json_option, pass_app
+from copyseal.cli._common import App, emit, json_option, network_options, pass_app
 from copyseal.crawl import (
     CrawlSummary,
     MatchRecord,
@@ -80,19 +80,7 @@ def _matches_table(matches: list[MatchRecord]) -> Table:
 @click.option("--render/--no-render", default=None, help="Render pages in Chromium.")
 @click.option("--max-pages", type=click.IntRange(min=1), help="Fetch at most N pages.")
 @click.option("--depth", "max_depth", type=click.IntRange(min=0), help="Follow links N deep.")
-@click.option(
-    "--allow-private",
-    is_flag=True,
-    default=None,
-    help="Allow private/loopback addresses (local test sites only).",
-)
-@click.option(
-    "--allow-network",
-    "allow_networks",
-    multiple=True,
-    metavar="CIDR",
-    help="Allow this network although not public, e.g. 10.20.0.0/16 (repeatable).",
-)
+@network_options(private_default=None)
 @click.option(
     "--ignore-robots",
     "robots_reason",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from copyseal.cli._common import App, emit, json_option, pass_app
+from copyseal.cli._common import App, emit, json_option, network_options, pass_app
 from copyseal.revisit import MAX_LINKED_PAGES, VisitResult
 from copyseal.revisit import revisit as run_revisit
 
@@ -35,18 +35,7 @@ def _line(v: VisitResult) -> str:
 @click.option(
     "--match", "match_ids", multiple=True, type=int, metavar="ID", help="One match (by id)."
 )
-@click.option(
-    "--allow-private",
-    is_flag=True,
-    help="Allow private/loopback addresses (local test sites only).",
-)
-@click.option(
-    "--allow-network",
-    "allow_networks",
-    multiple=True,
-    metavar="CIDR",
-    help="Allow this network although not public, e.g. 10.20.0.0/16 (repeatable).",
-)
+@network_options()
 @click.option(
     "--linked-pages",
     type=click.IntRange(min=0),
