@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -243,12 +244,30 @@ def _change_site(site: _Site, photos: dict[str, np.ndarray]) -> None:
     )
 
 
+def _anchors_overdue(config: Path) -> None:
+    """Make the last anchoring older than ``anchors.every_seconds`` (600 s), so the next
+    run that appends anchors the log again."""
+    from sqlalchemy import update
+
+    from copyseal.db.schema.anchors import ANCHOR_RECORDS
+    from copyseal.times import now
+    from copyseal.workspace import Workspace
+
+    ws = Workspace.open(load_settings(config))
+    try:
+        with ws.engine.begin() as conn:
+            conn.execute(update(ANCHOR_RECORDS).values(updated_at=now() - timedelta(seconds=601)))
+    finally:
+        ws.close()
+
+
 @pytest.fixture(scope="module")
 def visited(
     world: tuple[_Site, Path, dict[str, int]], photos: dict[str, np.ndarray]
 ) -> list[dict[str, Any]]:
     site, config, _ids = world
     _change_site(site, photos)
+    _anchors_overdue(config)
     done = _run(config, "revisit", "--allow-private", "--json")
     assert done.returncode == 0, done.stderr
     out: list[dict[str, Any]] = json.loads(done.stdout)
@@ -335,6 +354,18 @@ def test_the_ledger_has_a_continued_use_statement_per_visit(
             import hashlib
 
             assert statement["manifest_sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
+        # The run anchored its statements (the log's own checkpoint kind, 'ledger').
+        from sqlalchemy import select
+
+        from copyseal.db.schema.anchors import ANCHOR_RECORDS
+
+        with ws.engine.connect() as conn:
+            sizes = set(
+                conn.execute(
+                    select(ANCHOR_RECORDS.c.tree_size).where(ANCHOR_RECORDS.c.kind == "ledger")
+                ).scalars()
+            )
+        assert max(v["ledger_index"] for v in visited) + 1 in sizes
     finally:
         ws.close()
 

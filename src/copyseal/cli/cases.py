@@ -209,8 +209,11 @@ def cases_notice_sent(
 ) -> None:
     """Record that CASE_ID's notice was sent: a notice-sent ledger statement with its hash."""
     from copyseal.notices import mark_sent
+    from copyseal.pipeline import anchor_if_due
 
-    record = mark_sent(app.workspace(), case_id, to=to, at=_parse_time(at), notice_id=notice_id)
+    ws = app.workspace()
+    record = mark_sent(ws, case_id, to=to, at=_parse_time(at), notice_id=notice_id)
+    anchor_if_due(ws)  # the statement is anchored like a crawl's seals, when due
 
     def human(console: Console) -> None:
         console.print(

@@ -19,10 +19,11 @@ scheduler, workers and the web app call it rather than chaining the stages thems
 Policies: capture on match (:func:`seals_after_crawl`: ``capture.on_match``, unless the
 caller decides), resuming (a finished job with unsealed matches is sealed), re-visits
 (:func:`revisit_pages`, for schedules with ``revisit_matches``). Anchoring beyond the
-ledger's signed checkpoint hooks in after sealing, in ``_chain._after_crawl``.
+ledger's signed checkpoint hooks in after sealing (:func:`anchor_if_due`, called after a
+crawl's seals, a re-visit run and a notice marked sent).
 """
 
-from copyseal.pipeline._chain import PipelineResult, resume, run_crawl
+from copyseal.pipeline._chain import PipelineResult, anchor_if_due, resume, run_crawl
 from copyseal.pipeline._evidence import FoundImage
 from copyseal.pipeline._policy import revisit_pages, seals_after_crawl
 from copyseal.pipeline._process import ChildLaunch, ProcessJobRunner
@@ -45,6 +46,7 @@ __all__ = [
     "ScheduledCrawls",
     "SealOutcome",
     "Worker",
+    "anchor_if_due",
     "capture_and_seal",
     "capture_options",
     "resume",

@@ -74,14 +74,14 @@ def _after_crawl(ws: Workspace, summary: CrawlSummary, *, seal: bool) -> Pipelin
     sealed = seal_pending(ws, summary.job_id)
     # Anchoring: the checkpoints these bundles were appended under are anchored here, once
     # per run rather than once per bundle, when due (anchors.every_seconds).
-    _anchor_if_due(ws)
+    anchor_if_due(ws)
     return PipelineResult(
         summary=crawl_summary(ws, summary.job_id),  # matches now name their bundles
         sealed=tuple(sealed),
     )
 
 
-def _anchor_if_due(ws: Workspace) -> None:
+def anchor_if_due(ws: Workspace) -> None:
     """Anchor the newest checkpoint if due, without waiting for confirmations. It never
     fails the crawl: each anchor's failure is recorded by the anchoring service (and
     retried with back-off); anything else is logged here."""

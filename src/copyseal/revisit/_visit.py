@@ -122,7 +122,13 @@ def revisit(
         async with BrowserSession.from_settings(ws.settings, policy=policy) as session:
             return [await visitor.visit(use, session) for use in uses]
 
-    return asyncio.run(run())
+    results = asyncio.run(run())
+    if any(r.ledger_index is not None for r in results):
+        # The visits' statements are anchored like a crawl's seals, when due.
+        from copyseal.pipeline import anchor_if_due
+
+        anchor_if_due(ws)
+    return results
 
 
 def revisit_scheduled(ws: Workspace, job_id: str) -> list[VisitResult]:

@@ -211,10 +211,10 @@ def test_configuration_of_the_anchors_section(tmp_path: Path) -> None:
 def test_the_pipeline_hook_anchors_when_due_and_never_raises(
     workspace: Workspace, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from copyseal.pipeline._chain import _anchor_if_due
+    from copyseal.pipeline import anchor_if_due
 
     size = _grow(workspace, 2)
-    _anchor_if_due(workspace)
+    anchor_if_due(workspace)
     assert [r[2:4] for r in _rows(workspace)] == [(size, "confirmed")]
     # A workspace whose key is readable by others cannot anchor: logged, not raised.
     key = workspace.settings.workspace.signing_key
@@ -225,7 +225,7 @@ def test_the_pipeline_hook_anchors_when_due_and_never_raises(
             conn.execute(update(ANCHOR_RECORDS).values(updated_at=now() - timedelta(hours=1)))
         _grow(workspace, 1)
         with caplog.at_level("WARNING", logger="copyseal.pipeline"):
-            _anchor_if_due(fresh)
+            anchor_if_due(fresh)
         assert "anchoring skipped" in caplog.text
     finally:
         os.chmod(key, 0o600)

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from copyseal.cli import main
 from copyseal.db.models import Work
+from copyseal.db.schema.anchors import ANCHOR_RECORDS
 from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.db.schema.record import MatchVisit
@@ -345,6 +346,9 @@ def test_cli_notice_notice_sent_and_timeline(case: Any, capsys: pytest.CaptureFi
         "--out", str(folder / "none.txt"),
     )  # fmt: skip
     assert code != 0 and "sender.yaml: cannot be read" in err
+    # The last anchoring is older than anchors.every_seconds: marking sent anchors again.
+    with ws.engine.begin() as conn:
+        conn.execute(update(ANCHOR_RECORDS).values(updated_at=now() - timedelta(seconds=601)))
     code, stdout, err = _run(
         capsys, "--config", config, "cases", "notice-sent", record.case_id, "--to",
         "dsa@127.0.0.1", "--at", "now", "--notice", written["notice_id"], "--json",
@@ -352,6 +356,11 @@ def test_cli_notice_notice_sent_and_timeline(case: Any, capsys: pytest.CaptureFi
     assert code == 0, err
     sent = json.loads(stdout)
     assert sent["sent_to"] == "dsa@127.0.0.1" and isinstance(sent["ledger_index"], int)
+    with ws.engine.connect() as conn:
+        sizes = conn.execute(
+            select(ANCHOR_RECORDS.c.tree_size).where(ANCHOR_RECORDS.c.kind == "ledger")
+        ).scalars()
+        assert sent["ledger_index"] + 1 in set(sizes)  # the statement's checkpoint anchored
     code, _, err = _run(
         capsys, "--config", config, "cases", "notice-sent", record.case_id, "--to", "x",
         "--at", "yesterday", "--notice", written["notice_id"],

@@ -44,6 +44,7 @@ def test_exports() -> None:
         "ScheduledCrawls",
         "SealOutcome",
         "Worker",
+        "anchor_if_due",
         "capture_and_seal",
         "capture_options",
         "resume",
