@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from copyseal.db.models import Work
 from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.db.schema.crawl import CrawlMatch
+from copyseal.db.schema.record import MatchVisit
 from copyseal.db.schema.review import CaseMatch
 from copyseal.notices.sender import NoticeError
 from copyseal.review.cases import CaseRecord, get_case
@@ -52,6 +53,9 @@ class UseFact:
     #: The first ``removed``/``page-gone`` visit after the last sighting (None: the copy
     #: was not found gone), so the notice does not state a use the record shows ended.
     removed_on: datetime | None = None
+    #: Where the latest re-visit that saw the work found it, when that is not the page and
+    #: image above (a ``moved`` or renamed copy): page URL, image URL, when, its bundle.
+    now_at: tuple[str, str | None, datetime, str | None] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +92,7 @@ def gather(ws: Workspace, case_id: str) -> NoticeFacts:
     last_seen = {m.match_id: m.last_seen for t in timelines for m in t.matches}
     removed_on = {m.match_id: m.removed_on for t in timelines for m in t.matches}
     with Session(ws.engine) as s:
+        now_at = _current_locations(s, case_id)
         rows = s.execute(
             select(CrawlMatch, EvidenceBundle, Work)
             .join(CaseMatch, CaseMatch.match_id == CrawlMatch.id)
@@ -113,6 +118,7 @@ def gather(ws: Workspace, case_id: str) -> NoticeFacts:
                     bundle_ledger_index=bundle.ledger_index,
                     last_seen=last_seen.get(match.id),
                     removed_on=removed_on.get(match.id),
+                    now_at=_elsewhere(now_at.get(match.id), match.page_url, match.image_url),
                 )
             )
             if work.work_id not in works:
@@ -134,3 +140,39 @@ def gather(ws: Workspace, case_id: str) -> NoticeFacts:
         uses=tuple(uses),
         timelines=tuple(timelines),
     )
+
+
+_SEEN = ("present", "changed", "moved")
+
+
+def _current_locations(
+    s: Session, case_id: str
+) -> dict[int, tuple[str, str | None, datetime, str | None]]:
+    """Per match of the case, where its latest sighting (a ``present``, ``changed`` or
+    ``moved`` visit) found the work."""
+    rows = s.execute(
+        select(
+            MatchVisit.match_id,
+            MatchVisit.found_page_url,
+            MatchVisit.found_image_url,
+            MatchVisit.visited_at,
+            MatchVisit.bundle_id,
+        )
+        .join(CaseMatch, CaseMatch.match_id == MatchVisit.match_id)
+        .where(CaseMatch.case_id == case_id, MatchVisit.result.in_(_SEEN))
+        .order_by(MatchVisit.visited_at, MatchVisit.id)
+    ).all()
+    latest: dict[int, tuple[str, str | None, datetime, str | None]] = {}
+    for r in rows:  # in time order: the last one wins
+        if r.found_page_url:
+            at = utc(r.visited_at)
+            latest[r.match_id] = (r.found_page_url, r.found_image_url, at, r.bundle_id)
+    return latest
+
+
+def _elsewhere(
+    seen: tuple[str, str | None, datetime, str | None] | None, page_url: str, image_url: str
+) -> tuple[str, str | None, datetime, str | None] | None:
+    if seen is None or (seen[0] == page_url and seen[1] in (None, image_url)):
+        return None
+    return seen

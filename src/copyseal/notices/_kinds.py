@@ -83,6 +83,15 @@ def _uses(facts: NoticeFacts) -> str:
         ]
         if u.last_seen is not None and u.last_seen > u.captured_at:
             block.append(f"     still in use when last visited: {_when(u.last_seen)}")
+        if u.now_at is not None:
+            page, image, seen, bundle = u.now_at
+            block.append(f"     now shown on page: {page}")
+            if image is not None and image != u.image_url:
+                block.append(f"     now at image URL: {image}")
+            block.append(
+                f"     seen there when visited on {_when(seen)}"
+                + (f", sealed in evidence bundle {bundle}" if bundle else "")
+            )
         if u.removed_on is not None:
             block.append(
                 f"     no longer shown when visited on {_when(u.removed_on)} (removed, or"

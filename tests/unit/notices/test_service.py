@@ -314,6 +314,37 @@ def test_a_use_the_record_shows_ended_is_marked_so_in_the_notice(case: Any) -> N
     assert "still in use when last visited" in next(b for b in blocks if PAGES[1] in b)
 
 
+def test_a_use_that_moved_gives_its_new_location(case: Any) -> None:
+    # The host must find the copy where it is now: a re-visit that found the work on
+    # another page (moved) names that page, the image and the visit's bundle.
+    ws, record, folder = case
+    first, second = record.match_ids
+    new_page, new_image = PAGES[0] + "?gallery=2", PAGES[0] + "-renamed.jpg"
+    with Session(ws.engine) as s, s.begin():
+        s.add(
+            MatchVisit(
+                match_id=first, page_url=PAGES[0], visited_at=now(), result="moved",
+                found_page_url=new_page, found_image_url=new_image,
+            )
+        )  # fmt: skip
+        # Seen again where it was: nothing to add.
+        s.add(
+            MatchVisit(
+                match_id=second, page_url=PAGES[1], visited_at=now(), result="present",
+                found_page_url=PAGES[1],
+            )
+        )  # fmt: skip
+    out = folder / "moved.txt"
+    sender = load_sender(folder / "sender.yaml")
+    write_notice(ws, record.case_id, kind="eu-dsa", sender=sender, out=out, created_by="l")
+    blocks = out.read_text("utf-8").split("Image URL: ")[1:]
+    moved = next(b for b in blocks if f"shown on page: {PAGES[0]}\n" in b)
+    assert f"now shown on page: {new_page}" in moved
+    assert f"now at image URL: {new_image}" in moved
+    stayed = next(b for b in blocks if f"shown on page: {PAGES[1]}\n" in b)
+    assert "now shown on page" not in stayed
+
+
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     try:
         with pytest.raises(SystemExit) as exit_info:
