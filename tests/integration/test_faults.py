@@ -291,6 +291,8 @@ def test_postgres_restarted_mid_crawl_then_resume_finds_every_match(
         else:
             assert first["page_status"].get("queued", 0) > 0
             assert first["stats"].get("log_count/ERROR", 0) > 0, first["stats"]
+            # Said on stderr too, with the way on (--json keeps stdout one document).
+            assert f"copyseal crawl --resume {job_id}" in err, err[-2000:]
     if resumed is None:
         done = _cli(config, "crawl", "--resume", job_id, "--no-capture", "--json")
         assert done.returncode == 0, done.stderr[-2000:]

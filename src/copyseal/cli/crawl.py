@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from copyseal.cli._common import App, emit, json_option, network_options, pass_app
+from copyseal.cli._common import App, emit, json_option, network_options, pass_app, stderr_console
 from copyseal.crawl import (
     CrawlSummary,
     MatchRecord,
@@ -160,6 +160,22 @@ def crawl(
         as_json=as_json,
         human=_summary_human(result.summary, list(result.sealed)),
     )
+    _say_if_errors_stopped_it(result.summary)
+
+
+def _say_if_errors_stopped_it(s: CrawlSummary) -> None:
+    """A crawl that stopped with pages left after errors Scrapy only logged (its database
+    restarted, a failing pipeline) says so on stderr, also under --json: the summary
+    alone looks like a crawl stopped by --max-pages."""
+    errors = int(s.stats.get("log_count/ERROR", 0)) + int(s.stats.get("spider_exceptions/count", 0))
+    left = s.counts.get("pages", {}).get("queued", 0)
+    if s.status == "stopped" and errors and left:
+        stderr_console().print(
+            f"crawl {s.job_id} stopped after {errors} error(s) with {left} page(s) left"
+            f" (see the log); continue it with: copyseal crawl --resume {s.job_id}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @click.command()
