@@ -20,7 +20,6 @@ images, CPU ms per image (``time.process_time``), negatives and copies separatel
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import subprocess
@@ -108,11 +107,8 @@ def _pad(ws: Path, n: int) -> None:
     from copyseal.db.models import Work
     from copyseal.db.models import WorkFingerprint as FpRow
     from copyseal.db.session import create_engine
-    from copyseal.match import ImageHash, MatchConfig, WorkFingerprint
-    from copyseal.match.fingerprint import WindowHash
-    from copyseal.registry._index_cache import SCHEME
+    from match_speed import synthetic_work
 
-    cfg = MatchConfig()
     settings = load_settings(ws / "config.yaml")
     engine = create_engine(settings.database.url)
     grey = np.random.default_rng(6).integers(0, 256, (192, 256), dtype=np.uint8)
@@ -124,41 +120,9 @@ def _pad(ws: Path, n: int) -> None:
         for start in range(0, n, 500):
             rows_w, rows_f = [], []
             for i in range(start, min(n, start + 500)):
-                fp = WorkFingerprint(
-                    width=1024,
-                    height=768,
-                    work_size=(512, 384),
-                    hashes=tuple(
-                        WindowHash(window=(0, 0, 10_000, 10_000), hash=ImageHash(data=rng.bytes(8)))
-                        for _ in range(5)
-                    ),
-                    points=rng.uniform(0, 384, (cfg.work_features, 2)).astype(np.float32),
-                    descriptors=rng.integers(0, 256, (cfg.work_features, 32), dtype=np.uint8),
-                    thumbnail_png=png.tobytes(),
-                )
-                data = fp.to_bytes()
-                sha = hashlib.sha256(f"padding work {i}".encode()).hexdigest()
-                rows_w.append(
-                    {
-                        "work_id": sha[:32],
-                        "sha256": sha,
-                        "size": 1,
-                        "width": 1024,
-                        "height": 768,
-                        "format": "JPEG",
-                        "exif": "{}",
-                        "registered_at": now,
-                    }
-                )
-                rows_f.append(
-                    {
-                        "work_id": sha[:32],
-                        "scheme": SCHEME,
-                        "data": data,
-                        "digest": hashlib.sha256(data).hexdigest(),
-                        "created_at": now,
-                    }
-                )
+                work_row, fp_row = synthetic_work(f"padding work {i}", rng, png.tobytes(), now)
+                rows_w.append(work_row)
+                rows_f.append(fp_row)
             conn.execute(insert(Work), rows_w)
             conn.execute(insert(FpRow), rows_f)
     engine.dispose()

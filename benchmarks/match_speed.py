@@ -250,8 +250,53 @@ def bench_end_to_end(
     )
 
 
-def bench_startup(n_works: int) -> None:
+def synthetic_work(
+    label: str, rng: np.random.Generator, thumbnail_png: bytes, now: object
+) -> tuple[dict[str, object], dict[str, object]]:
+    """A ``works`` row and its ``work_fingerprints`` row with a random fingerprint (5
+    window hashes, ``MatchConfig.work_features`` random ORB points and descriptors): a
+    work that pads a catalogue and matches nothing real."""
     import hashlib
+
+    from copyseal.match import ImageHash, MatchConfig, WorkFingerprint
+    from copyseal.match.fingerprint import WindowHash
+    from copyseal.registry._index_cache import SCHEME
+
+    n = MatchConfig().work_features
+    data = WorkFingerprint(
+        width=1024,
+        height=768,
+        work_size=(512, 384),
+        hashes=tuple(
+            WindowHash(window=(0, 0, 10_000, 10_000), hash=ImageHash(data=rng.bytes(8)))
+            for _ in range(5)
+        ),
+        points=rng.uniform(0, 384, (n, 2)).astype(np.float32),
+        descriptors=rng.integers(0, 256, (n, 32), dtype=np.uint8),
+        thumbnail_png=thumbnail_png,
+    ).to_bytes()
+    sha = hashlib.sha256(label.encode()).hexdigest()
+    work = {
+        "work_id": sha[:32],
+        "sha256": sha,
+        "size": 1,
+        "width": 1024,
+        "height": 768,
+        "format": "JPEG",
+        "exif": "{}",
+        "registered_at": now,
+    }
+    fingerprint = {
+        "work_id": sha[:32],
+        "scheme": SCHEME,
+        "data": data,
+        "digest": hashlib.sha256(data).hexdigest(),
+        "created_at": now,
+    }
+    return work, fingerprint
+
+
+def bench_startup(n_works: int) -> None:
     import logging
     import tempfile
     from datetime import UTC, datetime
@@ -264,10 +309,9 @@ def bench_startup(n_works: int) -> None:
     from copyseal.db.base import Base
     from copyseal.db.models import Work
     from copyseal.db.models import WorkFingerprint as FpRow
-    from copyseal.match import ImageHash, MatchConfig, WorkFingerprint
-    from copyseal.match.fingerprint import WindowHash
+    from copyseal.match import MatchConfig
     from copyseal.registry import build_matcher
-    from copyseal.registry._index_cache import SCHEME, index_dir
+    from copyseal.registry._index_cache import index_dir
 
     logging.getLogger("copyseal").setLevel(logging.ERROR)
     cfg = MatchConfig()
@@ -292,41 +336,9 @@ def bench_startup(n_works: int) -> None:
         t = time.perf_counter()
         works, fps = [], []
         for i in range(n_works + 10):
-            fp = WorkFingerprint(
-                width=1024,
-                height=768,
-                work_size=(512, 384),
-                hashes=tuple(
-                    WindowHash(window=(0, 0, 10_000, 10_000), hash=ImageHash(data=rng.bytes(8)))
-                    for _ in range(5)
-                ),
-                points=rng.uniform(0, 384, (cfg.work_features, 2)).astype(np.float32),
-                descriptors=rng.integers(0, 256, (cfg.work_features, 32), dtype=np.uint8),
-                thumbnail_png=png.tobytes(),
-            )
-            data = fp.to_bytes()
-            sha = hashlib.sha256(f"work {i}".encode()).hexdigest()
-            works.append(
-                {
-                    "work_id": sha[:32],
-                    "sha256": sha,
-                    "size": 1,
-                    "width": 1024,
-                    "height": 768,
-                    "format": "JPEG",
-                    "exif": "{}",
-                    "registered_at": now,
-                }
-            )
-            fps.append(
-                {
-                    "work_id": sha[:32],
-                    "scheme": SCHEME,
-                    "data": data,
-                    "digest": hashlib.sha256(data).hexdigest(),
-                    "created_at": now,
-                }
-            )
+            work_row, fp_row = synthetic_work(f"work {i}", rng, png.tobytes(), now)
+            works.append(work_row)
+            fps.append(fp_row)
             if i >= n_works:
                 continue  # the last 10 are registered between two starts
             if len(works) == 1000 or i == n_works - 1:

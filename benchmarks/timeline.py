@@ -22,21 +22,11 @@ Times are the median of ``--repeat`` runs, in milliseconds.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import statistics
-import tempfile
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy import insert, select
 
-from copyseal.config import load_settings
 from copyseal.db.models import Work
 from copyseal.db.schema.bundle import EvidenceBundle
 from copyseal.db.schema.crawl import CrawlJob, CrawlMatch
@@ -45,15 +35,15 @@ from copyseal.db.schema.review import Case, CaseMatch
 from copyseal.timeline import MatchTimeline, SiteTimeline, Visit, match_timeline, site_timeline
 from copyseal.timeline.query import timelines
 from copyseal.times import utc
-from copyseal.workspace import Workspace, init_workspace
+from copyseal.workspace import Workspace
+
+# The same fresh SQLite / PostgreSQL workspace and timing as the review queue benchmark.
+from review_queue import median_ms, workspace
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SITES = 10
 SITE = "s0.example"  # the site whose record is timed
 PER_MATCH = 10
-PG_URL = os.environ.get(
-    "COPYSEAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 RESULTS = ["present"] * 6 + ["changed", "moved", "blocked", "removed"]
 
 
@@ -144,49 +134,6 @@ def baseline(ws: Workspace, site: str) -> SiteTimeline:
                               site=m.site, visits=(m.visits[0], *visits))
             )  # fmt: skip
     return SiteTimeline(site=site, matches=tuple(matches), notices=base.notices)
-
-
-@contextmanager
-def workspace(kind: str) -> Iterator[Workspace]:
-    """A fresh workspace on SQLite (a temporary folder) or PostgreSQL (a fresh schema)."""
-    with tempfile.TemporaryDirectory(prefix="copyseal-bench-timeline-") as tmp:
-        folder = Path(tmp) / "ws"
-        if kind == "sqlite":
-            init_workspace(folder)
-            ws = Workspace.open(load_settings(folder / "config.yaml", env={}))
-            try:
-                yield ws
-            finally:
-                ws.close()
-            return
-        schema = f"bench_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'create schema "{schema}"'))
-        try:
-            folder.mkdir()
-            url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-            (folder / "config.yaml").write_text(f"database:\n  url: '{url}'\n", encoding="utf-8")
-            init_workspace(None, config=folder / "config.yaml")
-            ws = Workspace.open(load_settings(folder / "config.yaml", env={}))
-            try:
-                yield ws
-            finally:
-                ws.close()
-        finally:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'drop schema "{schema}" cascade'))
-            admin.dispose()
-
-
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm the caches (and SQLAlchemy's statement cache)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def main() -> None:
