@@ -37,6 +37,7 @@ from rich.markup import escape
 from copyseal.bundle.anchored import with_anchor_proof
 from copyseal.bundle.check import BundleVerification, verify_bundle
 from copyseal.cli._common import App, emit, json_option, pass_app
+from copyseal.errors import CopysealError
 from copyseal.verify import AnchoredReceipt, load_vkey, verify_anchored_receipt, verify_receipt_file
 
 __all__ = ["verify"]
@@ -244,7 +245,13 @@ def _newer_from_workspace(app: App, path: Path) -> tuple[str, Sequence[bytes]] |
     latest = ledger.latest_checkpoint()
     if latest.size < first.checkpoint.size:
         return latest.note, []  # a shorter log than the receipt's: the check will fail
-    return latest.note, ledger.consistency_proof(first.checkpoint.size, latest.size)
+    try:
+        return latest.note, ledger.consistency_proof(first.checkpoint.size, latest.size)
+    except CopysealError:
+        # The log cannot prove it extends the receipt's checkpoint (its entries or stored
+        # hashes are gone): no proof, so the consistency check fails, and the entry check
+        # says what is missing; a verification failure, not an error of the command.
+        return latest.note, []
 
 
 @dataclass(frozen=True, kw_only=True)
