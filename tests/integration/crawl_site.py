@@ -73,6 +73,8 @@ class Site:
     hits: Counter[str] = field(default_factory=Counter)
     agents: set[str] = field(default_factory=set)
     delays: dict[str, float] = field(default_factory=dict)
+    #: A request for one of these paths waits until its event is set (at most 120 s).
+    gates: dict[str, threading.Event] = field(default_factory=dict)
     port: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -252,6 +254,9 @@ def serve(site: Site) -> Callable[[], None]:
             delay = site.delays.get(self.path.split("?")[0], 0.0)
             if delay:
                 time.sleep(delay)
+            gate = site.gates.get(self.path.split("?")[0])
+            if gate is not None:
+                gate.wait(120)
             entry = site.files.get(self.path)
             if entry is None:
                 self.send_response(404)

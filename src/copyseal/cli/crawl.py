@@ -191,13 +191,16 @@ def crawls(app: App, as_json: bool) -> None:
             table.add_column(column)
         for j in jobs:
             d = j.to_json()
+            pages = str(d["pages"])
+            if j.distributed and j.distributed["pages_in_flight"]:
+                pages += f" (+{j.distributed['pages_in_flight']} in flight)"
             table.add_row(
                 j.job_id,
                 j.status,
                 j.target,
                 j.spider,
                 "yes" if j.render else "no",
-                str(d["pages"]),
+                pages,
                 str(d["images"]),
                 str(d["match_count"]),
             )

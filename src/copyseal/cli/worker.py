@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import time
+import signal
+import threading
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
     "--exit-when-idle",
     type=click.FloatRange(min=0),
     metavar="SECONDS",
-    help="Exit after SECONDS with nothing to do (default: run until stopped).",
+    help="Exit after SECONDS with nothing to do (default: run until stopped); time when"
+    " the database or Redis cannot be reached is not idle.",
 )
 @click.option(
     "--poll",
@@ -45,7 +48,7 @@ def worker(app: App, concurrency: int | None, exit_when_idle: float | None, poll
     from copyseal.pipeline import ChildLaunch, Worker
 
     launch = ChildLaunch(config_path=app.config_path, overrides=app.overrides, debug=app.debug)
-    ws = _open_workspace(app, exit_when_idle)
+    ws = _open_workspace(app)
     if ws is None:
         return
     w = Worker(
@@ -59,23 +62,33 @@ def worker(app: App, concurrency: int | None, exit_when_idle: float | None, poll
         w.run()
 
 
-def _open_workspace(app: App, exit_when_idle: float | None) -> Workspace | None:
+def _open_workspace(app: App) -> Workspace | None:
     """The workspace, once its database answers: a worker started before PostgreSQL (or
-    while it restarts) says so in one line and retries (None: idle too long)."""
-    start = time.monotonic()
+    while it restarts) says so in one line and retries until the database answers or it
+    is stopped (None). The wait is never counted as idle time (``--exit-when-idle``):
+    jobs may be waiting in the database it cannot reach."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        click.echo(f"worker: {signal.Signals(signum).name}: stopping", err=True)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     said = None
-    while True:
-        try:
-            ws = app.workspace()
-            ws.engine  # noqa: B018 (connects, and migrates when configured to)
-            return ws
-        except StorageError as e:
-            if "cannot connect" not in str(e):
-                raise
-            if str(e) != said:
-                said = str(e)
-                click.echo(f"worker: {e}; retrying", err=True)
-        if exit_when_idle is not None and time.monotonic() - start >= exit_when_idle:
-            click.echo(f"worker: idle for {exit_when_idle:g} s: exiting", err=True)
-            return None
-        time.sleep(2.0)
+    try:
+        while not stop.is_set():
+            try:
+                ws = app.workspace()
+                ws.engine  # noqa: B018 (connects, and migrates when configured to)
+                return ws
+            except StorageError as e:
+                if "cannot connect" not in str(e):
+                    raise
+                if str(e) != said:
+                    said = str(e)
+                    click.echo(f"worker: {e}; retrying", err=True)
+            stop.wait(2.0)
+        return None
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)

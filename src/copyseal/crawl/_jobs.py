@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from copyseal import times
+from copyseal.crawl._job_progress import distributed_progress
 from copyseal.crawl._report import CrawlReasons, crawl_reasons
 from copyseal.crawl._runner import run_job
 from copyseal.crawl._settings import DEFAULT_MATCHER
@@ -140,9 +141,16 @@ class CrawlSummary:
     matches: tuple[MatchRecord, ...] = ()
     #: Why pages and images are not done, and the links not followed.
     reasons: CrawlReasons = field(default_factory=CrawlReasons)
+    #: A distributed job's progress across workers (None: a single-process job; see
+    #: :func:`~copyseal.crawl._job_progress.distributed_progress`).
+    distributed: dict[str, Any] | None = None
 
     @classmethod
-    def load(cls, store: JobStore, job_id: str, *, with_matches: bool) -> CrawlSummary:
+    def load(
+        cls, store: JobStore, job_id: str, *, with_matches: bool, lease_seconds: float = 30.0
+    ) -> CrawlSummary:
+        """The job's summary; ``lease_seconds`` (``distributed.lease_seconds``, whose
+        default is 30) tells which workers of a distributed job are alive."""
         job: CrawlJob = store.job(job_id)
         status = job.status
         # A distributed job runs with no pid of its own (its workers' leases say who works).
@@ -165,6 +173,7 @@ class CrawlSummary:
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,
+            distributed=distributed_progress(store.engine, job_id, lease_seconds=lease_seconds),
             matches=tuple(MatchRecord.from_row(m) for m in store.matches([job_id]))
             if with_matches
             else (),
@@ -193,6 +202,7 @@ class CrawlSummary:
             "created_at": times.iso(self.created_at),
             "started_at": times.iso(self.started_at),
             "finished_at": times.iso(self.finished_at),
+            "distributed": self.distributed,
         }
 
 
@@ -217,7 +227,8 @@ def enqueue_crawl(
 
     store = JobStore(workspace.engine)
     job_id = enqueue_job(workspace.engine, spec, capture=capture)
-    return CrawlSummary.load(store, job_id, with_matches=False)
+    lease = workspace.settings.distributed.lease_seconds
+    return CrawlSummary.load(store, job_id, with_matches=False, lease_seconds=lease)
 
 
 def resume_crawl(
@@ -253,7 +264,10 @@ def resume_crawl(
 
 def crawl_summary(workspace: Workspace, job_id: str) -> CrawlSummary:
     """One job's report, with its matches."""
-    return CrawlSummary.load(JobStore(workspace.engine), job_id, with_matches=True)
+    lease = workspace.settings.distributed.lease_seconds
+    return CrawlSummary.load(
+        JobStore(workspace.engine), job_id, with_matches=True, lease_seconds=lease
+    )
 
 
 def job_policy(workspace: Workspace, job_id: str) -> AddressPolicy:
@@ -265,7 +279,11 @@ def job_policy(workspace: Workspace, job_id: str) -> AddressPolicy:
 def list_jobs(workspace: Workspace) -> list[CrawlSummary]:
     """Every crawl job, oldest first, with its counts."""
     store = JobStore(workspace.engine)
-    return [CrawlSummary.load(store, j.job_id, with_matches=False) for j in store.jobs()]
+    lease = workspace.settings.distributed.lease_seconds
+    return [
+        CrawlSummary.load(store, j.job_id, with_matches=False, lease_seconds=lease)
+        for j in store.jobs()
+    ]
 
 
 def list_matches(workspace: Workspace, *, job_id: str | None = None) -> list[MatchRecord]:

@@ -11,8 +11,9 @@ and a page that fails ``distributed.max_attempts`` times is ``failed`` and skipp
 No queue library is needed: the database that already records matches and bundles
 holds the tasks, so a claim, its bundle's record and the matches it seals are all in the
 one place a crash is reconciled from (:func:`~copyseal.pipeline._records.
-reconcile_bundles`, run before each claim is sealed). On SQLite (one machine) ``FOR
-UPDATE`` is not rendered; the claim's conditional update still lets one writer win.
+reconcile_bundles`, run once per seal pass and before a page claimed before is sealed
+again). On SQLite (one machine) ``FOR UPDATE`` is not rendered; the claim's conditional
+update still lets one writer win.
 """
 
 from __future__ import annotations

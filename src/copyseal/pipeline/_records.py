@@ -134,8 +134,12 @@ def reconcile_bundles(ws: Workspace) -> list[str]:
         known = set(db.scalars(select(EvidenceBundle.bundle_id)))
     added = []
     for name in names:
+        # Almost every name is known: checked before the path, whose resolving and checks
+        # cost ~0.16 ms a name (measured at 10^4 bundles: 1.75 s a scan, 0.08 s now).
+        if name in known:
+            continue
         folder = ws.store.path(Area.BUNDLES, name)
-        if name in known or not folder.is_dir():
+        if not folder.is_dir():
             continue
         try:
             data = (folder / "manifest.json").read_bytes()

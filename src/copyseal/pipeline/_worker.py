@@ -4,9 +4,10 @@ evidence store.
 
 The loop (:meth:`Worker.run`): mark finished jobs finished; crawl a job that has pages
 waiting (in Redis, or lost and pushed again) or needs its seeds, in a child process
-(:func:`_session_in_child`, a fresh interpreter: a Twisted reactor starts once per
-process); capture and seal the pages with matches that it can claim
-(:mod:`copyseal.pipeline._claims`); sleep when there is nothing to do. A heartbeat thread
+(:mod:`copyseal.pipeline._session_child`, a fresh interpreter: a Twisted reactor starts
+once per process); capture and seal the pages with matches that it can claim
+(:mod:`copyseal.pipeline._claims`), also while its crawl session runs (a look every
+``poll`` seconds); sleep when there is nothing to do. A heartbeat thread
 keeps this worker's leases and claims alive. The child dies with its worker
 (``PR_SET_PDEATHSIG``), so ``kill -9`` of the worker stops both, and the others take
 its pages and claims once its heartbeat is older than ``distributed.lease_seconds``.
@@ -26,10 +27,8 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from types import FrameType
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,18 +40,16 @@ from copyseal.crawl.distributed import (
     queue_key,
     redact_url,
 )
-from copyseal.errors import CopysealError
 from copyseal.licences import settle_job
 from copyseal.pipeline._claims import SealClaim, SealClaims
 from copyseal.pipeline._policy import seals_after_crawl
 from copyseal.pipeline._process import ChildLaunch
+from copyseal.pipeline._session_child import session_in_child
 from copyseal.workspace import Workspace
 
 __all__ = ["Worker"]
 
 log = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
 
 
 def _say(message: str) -> None:
@@ -73,7 +70,8 @@ class Worker:
         ws: The workspace (PostgreSQL for several machines; SQLite works on one).
         launch: How crawl sessions (child processes) open the same workspace.
         concurrency: Requests at once in a crawl session (default: ``crawl.concurrency``).
-        exit_when_idle: Exit after this many seconds with nothing to do (None: never).
+        exit_when_idle: Exit after this many seconds with nothing to do (None: never);
+            time when the database or Redis cannot be reached does not count.
         poll: Seconds between looks for work when idle.
         on_event: Called with each line the worker says (default: stderr).
     """
@@ -189,16 +187,19 @@ class Worker:
                 except SQLAlchemyError as e:
                     self._unreachable("the database", e)
                     busy = False
-                if busy:
+                # Time the database or Redis cannot be reached is not idle: jobs may be
+                # waiting behind the outage (it is said once, and retried).
+                if busy or self._down:
                     idle_since = time.monotonic()
-                elif (
+                if busy:
+                    continue
+                if (
                     self.exit_when_idle is not None
                     and time.monotonic() - idle_since >= self.exit_when_idle
                 ):
                     self.say(f"idle for {self.exit_when_idle:g} s: exiting")
                     break
-                else:
-                    self._stop.wait(self.poll)
+                self._stop.wait(self.poll)
         finally:
             self._stop.set()
             with contextlib.suppress(SQLAlchemyError):
@@ -214,7 +215,7 @@ class Worker:
     def _crawl_step(self) -> bool:
         try:
             self.redis.ping()
-            self._reachable("redis")
+            self._reachable(self._redis_name)
         except Exception as e:  # redis.RedisError, OSError: the one-line message says which
             self._unreachable(self._redis_name, e)
             return False
@@ -259,7 +260,7 @@ class Worker:
         # session costs a process start (~2 s of CPU measured here), so not too short.
         idle = max(5.0, self.ws.settings.distributed.lease_seconds / 3)
         process = ctx.Process(
-            target=_session_in_child,
+            target=session_in_child,
             args=(
                 None if self.launch.config_path is None else str(self.launch.config_path),
                 tuple(self.launch.overrides),
@@ -279,7 +280,7 @@ class Worker:
             process.start()
             self._child = process
         try:
-            process.join()
+            self._join_sealing(process, job_id)
         finally:
             with self._lock:
                 self._child = None
@@ -292,6 +293,30 @@ class Worker:
                 self.frontier.seeding_failed(job_id)
             self.say(f"crawl {job_id}: session ended with code {code}")
 
+    def _join_sealing(self, process: BaseProcess, job_id: str) -> None:
+        """Wait for the crawl session, sealing the pages this worker can claim meanwhile
+        (a look every ``poll`` seconds): a session lasts until its job is finished or
+        idle, and a page with matches is captured while the crawl goes on, not after."""
+        sealing = True
+        while True:
+            process.join(self.poll)
+            if process.exitcode is not None or self._stop.is_set():
+                process.join()
+                return
+            if not sealing:
+                continue
+            try:
+                self._seal_step()
+                self._reachable("the database")
+            except SQLAlchemyError as e:
+                self._unreachable("the database", e)
+            except Exception as e:  # e.g. no browser: tried again, loudly, after the session
+                log.exception("sealing during crawl %s failed", job_id)
+                self.say(f"crawl {job_id}: sealing failed ({_one_line(e)}); sealing after it")
+                sealing = False
+                with contextlib.suppress(SQLAlchemyError):
+                    self.claims.release_all()  # its claims are free again, not held
+
     # -- sealing -------------------------------------------------------------------------
 
     def _seal_step(self) -> int:
@@ -299,11 +324,12 @@ class Worker:
         claim = self.claims.claim()
         if claim is None:
             return 0
+        before = self._activity
         self._activity = f"seal {claim.job_id}"
         try:
             return asyncio.run(self._seal_claims(claim))
         finally:
-            self._activity = "idle"
+            self._activity = before
 
     async def _seal_claims(self, first: SealClaim) -> int:
         """Seal claimed pages of one job in one browser; returns how many were handled."""
@@ -316,13 +342,19 @@ class Worker:
         ws = self.ws
         matcher = build_matcher(ws.engine, ws.settings)
         handled = 0
+        reconciled = False
         claim: SealClaim | None = first
         policy = job_policy(ws, first.job_id)
         async with BrowserSession.from_settings(ws.settings, policy=policy) as session:
             while claim is not None:
-                # A page sealed on disk by a worker killed before recording it is
-                # recorded now, so it is not captured twice.
-                await asyncio.to_thread(reconcile_bundles, ws)
+                # A page sealed on disk by a worker killed before recording it (or whose
+                # recording failed) is recorded now, so it is not captured twice. The scan
+                # lists every bundle folder and every recorded bundle id, so it runs once
+                # per pass (publishing what killed writers left staged) and again only for
+                # a claim taken before: a first claim's page has no earlier sealer.
+                if not reconciled or claim.attempt > 1:
+                    await asyncio.to_thread(reconcile_bundles, ws)
+                    reconciled = True
                 found = (await asyncio.to_thread(_pending, ws, claim.job_id)).get(claim.page_url)
                 if not found:
                     self.claims.done(claim)
@@ -349,62 +381,3 @@ class Worker:
                     break
                 claim = self.claims.claim(job_id=first.job_id)
         return handled
-
-
-def _die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (a worker killed with -9
-    takes its crawl session with it)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(1)
-
-
-def _session_in_child(
-    config_path: str | None,
-    overrides: tuple[str, ...],
-    debug: bool,
-    job_id: str,
-    worker_id: str,
-    seed: bool,
-    idle: float,
-    concurrency: int | None,
-    parent: int,
-) -> None:
-    """The crawl session's process: open the settings and crawl ``job_id``'s pages."""
-    _die_with_parent(parent)
-    with contextlib.suppress(PermissionError):
-        os.setsid()  # a terminal's Ctrl-C reaches the worker, which stops this once
-    sys.stdout.flush()
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    from copyseal._logging import configure_logging
-    from copyseal.config import load_settings
-    from copyseal.crawl.distributed import run_session
-
-    try:
-        settings = load_settings(Path(config_path) if config_path else None, overrides=overrides)
-        lg = settings.logging
-        configure_logging(
-            level=lg.level, file=lg.file, max_bytes=lg.max_bytes, backups=lg.backups, debug=debug
-        )
-        run_session(
-            settings,
-            job_id,
-            worker_id=worker_id,
-            seed=seed,
-            idle_limit=idle,
-            concurrency=concurrency,
-        )
-    except CopysealError as e:
-        sys.stderr.write(f"error: crawl {job_id}: {e}\n")
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        pass
-    except Exception:
-        traceback.print_exc()
-        sys.exit(1)
