@@ -80,6 +80,50 @@ def ratio_matches(
     return qi, idx[ok, 0].astype(np.intp)
 
 
+def vote_consistency(
+    work_points: npt.NDArray[np.float32],
+    query_points: npt.NDArray[np.float32],
+    distances: npt.NDArray[np.int32],
+    *,
+    threshold: float,
+    cell: float,
+) -> int:
+    """How many vote pairs one similarity transform explains (work -> query points).
+
+    Pairs are taken nearest descriptor first and kept one per ``cell`` px cell of the
+    query and then of the work, so that a cluster of votes from one spot (a texture, the
+    same corner at several pyramid levels) cannot make a degenerate fit look supported;
+    a fit shrinking or enlarging by more than 20x counts as none.
+    """
+    if len(work_points) < 3:
+        return 0
+    order = np.argsort(distances, kind="stable")
+    src = np.asarray(work_points, np.float32)[order]
+    dst = np.asarray(query_points, np.float32)[order]
+    for side in ("query", "work"):
+        pts = dst if side == "query" else src
+        _, first = np.unique(np.floor(pts / cell).astype(np.int64), axis=0, return_index=True)
+        keep = np.sort(first)
+        src, dst = src[keep], dst[keep]
+        if len(src) < 3:
+            return 0
+    sim, mask = cv2.estimateAffinePartial2D(
+        src,
+        dst,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=threshold,
+        maxIters=1000,
+        confidence=0.995,
+        refineIters=0,
+    )
+    if sim is None or mask is None:
+        return 0
+    scale = math.hypot(float(sim[0, 0]), float(sim[1, 0]))
+    if not 0.05 <= scale <= 20.0:
+        return 0
+    return int(mask.sum())
+
+
 def _well_conditioned(m: Mat3) -> bool:
     a = m[:2, :2]
     det = float(np.linalg.det(a))

@@ -30,12 +30,26 @@ class MatchConfig:
             resolution: at 1024 a 30 %-wide embed still spans ~300 px.
         query_min_side: Queries whose longest side is smaller are upscaled to it, so that
             ORB (31 px patches) finds features on small crops and thumbnails.
+        decode_side: A JPEG query given as bytes is decoded at 1/2, 1/4 or 1/8 scale
+            (libjpeg's scaled IDCT, ``decode(reduce_to=...)``), its longest side no
+            smaller than this, then reduced to ``query_side``; 0 decodes in full. A 12 MP
+            JPEG then costs ~25 ms to decode instead of ~130. Measured on the 266 hard
+            queries of ``match_accuracy.py`` (crop 50-40 %, embed 30-50 %, combo) enlarged
+            and saved as JPEG (``benchmarks/decode.py --accuracy --hard``): at 1024 (=
+            ``query_side``) 4 found after a full decode were missed and none gained (other
+            runs: 6 lost, 1 gained); at 1536, 2 lost at 2.2x and 0 at 1.5x ``query_side``
+            (the worst case), the noise level: enlarging the queries 1 % more flips 2.
         work_features: ORB keypoints kept per work (spread over a grid, strongest first).
         retrieval_features: How many of those (the first, i.e. strongest and spread) go to
             the descriptor retrieval index. A 30 % embed of the fine-textured grass got
             only 2 votes with 300 (8 with 500: its strongest keypoints are fine-scale ones
-            the embed no longer shows), but 500 made the descriptor index 1.7x larger and
-            its build ~2x slower, and queries slower; left at 300.
+            the embed no longer shows). All 1000 (the default) give the vote pre-check
+            (``vote_consistent``) enough pairs on crops and embeds: with 300, copies found
+            on the keypoint path had as few as 2 consistent pairs and no threshold kept
+            them all while dropping most chance candidates; with 1000 every one had >= 4.
+            The descriptor index is 3.3x larger (32 bytes a descriptor plus an 8-byte id:
+            ~40 MB per 1,000 works) and is an inverted file from ``FaissIndex``'s
+            ``ivf_threshold`` on, so a query's votes cost ~2-5 ms at 100 works.
         query_features: ORB keypoints extracted from a query.
         query_spread: Detect this many times ``query_features`` keypoints and keep the
             best of each grid cell in turn, so that a work pasted beside a busier photo
@@ -74,6 +88,20 @@ class MatchConfig:
         vote_features: Query descriptors (the first, i.e. spread, ones) used for voting;
             retrieval cost is linear in it (~25 ms for 600 at 10^4 works, inverted file).
         max_candidates: Most candidates from descriptor votes verified per query.
+        vote_consistent: A voted candidate goes to keypoint verification only when at
+            least this many of its vote pairs (the query keypoint and the work keypoint of
+            each vote, one pair per ``vote_cell`` px cell of either image) fit one
+            similarity transform within ``vote_consistency_px``; 0 verifies every voted
+            candidate. Votes alone are weak evidence: over 100 works (19 photos, 6 shapes
+            pictures, 75 textures) a negative had ~11 candidates with 3 or more votes and
+            each cost a 2,000 x 1,000 ratio match and RANSAC. Measured on
+            ``match_accuracy.py``'s queries and 300 crawl-site images against those 100
+            works (``retrieval_features`` 1000): every copy found on the keypoint path had
+            >= 4 consistent pairs, while 6.5 % of the wrongly voted candidates had.
+        vote_consistency_px: RANSAC threshold of that check, in query working pixels
+            (looser than ``ransac_threshold``: the voting keypoints are the coarse ones).
+        vote_cell: Cell size (px) deduplicating vote pairs, so that many votes from one
+            spot (a texture, repeated keypoints across pyramid levels) count once.
         max_hash_candidates: Most candidates from hash hits (closest first) verified per
             query. Uncapped, 10^4 works gave 20-40 hash hits at radius 16 that crowded
             out the voted candidates (found 0.70 instead of 0.95 in match_speed).
@@ -146,8 +174,9 @@ class MatchConfig:
     work_side: int = 512
     query_side: int = 1024
     query_min_side: int = 512
+    decode_side: int = 1536
     work_features: int = 1000
-    retrieval_features: int = 300
+    retrieval_features: int = 1000
     query_features: int = 2000
     query_spread: float = 2.0
     orb_levels: int = 12
@@ -165,6 +194,9 @@ class MatchConfig:
     min_votes: int = 3
     vote_features: int = 600
     max_candidates: int = 6
+    vote_consistent: int = 4
+    vote_consistency_px: float = 10.0
+    vote_cell: float = 4.0
     max_hash_candidates: int = 3
     knn: int = 3
     tile_size: int = 16
@@ -195,6 +227,8 @@ class MatchConfig:
                 raise MatchError(f"match.{f.name} must not be negative (got {value})")
         if not 0 < self.ratio <= 1:
             raise MatchError(f"match.ratio must be in (0, 1] (got {self.ratio})")
+        if 0 < self.decode_side < self.query_side:
+            raise MatchError("match.decode_side must be 0 or at least match.query_side")
         if self.retrieval_features > self.work_features:
             raise MatchError("match.retrieval_features cannot exceed match.work_features")
 

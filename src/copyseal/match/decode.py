@@ -9,6 +9,11 @@ naming the input and the reason, so one bad file never stops a batch.
 Normalisation follows what a viewer shows: EXIF orientation is applied (CIPA DC-008
 "Exif 2.32", tag 0x0112), CMYK/16-bit/palette/greyscale become 8-bit RGB, and alpha is
 composited over white. Animated GIF/WebP give a few evenly spaced frames.
+
+A caller that only needs a smaller image (the matcher: ``MatchConfig.decode_side``) can ask
+for ``reduce_to``: a JPEG is then decoded by libjpeg's scaled IDCT at 1/2, 1/4 or 1/8 of
+its size (Pillow's ``Image.draft``), several times cheaper than a full decode, never below
+the size asked for.
 """
 
 from __future__ import annotations
@@ -79,13 +84,17 @@ class DecodedImage:
         rgb: The (first) frame as an ``H x W x 3`` ``uint8`` array, orientation applied.
         frames: All sampled frames (``rgb`` is ``frames[0]``); one for still images.
         format: The sniffed container format (``"JPEG"``, ``"PNG"``, ``"SVG"``, ...).
-        width: Width of ``rgb`` in pixels (after EXIF orientation).
-        height: Height of ``rgb`` in pixels.
+        width: Width of the image in pixels (after EXIF orientation): the original's,
+            also when ``rgb`` was decoded reduced (``scale`` < 1).
+        height: Height of the image in pixels, likewise.
         exif: EXIF tags by name, values made JSON-safe (bytes become hex, capped).
         sha256: SHA-256 hex digest of the original bytes.
         size: Length of the original bytes.
         n_frames: Number of frames in the original (animated images have more than one).
         name: The name given to :func:`decode`, used in messages.
+        scale: Pixels of ``rgb`` per pixel of the original (1.0 unless :func:`decode` was
+            asked to ``reduce_to`` a JPEG; then 1/2, 1/4 or 1/8): a point ``(x, y)`` of
+            ``rgb`` is ``(x / scale, y / scale)`` in the original.
     """
 
     rgb: npt.NDArray[np.uint8] = field(repr=False, compare=False)
@@ -98,6 +107,7 @@ class DecodedImage:
     size: int
     n_frames: int = 1
     name: str = ""
+    scale: float = 1.0
 
     @classmethod
     def from_array(cls, rgb: npt.NDArray[np.uint8], *, name: str = "") -> DecodedImage:
@@ -150,7 +160,12 @@ def sniff(data: bytes) -> str | None:
 
 
 def decode(
-    data: bytes, *, max_pixels: int, name: str = "", max_frames: int = DEFAULT_MAX_FRAMES
+    data: bytes,
+    *,
+    max_pixels: int,
+    name: str = "",
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    reduce_to: int | None = None,
 ) -> DecodedImage:
     """Decode image bytes into normalised RGB.
 
@@ -160,6 +175,12 @@ def decode(
             before decoding them (decompression bombs, absurd dimensions).
         name: A label for error messages (path or URL).
         max_frames: How many evenly spaced frames to keep from an animated image.
+        reduce_to: Only for callers that shrink the image anyway (matching): decode a
+            JPEG (or MPO) at the smallest of 1/2, 1/4 or 1/8 scale whose longest side is
+            still at least ``reduce_to`` pixels, recorded in ``DecodedImage.scale``
+            (``width``/``height`` stay the original's). Other formats, and JPEGs smaller
+            than twice ``reduce_to``, decode in full. Evidence, overlays and registration
+            need full pixels and leave it ``None``.
 
     Returns:
         The decoded image and the facts about its bytes.
@@ -169,6 +190,8 @@ def decode(
             message names the input and the reason.
     """
     label = name or "<bytes>"
+    if reduce_to is not None and reduce_to < 1:
+        raise ValueError(f"reduce_to must be a positive number of pixels, got {reduce_to}")
     if not data:
         raise DecodeError(f"{label}: empty file (zero bytes)")
     fmt = sniff(data)
@@ -206,7 +229,10 @@ def decode(
                     f"exceeds the limit of {max_pixels}"
                 )
             exif = _exif_dict(img)
+            scale = 1.0
             try:
+                if reduce_to is not None and img.format in ("JPEG", "MPO"):
+                    scale = _draft(img, reduce_to)
                 # A TIFF counts its frames by walking every IFD: a broken one raises here.
                 n_frames = int(getattr(img, "n_frames", 1) or 1)
                 frames = _read_frames(img, n_frames, max_frames)
@@ -215,18 +241,48 @@ def decode(
             except _CORRUPT as e:
                 raise DecodeError(f"{label}: truncated or corrupt {fmt} data ({e})") from e
     first = frames[0]
+    width, height = int(first.shape[1]), int(first.shape[0])
+    if scale != 1.0:
+        # The original's size as shown: the header's, swapped when the EXIF orientation
+        # transposes (5-8: the ones ``ImageOps.exif_transpose`` turns by 90 degrees).
+        width, height = (h, w) if exif.get("Orientation") in (5, 6, 7, 8) else (w, h)
     return DecodedImage(
         rgb=first,
         frames=frames,
         format=fmt if img.format != "MPO" else "JPEG",
-        width=int(first.shape[1]),
-        height=int(first.shape[0]),
+        width=width,
+        height=height,
         exif=exif,
         sha256=digest,
         size=len(data),
         n_frames=n_frames,
         name=name,
+        scale=scale,
     )
+
+
+def _draft(img: Image.Image, reduce_to: int) -> float:
+    """Have libjpeg decode ``img`` at 1/2, 1/4 or 1/8 scale, the smallest whose longest
+    side is still >= ``reduce_to``; returns the scale (1.0: full size).
+
+    Pillow's ``JpegImageFile.draft`` picks the largest 1/s (s in 8, 4, 2, 1) with
+    ``width // s >= asked width`` and ``height // s >= asked height``; asking ``reduce_to``
+    for the longest side and the other in proportion (rounded down, so its bound is never
+    the tighter one but for a strip thinner than the scale, which is then reduced less)
+    gives s <= longest / reduce_to, so the decoded longest side, ceil(longest / s), stays
+    >= ``reduce_to``. The scale is read from the box ``draft`` returns (the
+    original's coordinates within the reduced image, as Pillow documents).
+    """
+    w, h = img.size
+    longest = max(w, h)
+    if longest < 2 * reduce_to:
+        return 1.0  # not even 1/2 keeps the size asked for
+    ask = (max(1, w * reduce_to // longest), max(1, h * reduce_to // longest))
+    drafted = img.draft("RGB", ask)
+    if drafted is None:
+        return 1.0  # already loaded or several tiles: Pillow decodes in full
+    _, box = drafted
+    return float(box[2]) / w
 
 
 def _read_frames(

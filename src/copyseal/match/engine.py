@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import cv2
@@ -46,7 +46,7 @@ from copyseal.match.config import MatchConfig
 from copyseal.match.decode import DecodedImage, decode
 from copyseal.match.fingerprint import WindowHash, WorkFingerprint
 from copyseal.match.result import Match, Transform
-from copyseal.match.retrieval import HashHit, RetrievalIndex
+from copyseal.match.retrieval import HashHit, RetrievalIndex, VotePairs
 
 __all__ = [
     "FingerprintStore",
@@ -173,20 +173,29 @@ class Matcher:
                 max_pixels=self.config.max_pixels,
                 name=name,
                 max_frames=self.config.max_frames,
+                # Only the matches leave this method, in original pixels: a large JPEG
+                # may decode at 1/2-1/8 scale (still >= decode_side >= query_side).
+                reduce_to=self.config.decode_side or None,
             )
         best: dict[str, Match] = {}
         with _verify.omp_threads(self.config.threads):
             for i, frame in enumerate(image.frames):
-                for m in self._match_frame(frame, i):
+                for m in self._match_frame(frame, i, scale=image.scale):
                     if m.work_id not in best or m.score > best[m.work_id].score:
                         best[m.work_id] = m
         return sorted(best.values(), key=lambda m: (-m.score, m.work_id))
 
     # -- one frame -----------------------------------------------------------------------
 
-    def _match_frame(self, rgb: npt.NDArray[np.uint8], frame: int) -> list[Match]:
+    def _match_frame(
+        self, rgb: npt.NDArray[np.uint8], frame: int, *, scale: float = 1.0
+    ) -> list[Match]:
         cfg = self.config
         view = prepare_query(rgb, cfg)
+        if scale != 1.0:
+            # ``rgb`` was decoded reduced (DecodedImage.scale): fold that in, so that
+            # ``_to_match`` maps working pixels back to the original's pixels.
+            view = replace(view, scale=view.scale * scale)
         radii = [
             cfg.hash_radius if d == 0 else min(cfg.hash_radius, cfg.hash_radius_turned)
             for _, d, _ in view.hash_windows
@@ -202,43 +211,55 @@ class Matcher:
 
     def _candidates(
         self, view: QueryView, hash_works: list[str]
-    ) -> list[tuple[str, bool, list[int]]]:
+    ) -> list[tuple[str, bool, VotePairs | None]]:
         """The closest ``max_hash_candidates`` hash hits (``hash_works`` is sorted by
         distance), then the ``max_candidates`` works with most votes; no duplicates. Each
         comes with whether it had ``min_votes`` (else keypoint matching is skipped: it
-        could not reach ``min_inliers`` and costs a few ms) and the query keypoints that
-        voted for it."""
+        could not reach ``min_inliers`` and costs a few ms) and the vote pairs behind
+        its votes."""
         cfg = self.config
         chosen = hash_works[: cfg.max_hash_candidates]
-        voters = self.index.voters(
+        pairs = self.index.vote_pairs(
             view.features.descriptors[: cfg.vote_features],
             k=cfg.knn,
             max_distance=cfg.vote_distance,
         )
-        votes = {w: len(rows) for w, rows in voters.items()}
+        votes = {w: len(set(p.query_rows.tolist())) for w, p in pairs.items()}
         ranked = sorted(
             (w for w, v in votes.items() if v >= cfg.min_votes and w not in chosen),
             key=lambda w: (-votes[w], w),
         )
-        out = [(w, votes.get(w, 0) >= cfg.min_votes, voters.get(w, [])) for w in chosen]
-        return out + [(w, True, voters[w]) for w in ranked[: cfg.max_candidates]]
+        out = [(w, votes.get(w, 0) >= cfg.min_votes, pairs.get(w)) for w in chosen]
+        return out + [(w, True, pairs[w]) for w in ranked[: cfg.max_candidates]]
 
     def _verify_all(
         self, view: QueryView, by_work: dict[str, list[HashHit]], *, mirror: bool, frame: int
     ) -> list[Match]:
+        cfg = self.config
         out = []
-        regions = [self.config.region_max]  # region passes left for this query
-        for work_id, voted, rows in self._candidates(view, list(by_work)):
+        regions = [cfg.region_max]  # region passes left for this query
+        for work_id, voted, pairs in self._candidates(view, list(by_work)):
+            hits = by_work.get(work_id, [])
             try:
                 fp = self.store.get(work_id)
             except KeyError:
                 continue  # indexed but gone from the store: nothing to verify against
-            verdict = self._verify(
-                view, fp, by_work.get(work_id, []), geometric=voted, voters=rows, regions=regions
-            )
+            if voted and not hits and cfg.vote_consistent and pairs is not None:
+                # A candidate by votes alone is verified only when its votes agree on where
+                # the work lies (MatchConfig.vote_consistent); hash hits are always verified.
+                agree = _verify.vote_consistency(
+                    fp.points[pairs.work_rows],
+                    view.features.points[pairs.query_rows],
+                    pairs.distances,
+                    threshold=cfg.vote_consistency_px,
+                    cell=cfg.vote_cell,
+                )
+                if agree < cfg.vote_consistent:
+                    continue
+            rows = pairs.voters() if pairs is not None else []
+            verdict = self._verify(view, fp, hits, geometric=voted, voters=rows, regions=regions)
             if verdict is None:
                 continue
-            hits = by_work.get(work_id)
             out.append(
                 self._to_match(
                     work_id,
@@ -264,7 +285,9 @@ class Matcher:
     ) -> _Verdict | None:
         cfg = self.config
         geo = (
-            _verify.geometric(view.features, fp.points, fp.descriptors, cfg) if geometric else None
+            _verify.geometric(view.all_features(), fp.points, fp.descriptors, cfg)
+            if geometric
+            else None
         )
         if (
             geometric

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from copyseal.match.fingerprint import WorkFingerprint
     from copyseal.match.hashes import ImageHash
 
-__all__ = ["HashHit", "RetrievalIndex"]
+__all__ = ["HashHit", "RetrievalIndex", "VotePairs"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -49,6 +49,27 @@ class HashHit:
     window: int
     query: int
     distance: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VotePairs:
+    """The descriptor pairs behind one work's votes, each a query row and a row of the
+    work's fingerprint descriptors (so its keypoint), with their Hamming distance; arrays
+    of equal length, ordered by query row then neighbour rank.
+
+    Attributes:
+        query_rows: Rows of the query descriptors searched.
+        work_rows: Rows of the work's descriptors (``WorkFingerprint.points`` rows).
+        distances: Hamming distances of the pairs.
+    """
+
+    query_rows: npt.NDArray[np.intp]
+    work_rows: npt.NDArray[np.intp]
+    distances: npt.NDArray[np.int32]
+
+    def voters(self) -> list[int]:
+        """The distinct query rows, ascending (each votes once for the work)."""
+        return sorted(set(self.query_rows.tolist()))
 
 
 class RetrievalIndex(Protocol):
@@ -103,6 +124,14 @@ class RetrievalIndex(Protocol):
     ) -> dict[str, list[int]]:
         """For each work, the rows of ``descriptors`` having a descriptor of that work
         within ``max_distance`` among their ``k`` nearest (each row once per work)."""
+        ...
+
+    def vote_pairs(
+        self, descriptors: npt.NDArray[np.uint8], *, k: int, max_distance: int
+    ) -> dict[str, VotePairs]:
+        """Like :meth:`voters`, with the work descriptor each vote came from (every
+        neighbour of a row within ``max_distance``, so a row may pair with several of a
+        work's descriptors); ``vote_pairs(...)[w].voters() == voters(...)[w]``."""
         ...
 
     def prepare_search(self) -> None:

@@ -102,8 +102,19 @@ class WorkspaceMatcher:
         )
 
     def match(self, data: bytes, *, name: str = "") -> Sequence[Match | ExactMatch]:
-        """The works ``data`` shows: its exact original, else the perceptual matches."""
-        image = self.decode(data, name=name)
+        """The works ``data`` shows: its exact original, else the perceptual matches.
+
+        Only matches leave here (regions in the original's pixels), so a large JPEG is
+        decoded reduced, no smaller than the matcher's ``decode_side`` (``decode``'s
+        ``reduce_to``): the features are taken at ``query_side``, smaller still.
+        """
+        image = decode(
+            data,
+            max_pixels=self.config.max_pixels,
+            max_frames=self.config.max_frames,
+            name=name,
+            reduce_to=self.config.decode_side or None,
+        )
         work = self.exact.get(image.sha256)
         if work is not None:
             return [ExactMatch(work_id=work, width=image.width, height=image.height)]
@@ -151,11 +162,12 @@ class DbFingerprintStore:
 
     Only the works indexed at start (``work_ids``: work_id -> fingerprint digest) are
     served, and only with that digest, so the store agrees with the index it was built
-    with; the last ``cache_size`` fingerprints parsed are kept.
+    with; the last ``cache_size`` fingerprints parsed are kept (~40 kB each: a query
+    verifies up to ~18 candidates, and the vote pre-check reads every voted one's points).
     Thread-safe (the crawler matches from several threads).
     """
 
-    def __init__(self, engine: Engine, work_ids: Mapping[str, str], *, cache_size: int = 64):
+    def __init__(self, engine: Engine, work_ids: Mapping[str, str], *, cache_size: int = 256):
         self._engine = engine
         self._digests = work_ids  # work_id -> fingerprint digest indexed
         self._cache: OrderedDict[str, Fingerprint] = OrderedDict()

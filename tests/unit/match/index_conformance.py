@@ -56,6 +56,7 @@ def check_empty_index_finds_nothing(kind: Kind, fingerprints: Fingerprints, **_:
     assert index.search_hashes([fp.global_hash], 64) == []
     assert index.search_hashes([], 8) == []
     assert index.voters(fp.descriptors[:N_DESC], k=3, max_distance=256) == {}
+    assert index.vote_pairs(fp.descriptors[:N_DESC], k=3, max_distance=256) == {}
 
 
 def check_added_hashes_are_found_within_the_radius(
@@ -106,6 +107,28 @@ def check_descriptors_vote_for_their_work(
         assert _top(votes) == work_id
         for rows in votes.values():
             assert len(rows) == len(set(rows)) and all(0 <= r < len(query) for r in rows)
+
+
+def check_vote_pairs_name_the_work_keypoint_of_each_vote(
+    kind: Kind, fingerprints: Fingerprints, **_: object
+) -> None:
+    """A work's own descriptors vote for it through themselves (row i pairs with its row
+    i at distance 0), and the pairs agree with :meth:`voters`."""
+    index = _filled(kind, fingerprints)
+    for work_id, fp in fingerprints.items():
+        query = fp.descriptors[:N_DESC]
+        pairs = index.vote_pairs(query, k=3, max_distance=10)
+        assert {w: p.voters() for w, p in pairs.items()} == index.voters(
+            query, k=3, max_distance=10
+        )
+        own = pairs[work_id]
+        assert len(own.query_rows) == len(own.work_rows) == len(own.distances)
+        exact = own.distances == 0
+        assert exact.sum() >= 0.9 * len(query)
+        # A distance-0 pair is the row itself or an identical descriptor of the work.
+        same = (fp.descriptors[own.work_rows[exact]] == query[own.query_rows[exact]]).all()
+        assert bool(same)
+        assert (own.distances <= 10).all() and (np.diff(own.query_rows) >= 0).all()
 
 
 def check_remove_hides_a_work(kind: Kind, fingerprints: Fingerprints, **_: object) -> None:
