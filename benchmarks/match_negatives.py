@@ -225,10 +225,11 @@ def _init(n_works: int, overrides: dict[str, Any]) -> None:
     store = InMemoryStore()
     matcher = Matcher(store=store, index=FaissIndex(), config=cfg)
     works = list(E.catalogue(photos).items())
+    added: list[tuple[str, WorkFingerprint]] = []
     for name, rgb in works[:n_works]:
         fp = fingerprint(DecodedImage.from_array(rgb), config=cfg)
         store.put(name, fp)
-        matcher.add(name, fp)
+        added.append((name, fp))
     rng = np.random.default_rng(2)
     thumb = store.get(E.REGISTERED[0]).thumbnail_png
     for i in range(max(0, n_works - len(works))):
@@ -246,7 +247,9 @@ def _init(n_works: int, overrides: dict[str, Any]) -> None:
             thumbnail_png=thumb,
         )
         store.put(f"s{i}", fp)
-        matcher.add(f"s{i}", fp)
+        added.append((f"s{i}", fp))
+    # One build at the end, as the workspace's index cache builds a catalogue.
+    matcher.index.add_many(added, n_descriptors=cfg.retrieval_features)
     matcher.index.prepare_search()
     _STATE.update(matcher=matcher, sources=_negative_photos())
 

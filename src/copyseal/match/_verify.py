@@ -102,7 +102,8 @@ def vote_consistency(
     dst = np.asarray(query_points, np.float32)[order]
     for side in ("query", "work"):
         pts = dst if side == "query" else src
-        _, first = np.unique(np.floor(pts / cell).astype(np.int64), axis=0, return_index=True)
+        cells = np.floor(pts / cell).astype(np.int64)
+        _, first = np.unique(cells[:, 0] * 1_000_003 + cells[:, 1], return_index=True)
         keep = np.sort(first)
         src, dst = src[keep], dst[keep]
         if len(src) < 3:
