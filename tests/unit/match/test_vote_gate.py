@@ -71,3 +71,39 @@ def test_the_pre_check_keeps_an_off_centre_crop_found_by_keypoints() -> None:
     # Off, the same answer: the pre-check only skips candidates that could not verify.
     off = Matcher(store=store, index=index, config=MatchConfig(vote_consistent=0))
     assert [m.work_id for m in off.match(_jpeg(crop))] == ["astronaut"]
+
+
+def test_chance_candidates_of_an_unrelated_photo_are_not_verified(monkeypatch) -> None:
+    from skimage.data import camera, chelsea, coins, rocket
+
+    from copyseal.match import _verify
+
+    cfg = MatchConfig()
+    store, index = InMemoryStore(), FaissIndex()
+    for name, rgb in (
+        ("astronaut", astronaut()),
+        ("coffee", coffee()),
+        ("chelsea", chelsea()),
+        ("rocket", rocket()),
+        ("camera", camera()),
+    ):
+        fp = make_fingerprint(DecodedImage.from_array(rgb), config=cfg)
+        store.put(name, fp)
+        index.add(name, fp, n_descriptors=cfg.retrieval_features)
+    calls: list[int] = []
+    real = _verify.geometric
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_verify, "geometric", counted)
+    query = _jpeg(np.ascontiguousarray(coins()[:, :, None].repeat(3, axis=2)))
+    results = {}
+    for gate in (0, 4):
+        calls.clear()
+        matcher = Matcher(store=store, index=index, config=MatchConfig(vote_consistent=gate))
+        results[gate] = (matcher.match(query), len(calls))
+    assert results[0][0] == results[4][0] == []
+    # Without the pre-check every voted candidate is verified; with it, fewer (none here).
+    assert results[0][1] > results[4][1]
