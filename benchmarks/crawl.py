@@ -1,7 +1,8 @@
 """Crawl throughput and memory on a generated local site: bare Scrapy vs copyseal.
 
     .venv/bin/python benchmarks/crawl.py [--pages 500] [--render-pages N] [--no-render]
-                                         [--growth-pages 10000] [--works 100,10000]
+                                         [--growth-pages 10000] [--growth-works 100]
+                                         [--only-growth] [--works 100,10000]
                                          [--works-pages 300] [--match-workers N]
                                          [--only-works] [--distributed 1,2,4]
                                          [--distributed-pages 300] [--only-distributed]
@@ -22,7 +23,9 @@ its own process (a reactor runs once per process):
   the first ``--render-pages`` pages;
 * **growth** — a static crawl of ``--growth-pages`` generated pages (made on request,
   each image's bytes unique), reporting the peak memory reached by 1k, 5k and 10k pages:
-  memory must not grow with the crawl.
+  memory must not grow with the crawl; with ``--growth-works N`` the workspace has N works
+  registered (``_crawl_works``' catalogue), so every image also goes through the match
+  processes.
 
 * **works** — a site of real photos, ~5 % of them edited copies of registered works,
   crawled bare and by copyseal with 0, 100 and 10,000 works (``benchmarks/_crawl_works.py``
@@ -302,6 +305,10 @@ def main() -> None:
     parser.add_argument("--render-pages", type=int, default=None, help="default: --pages")
     parser.add_argument("--no-render", action="store_true")
     parser.add_argument("--growth-pages", type=int, default=10_000, help="0: skip")
+    parser.add_argument(
+        "--growth-works", type=int, default=0, help="works registered for the growth crawl"
+    )
+    parser.add_argument("--only-growth", action="store_true", help="only the growth row")
     # Rows with works registered (benchmarks/_crawl_works.py): a real-photo site.
     parser.add_argument("--works", default="100,10000", help="catalogue sizes; '' skips")
     parser.add_argument("--works-pages", type=int, default=300)
@@ -328,12 +335,14 @@ def main() -> None:
     growth: tuple[int, float, int, dict[int, int]] | None = None
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        elapsed, out, peak, _ = measured([sys.executable, "-c", _BARE, base + "/p/0.html"], env)
-        images, responses = (int(x) for x in out.split())
-        rows.append(("bare scrapy (baseline)", responses - images, images, elapsed, peak))
-        modes = [("static", args.pages)]
-        if not args.no_render:
-            modes.append(("render", args.render_pages or args.pages))
+        modes = []
+        if not args.only_growth:
+            elapsed, out, peak, _ = measured([sys.executable, "-c", _BARE, base + "/p/0.html"], env)
+            images, responses = (int(x) for x in out.split())
+            rows.append(("bare scrapy (baseline)", responses - images, images, elapsed, peak))
+            modes.append(("static", args.pages))
+            if not args.no_render:
+                modes.append(("render", args.render_pages or args.pages))
         for mode, pages in modes:
             cmd = copyseal_crawl(
                 tmp, mode, base + "/p/0.html", env, pages=pages, render=mode == "render"
@@ -345,13 +354,23 @@ def main() -> None:
             n = args.growth_pages
             marks = tuple(m for m in (1_000, 5_000, 10_000, n) if m <= n)
             cmd = copyseal_crawl(tmp, "growth", base + "/g/p/0.html", env, pages=n, render=False)
+            if args.growth_works:
+                # The same crawl into a workspace with works registered: every image goes
+                # through the match stage (memory of the match processes included).
+                import _crawl_works
+
+                ws, _ = _crawl_works.prepare_workspace(
+                    tmp, "growth-works", args.growth_works, _crawl_works.works(), env
+                )
+                cmd[cmd.index("--config") + 1] = str(ws / "config.yaml")
             elapsed, out, peak, at = measured(
                 cmd, env, progress=lambda: site.growth_pages_served, marks=marks
             )
             result = json.loads(out)
-            rows.append(
-                ("copyseal static (growth)", result["pages"], result["images"], elapsed, peak)
-            )
+            label = "copyseal static (growth)"
+            if args.growth_works:
+                label = f"growth, {args.growth_works:,} works"
+            rows.append((label, result["pages"], result["images"], elapsed, peak))
             growth = (result["pages"], elapsed, peak, at)
     server.shutdown()
     print(
@@ -363,9 +382,10 @@ def main() -> None:
             f"{name:<26}{pages:>7}{images:>8}{elapsed:>9.1f}{pages / elapsed:>9.1f}"
             f"{images / elapsed:>10.1f}{peak / _MB:>14.0f}"
         )
-    bare = rows[0][1] / rows[0][3]
-    static = rows[1][1] / rows[1][3]
-    print(f"\ncopyseal static / bare scrapy = {static / bare:.2f} (target >= 0.5)")
+    if not args.only_growth:
+        bare = rows[0][1] / rows[0][3]
+        static = rows[1][1] / rows[1][3]
+        print(f"\ncopyseal static / bare scrapy = {static / bare:.2f} (target >= 0.5)")
     if growth is not None:
         pages, elapsed, peak, at = growth
         print(f"\nmemory growth, static crawl of {pages} generated pages in {elapsed:.0f} s:")
