@@ -145,8 +145,25 @@ def _image_path(url: str) -> bool:
         return False
 
 
-def _selector(el: Any) -> str:
-    """A CSS selector (``#id`` anchored when possible, else ``nth-of-type`` steps)."""
+def _number_children(parent: Any, positions: dict[Any, tuple[int, bool]]) -> None:
+    """Each element child's ``nth-of-type`` position and whether it is its tag's only one."""
+    by_tag: dict[str, list[Any]] = {}
+    for c in parent:
+        if isinstance(c.tag, str):
+            by_tag.setdefault(c.tag.lower(), []).append(c)
+    for same in by_tag.values():
+        for i, c in enumerate(same):
+            positions[c] = (i + 1, len(same) == 1)
+
+
+def _selector(el: Any, positions: dict[Any, tuple[int, bool]] | None = None) -> str:
+    """A CSS selector (``#id`` anchored when possible, else ``nth-of-type`` steps).
+
+    ``positions`` keeps the children numbered per parent across calls on one document
+    (:func:`_number_children`): numbering each element's siblings again made the
+    selectors of a page quadratic in its widest list (45 ms for 120 products).
+    Holding the elements also keeps lxml's proxy objects, so they stay valid keys.
+    """
     parts: list[str] = []
     node = el
     while node is not None and isinstance(node.tag, str):
@@ -159,8 +176,12 @@ def _selector(el: Any) -> str:
         if parent is None or not isinstance(parent.tag, str):
             parts.append(tag)
             break
-        same = [c for c in parent if isinstance(c.tag, str) and c.tag.lower() == tag]
-        parts.append(f"{tag}:nth-of-type({same.index(node) + 1})" if len(same) > 1 else tag)
+        if positions is None:
+            positions = {}
+        if node not in positions:
+            _number_children(parent, positions)
+        position, alone = positions[node]
+        parts.append(tag if alone else f"{tag}:nth-of-type({position})")
         node = parent
     return " > ".join(reversed(parts))
 
@@ -206,15 +227,24 @@ def _jsonld_urls(node: Any, key: str | None = None) -> Iterator[str]:
                 yield from _jsonld_urls(v, k if k in _JSONLD_KEYS else None)
 
 
-def _element_refs(el: Any, base: str) -> Iterator[ImageRef]:
+def _element_refs(
+    el: Any, base: str, positions: dict[Any, tuple[int, bool]] | None = None
+) -> Iterator[ImageRef]:
     tag = el.tag.lower()
-    sel = _selector(el)
-    noscript = _in_noscript(el)
+    # The selector and the noscript test walk the element's ancestors: computed only
+    # for an element that holds a reference, not for every element of the page.
+    place: list[tuple[str, bool]] = []
+
+    def where() -> tuple[str, bool]:
+        if not place:
+            place.append((_selector(el, positions), _in_noscript(el)))
+        return place[0]
 
     def ref(raw: str | None, kind: str) -> ImageRef | None:
         url = _absolute(base, raw)
         if url is None:
             return None
+        sel, noscript = where()
         kinds = (kind, "noscript") if noscript else (kind,)
         return ImageRef(url=url, kinds=kinds, selector=sel)
 
@@ -245,7 +275,7 @@ def _element_refs(el: Any, base: str) -> Iterator[ImageRef]:
             found.append(ref(_srcset_url(value), "lazy"))
         elif "url(" in value:
             found.extend(
-                ImageRef(url=r.url, kinds=("lazy",), selector=sel)
+                ImageRef(url=r.url, kinds=("lazy",), selector=where()[0])
                 for r in refs_from_css(value, base, kind="lazy")
             )
         else:
@@ -253,7 +283,7 @@ def _element_refs(el: Any, base: str) -> Iterator[ImageRef]:
     style = el.get("style")
     if style:
         found.extend(
-            ImageRef(url=r.url, kinds=("style-attr",), selector=sel)
+            ImageRef(url=r.url, kinds=("style-attr",), selector=where()[0])
             for r in refs_from_css(style, base, kind="style-attr")
         )
     yield from (r for r in found if r is not None)
@@ -283,11 +313,12 @@ def extract_html(html: str, url: str) -> PageExtract:
     next_pages: list[str] = []
     iframes: list[str] = []
     sheets: list[str] = []
+    positions: dict[Any, tuple[int, bool]] = {}
     for el in root.iter():
         if not isinstance(el.tag, str):
             continue
         tag = el.tag.lower()
-        images.extend(_element_refs(el, base))
+        images.extend(_element_refs(el, base, positions))
         if tag == "noscript" and len(el) == 0 and el.text and "<" in el.text:
             # Parsers that keep noscript as text: parse its content as a fragment.
             inner = extract_html(f"<html><body>{el.text}</body></html>", base)

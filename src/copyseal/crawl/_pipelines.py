@@ -27,9 +27,12 @@ from typing import Any
 
 from scrapy.utils.misc import load_object
 
+from copyseal import times
 from copyseal.crawl._context import CrawlContext
 from copyseal.crawl._items import ImageItem, PageItem
 from copyseal.crawl._matching import ImageMatcher
+from copyseal.crawl._records import RecordBatch, image_rows, page_row
+from copyseal.crawl._store import url_key
 from copyseal.crawl.reasons import reason_for_unusable_image
 from copyseal.errors import CopysealError
 from copyseal.licences import LicenceIndex, load_index
@@ -46,6 +49,9 @@ PAGE_IMAGES_TIMEOUT = 600.0
 
 #: Matches, or why the bytes could not be matched: (reason code, detail).
 _Outcome = Outcome
+
+#: Pages whose rows are written in one transaction (single-process crawls).
+_BATCH_PAGES = 32
 
 #: Images submitted to the match pool and not yet answered, per worker: enough to keep
 #: every worker busy while the next image crosses the pipe, few enough that the bytes
@@ -175,11 +181,18 @@ class StorePipeline:
     """Writes images and their matches, then pages, to the job's tables.
 
     Each match is classified against the licences as it is stored (loaded once, when the
-    crawl opens: :func:`copyseal.licences.load_index`)."""
+    crawl opens: :func:`copyseal.licences.load_index`). Rows are written in batches
+    (:class:`~copyseal.crawl._records.RecordBatch`: a transaction per 32 pages or per
+    second, and when the crawl closes) in the order items were stored; a distributed
+    crawl writes at each page, since its page lease ends once the page item is stored."""
 
     def __init__(self, ctx: CrawlContext) -> None:
         self.ctx = ctx
         self.licences: LicenceIndex | None = None
+        self.batch = RecordBatch(
+            engine=ctx.store.engine, max_pages=1 if ctx.distributed else _BATCH_PAGES
+        )
+        self._timer: asyncio.TimerHandle | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -188,6 +201,29 @@ class StorePipeline:
     def open_spider(self) -> None:
         with self.ctx.store.engine.connect() as conn:
             self.licences = load_index(conn)
+
+    def close_spider(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._flush()
+
+    def _flush(self) -> None:
+        self._timer = None
+        self.ctx.new_matches += self.batch.flush()
+
+    def _flush_later(self) -> None:
+        """Write what waits after at most the batch's delay, also when no page ends."""
+        if self._timer is None and len(self.batch):
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.batch.max_delay, self._flush_on_timer)
+
+    def _flush_on_timer(self) -> None:
+        try:
+            self._flush()
+        except Exception:  # the rows stay for the next flush, which raises in the pipeline
+            log.exception(
+                "could not write %d crawl rows; retried at the next page", len(self.batch)
+            )
 
     def _classify(self, work_id: str, page_url: str, at: datetime) -> tuple[str | None, str | None]:
         if self.licences is None:
@@ -199,20 +235,26 @@ class StorePipeline:
         ctx = self.ctx
         if isinstance(item, ImageItem):
             try:
-                ctx.new_matches += ctx.store.record_image(
-                    ctx.job_id,
-                    page_url=item.page_url,
-                    image_url=item.url,
-                    sha256=item.sha256,
-                    size=item.size,
-                    fmt=item.format,
-                    status=item.status,
-                    reason=item.reason,
-                    reason_code=item.reason_code,
-                    outcome=item.outcome or [],
-                    location=item.ref.location(),
-                    classify=self._classify,
+                self.batch.add_image(
+                    *image_rows(
+                        ctx.job_id,
+                        image_key=url_key(item.url),
+                        page_key=lambda: url_key(item.page_url),
+                        page_url=item.page_url,
+                        image_url=item.url,
+                        sha256=item.sha256,
+                        size=item.size,
+                        fmt=item.format,
+                        status=item.status,
+                        reason=item.reason,
+                        reason_code=item.reason_code,
+                        outcome=item.outcome or [],
+                        location=item.ref.location(),
+                        classify=self._classify,
+                        now=times.now(),
+                    )
                 )
+                self._flush_later()
             finally:
                 ctx.fetcher.processed(item.ref.url)
                 ctx.image_stored(item.page_url)
@@ -222,14 +264,23 @@ class StorePipeline:
             if not await ctx.wait_images(item.url, item.images, timeout=PAGE_IMAGES_TIMEOUT):
                 status, reason = "error", "images were not all stored in time"
                 code = "images-timeout"
-            ctx.store.finish_page(
-                ctx.job_id,
-                item.url,
-                status=status,
-                http_status=item.http_status,
-                reason=reason,
-                reason_code=code,
-                final_url=item.final_url,
-                images=item.images,
+            self.batch.add_page(
+                page_row(
+                    ctx.job_id,
+                    url_key(item.url),
+                    status=status,
+                    http_status=item.http_status,
+                    reason=reason,
+                    reason_code=code,
+                    final_url=item.final_url,
+                    images=item.images,
+                    now=times.now(),
+                )
             )
+            if self.batch.due():
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._flush()
+            else:
+                self._flush_later()
         return item

@@ -12,6 +12,7 @@ are checked). A reactor runs once per process: one crawl per process.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 import os
@@ -87,6 +88,20 @@ def load_spiders(folder: Path) -> dict[str, type[CopysealSpider]]:
     return found
 
 
+def _freeze_heap() -> None:
+    """Move every object alive now out of the cyclic garbage collector's reach.
+
+    A crawl process holds ~230,000 tracked objects once Scrapy, SQLAlchemy and the
+    matcher are imported and built; each full collection walks all of them (0.03-0.12 s
+    each, measured) and interpreter shutdown walked them again, repeatedly (1.2-1.4 s
+    from the last ``atexit`` handler to the exit of a 300-page crawl; 0.06 s once
+    frozen). They live as long as the process (a crawl runs once per process), so
+    ``gc.freeze`` (Python's documented way to exempt long-lived objects) loses nothing;
+    objects made later are collected as before.
+    """
+    gc.freeze()
+
+
 def _final_status(store: JobStore, job_id: str, reason: str) -> str:
     pending = store.pending(job_id)
     if reason == "finished" and not pending:
@@ -136,6 +151,7 @@ def _run(
     policy: AddressPolicy,
     proxy: EgressProxy | None,
 ) -> dict[str, Any]:
+    from scrapy import signals
     from scrapy.crawler import AsyncCrawlerProcess
 
     process = AsyncCrawlerProcess(
@@ -156,12 +172,15 @@ def _run(
         logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.WARNING
     )
     crawler = process.create_crawler(spider_cls)
+    # Once every component is built (imports, matcher), before the first page.
+    crawler.signals.connect(_freeze_heap, signal=signals.spider_opened)
     store.start_run(job_id, os.getpid())
     status = "failed"
     stats: dict[str, Any] = {}
     try:
         process.crawl(crawler)
         process.start()
+        _freeze_heap()  # what the crawl left is freed with the process, not walked at exit
         stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
         if proxy is not None:
             # The render browser's requests the egress proxy refused (sub-resources,

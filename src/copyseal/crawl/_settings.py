@@ -82,6 +82,8 @@ def scrapy_settings(
         "DEPTH_LIMIT": 0,
         "LOG_LEVEL": "DEBUG" if debug else "WARNING",
         "LOG_ENABLED": True,
+        # Each host's concurrency holds for images too (copyseal.crawl._downloader).
+        "DOWNLOADER": "copyseal.crawl._downloader.SlotBoundDownloader",
         "DOWNLOADER_MIDDLEWARES": {
             "copyseal.crawl._safety.SafetyMiddleware": 50,
             "copyseal.crawl._fetch.BacklogMiddleware": 60,
@@ -90,7 +92,17 @@ def scrapy_settings(
             "copyseal.crawl._pipelines.MatchPipeline": 300,
             "copyseal.crawl._pipelines.StorePipeline": 800,
         },
-        "EXTENSIONS": {"copyseal.crawl._progress.ProgressExtension": 500},
+        "EXTENSIONS": {
+            "copyseal.crawl._progress.ProgressExtension": 500,
+            # Scrapy 2.19 enables RemoteControl by default: an HTTP server on localhost
+            # that runs any Python code it is sent inside the crawl process (its token is
+            # written under ~/.local/state/scrapy/job_files). A crawl that records
+            # evidence needs no such door; left out (not only disabled), aiohttp is not
+            # imported either (~0.1 s of every crawl's start). Telnet is off as well.
+            "scrapy.extensions.remote_control.RemoteControl": None,
+            "scrapy.extensions.telnet.TelnetConsole": None,
+        },
+        "REMOTE_CONTROL_ENABLED": False,
         "COPYSEAL_SETTINGS": settings,
         "COPYSEAL_JOB_ID": job_id,
         "COPYSEAL_ALLOW_PRIVATE": spec.allow_private,

@@ -2,8 +2,9 @@
 
 Every write is its own short transaction, ordered so that a SIGKILL at any instant leaves
 a resumable state: children of a page are queued before the page's images are stored,
-and the page is marked done last. Images and matches use insert-or-ignore on their
-natural keys, so doing a page again never duplicates a row.
+and the page is marked done last (a crawl writes images, matches and page statuses in
+batches that keep this order: :mod:`copyseal.crawl._records`). Images and matches use
+insert-or-ignore on their natural keys, so doing a page again never duplicates a row.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,15 +22,13 @@ from sqlalchemy.engine import Connection, Engine
 from w3lib.url import canonicalize_url
 
 from copyseal import times
+from copyseal.crawl._records import Classifier, image_rows, page_row, write_records
 from copyseal.crawl._spec import JobSpec
 from copyseal.db.schema.crawl import CrawlImage, CrawlJob, CrawlLinkSkip, CrawlMatch, CrawlPage
 from copyseal.db.sql import insert_or_ignore
 from copyseal.errors import CrawlError
 
 __all__ = ["Classifier", "FrontierEntry", "JobStore", "new_job_id", "url_key"]
-
-#: ``(work_id, page_url, at) -> (licence id or None, note or None)``: a match's licence.
-Classifier = Callable[[str, str, datetime], tuple[str | None, str | None]]
 
 
 def url_key(url: str) -> str:
@@ -230,20 +229,19 @@ class JobStore:
     ) -> None:
         """Record a fetched page's status; ``reason_code`` (a code of
         :mod:`copyseal.crawl.reasons`) says why it is not done, ``reason`` the detail."""
+        row = page_row(
+            job_id,
+            url_key(url),
+            status=status,
+            http_status=http_status,
+            reason=reason,
+            reason_code=reason_code,
+            final_url=final_url,
+            images=images,
+            now=times.now(),
+        )
         with self.engine.begin() as conn:
-            conn.execute(
-                update(CrawlPage)
-                .where(CrawlPage.job_id == job_id, CrawlPage.url_key == url_key(url))
-                .values(
-                    status=status,
-                    http_status=http_status,
-                    reason=reason,
-                    reason_code=reason_code,
-                    final_url=final_url,
-                    images=images,
-                    fetched_at=times.now(),
-                )
-            )
+            write_records(conn, pages=[row])
 
     # -- images and matches --------------------------------------------------------------
 
@@ -267,81 +265,27 @@ class JobStore:
         number of match rows that are new.
 
         ``classify(work_id, page_url, at)`` gives each match's licence and note
-        (:meth:`copyseal.licences.LicenceIndex.classify`), stored on its row."""
-        now = times.now()
-        image_key = url_key(image_url)
-        page_key = url_key(page_url)
+        (:meth:`copyseal.licences.LicenceIndex.classify`), stored on its row. A crawl
+        batches the same rows (:class:`~copyseal.crawl._records.RecordBatch`)."""
+        image, matches = image_rows(
+            job_id,
+            image_key=url_key(image_url),
+            page_key=lambda: url_key(page_url),
+            page_url=page_url,
+            image_url=image_url,
+            sha256=sha256,
+            size=size,
+            fmt=fmt,
+            status=status,
+            reason=reason,
+            reason_code=reason_code,
+            outcome=outcome,
+            location=location,
+            classify=classify,
+            now=times.now(),
+        )
         with self.engine.begin() as conn:
-            insert_or_ignore(
-                conn,
-                CrawlImage,
-                [
-                    {
-                        "job_id": job_id,
-                        "url_key": image_key,
-                        "url": image_url,
-                        "sha256": sha256,
-                        "size": size,
-                        "format": fmt,
-                        "status": status,
-                        "reason": reason,
-                        "reason_code": reason_code,
-                        "outcome": json.dumps(outcome, sort_keys=True),
-                        "fetched_at": now,
-                    }
-                ],
-                index_elements=["job_id", "url_key"],
-            )
-            if not outcome or sha256 is None:
-                return 0
-            before = conn.scalar(
-                select(func.count())
-                .select_from(CrawlMatch)
-                .where(
-                    CrawlMatch.job_id == job_id,
-                    CrawlMatch.page_key == page_key,
-                    CrawlMatch.image_key == image_key,
-                )
-            )
-            verdicts = {
-                m["work_id"]: (None, None)
-                if classify is None
-                else classify(m["work_id"], page_url, now)
-                for m in outcome
-            }
-            insert_or_ignore(
-                conn,
-                CrawlMatch,
-                [
-                    {
-                        "job_id": job_id,
-                        "page_key": page_key,
-                        "image_key": image_key,
-                        "page_url": page_url,
-                        "image_url": image_url,
-                        "work_id": m["work_id"],
-                        "score": float(m["score"]),
-                        "image_sha256": sha256,
-                        "location": json.dumps(location, sort_keys=True),
-                        "detail": json.dumps(m, sort_keys=True),
-                        "found_at": now,
-                        "licence": verdicts[m["work_id"]][0],
-                        "licence_note": verdicts[m["work_id"]][1],
-                    }
-                    for m in outcome
-                ],
-                index_elements=["job_id", "page_key", "image_key", "work_id"],
-            )
-            after = conn.scalar(
-                select(func.count())
-                .select_from(CrawlMatch)
-                .where(
-                    CrawlMatch.job_id == job_id,
-                    CrawlMatch.page_key == page_key,
-                    CrawlMatch.image_key == image_key,
-                )
-            )
-        return int(after or 0) - int(before or 0)
+            return write_records(conn, images=[image], matches=matches)
 
     def processed_images(
         self, job_id: str

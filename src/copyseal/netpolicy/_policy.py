@@ -149,11 +149,14 @@ class AddressPolicy:
             # The first answer wins: a concurrent second lookup never replaces it.
             return self._cache.setdefault(host, found)
 
+    def pinned(self, host: str) -> Pinned | Refusal | None:
+        """The answer :meth:`pin` gave for ``host`` already, or None (never looks up)."""
+        with self._lock:
+            return self._cache.get(host.strip("[]").rstrip(".").lower())
+
     async def pin_async(self, host: str, port: int = 443) -> Pinned | Refusal:
         """:meth:`pin` for the event loop (the lookup runs in a worker thread)."""
-        key = host.strip("[]").rstrip(".").lower()
-        with self._lock:
-            known = self._cache.get(key)
+        known = self.pinned(host)
         if known is not None:
             return known
         return await asyncio.to_thread(self.pin, host, port)

@@ -112,6 +112,19 @@ def test_selectors_prefer_ids_and_count_siblings() -> None:
     ]
 
 
+def test_selectors_of_a_wide_listing_count_each_tag_among_its_own_siblings() -> None:
+    items = "".join(
+        f'<div><a href="/i/{i}"><img src="{i}.jpg"></a><span>{i}</span></div><p>ad</p>'
+        for i in range(120)
+    )
+    html = f"<html><body><main>{items}<img src='last.jpg'></main></body></html>"
+    refs = extract_html(html, BASE).images
+    assert len(refs) == 121
+    assert refs[0].selector == "html > body > main > div:nth-of-type(1) > a > img"
+    assert refs[119].selector == "html > body > main > div:nth-of-type(120) > a > img"
+    assert refs[120].selector == "html > body > main > img"  # the only img child of main
+
+
 def test_empty_and_broken_html_give_nothing() -> None:
     assert extract_html("", BASE).images == ()
     assert extract_html("<<<>>>", BASE).images == ()

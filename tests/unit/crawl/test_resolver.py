@@ -61,6 +61,24 @@ def test_the_connection_goes_to_the_checked_address_not_a_second_answer() -> Non
     assert resolve(resolver, "rebind.example") == "93.184.216.34"
 
 
+class _NoPoolReactor(_Reactor):
+    def getThreadPool(self) -> _Pool:
+        raise AssertionError("a pinned name must be answered without a pool thread")
+
+
+def test_a_pinned_name_is_answered_at_once_with_the_same_address() -> None:
+    answers = iter([["93.184.216.34"], ["127.0.0.1"]])
+    policy = AddressPolicy(resolver=lambda h, p: next(answers))
+    assert resolve(PinnedResolver(_Reactor(), policy), "pinned.example") == "93.184.216.34"
+    # Later connections (Twisted asks for every one) are answered from the pin.
+    assert resolve(PinnedResolver(_NoPoolReactor(), policy), "Pinned.Example.") == "93.184.216.34"
+    refusing = AddressPolicy(resolver=lambda h, p: ["10.0.0.5"])
+    refusing.pin("intranet.example")
+    found = resolve(PinnedResolver(_NoPoolReactor(), refusing), "intranet.example")
+    assert isinstance(found, Failure) and found.check(DNSLookupError)
+    assert "10.0.0.5" in str(found.value)
+
+
 def test_a_refused_name_fails_the_lookup_with_the_reason() -> None:
     policy = AddressPolicy(resolver=lambda h, p: ["10.0.0.5"])
     found = resolve(PinnedResolver(_Reactor(), policy), "intranet.example")
@@ -107,6 +125,21 @@ def test_an_environment_proxy_is_never_used() -> None:
     spec = JobSpec(target="cli", urls=("http://127.0.0.2/",), allow_networks=("127.0.0.2/32",))
     s = scrapy_settings(load_settings(None, env={}), spec, "job")
     assert s["HTTPPROXY_ENABLED"] is False
+
+
+def test_scrapys_remote_code_execution_server_is_left_out() -> None:
+    """Scrapy 2.19's RemoteControl extension (on by default) serves an HTTP endpoint that
+    runs the Python code it is sent inside the crawl process."""
+    from scrapy.settings import Settings as ScrapySettings
+    from scrapy.utils.conf import build_component_list
+
+    spec = JobSpec(target="cli", urls=("http://127.0.0.2/",), allow_networks=("127.0.0.2/32",))
+    scrapy = ScrapySettings(scrapy_settings(load_settings(None, env={}), spec, "job"))
+    extensions = build_component_list(scrapy.getwithbase("EXTENSIONS"))
+    assert "scrapy.extensions.corestats.CoreStats" in extensions  # the base list is there
+    assert "scrapy.extensions.remote_control.RemoteControl" not in extensions
+    assert "scrapy.extensions.telnet.TelnetConsole" not in extensions
+    assert scrapy.getbool("REMOTE_CONTROL_ENABLED") is False
 
 
 def test_render_over_cdp_is_refused_unless_every_address_is_allowed() -> None:
