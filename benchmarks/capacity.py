@@ -288,7 +288,7 @@ def main() -> None:
     parser.add_argument("--pages-per-month", type=float, default=1e8)
     parser.add_argument("--images-per-page", type=float, default=20.0)
     parser.add_argument("--match-rate", type=float, default=0.005)
-    parser.add_argument("--match-ms", type=float, default=85.0)
+    parser.add_argument("--match-ms", type=float, default=34.0)
     parser.add_argument("--anchor-every-s", type=float, default=600.0)
     parser.add_argument("--entries", type=int, default=500, help="ledger appends measured")
     parser.add_argument("--job-pages", type=float, default=1e6, help="pages of one crawl job")

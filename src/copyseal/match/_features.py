@@ -50,14 +50,14 @@ def resize_to(grey: Grey, side: int, *, min_side: int = 0) -> tuple[Grey, float]
     return np.asarray(cv2.resize(grey, size, interpolation=interp), dtype=np.uint8), f
 
 
-def _orb(n: int, config: MatchConfig) -> cv2.ORB:
+def _orb(n: int, config: MatchConfig, *, fast_threshold: int | None = None) -> cv2.ORB:
     return cv2.ORB.create(
         nfeatures=n,
         scaleFactor=config.orb_scale,
         nlevels=config.orb_levels,
         edgeThreshold=15,
         patchSize=31,
-        fastThreshold=config.fast_threshold,
+        fastThreshold=config.fast_threshold if fast_threshold is None else fast_threshold,
     )
 
 
@@ -84,12 +84,12 @@ def orb_features(grey: Grey, n: int, config: MatchConfig, *, spread: float) -> F
 
 
 def _choose_keypoints(
-    grey: Grey, n: int, config: MatchConfig, *, spread: float
+    grey: Grey, n: int, config: MatchConfig, *, spread: float, fast_threshold: int | None = None
 ) -> tuple[cv2.ORB, list[cv2.KeyPoint]]:
     """The ORB detector and the up to ``n`` keypoints :func:`orb_features` describes, in
-    its order."""
+    its order; ``fast_threshold`` replaces ``config.fast_threshold``."""
     detect = round(spread * n) if spread > 1 else n
-    orb = _orb(detect, config)
+    orb = _orb(detect, config, fast_threshold=fast_threshold)
     # Detect first, describe only the keypoints kept: describing costs about as much as
     # detecting (5.3 vs 5.5 ms for 4,000 keypoints on a 512 px photo, one core), and
     # OpenCV's ORB gives the same descriptor for a keypoint either way (compared bit for
@@ -233,6 +233,16 @@ def _query_features(
     grey: Grey, config: MatchConfig
 ) -> tuple[Features, tuple[cv2.KeyPoint, ...], cv2.ORB, tuple[cv2.KeyPoint, ...]]:
     orb, chosen = _choose_keypoints(grey, config.query_features, config, spread=config.query_spread)
+    if len(chosen) < config.query_sparse and config.query_fast_threshold < config.fast_threshold:
+        # A smooth query (a small crop of a low-contrast photo, enlarged to
+        # query_min_side) gets a second, more sensitive detection (MatchConfig).
+        orb, chosen = _choose_keypoints(
+            grey,
+            config.query_features,
+            config,
+            spread=config.query_spread,
+            fast_threshold=config.query_fast_threshold,
+        )
     head = max(1, config.vote_features)
     return _describe(orb, grey, chosen[:head]), tuple(chosen[head:]), orb, tuple(chosen)
 

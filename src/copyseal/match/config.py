@@ -59,6 +59,15 @@ class MatchConfig:
         orb_scale: ORB pyramid scale factor.
         fast_threshold: FAST corner threshold; 10 (not OpenCV's 20) finds corners on
             low-contrast photos (moon, clock).
+        query_fast_threshold: FAST threshold of a second detection for a query that
+            gave fewer than ``query_sparse`` keypoints at ``fast_threshold`` (works keep
+            ``fast_threshold``: changing these needs no new fingerprints).
+        query_sparse: See ``query_fast_threshold``. A 40 % crop of a low-contrast work,
+            enlarged to ``query_min_side``, gave 24 (clock) and 40 (retina) keypoints at 10
+            and was missed; at 7 they gave 70 and 156 and were found (``match_hard_end.py``).
+            Textured queries are not affected: at 7 for every query, a 40 % crop of page
+            was lost and a flat negative (JPEG-compressed shapes, 1,076 keypoints at 10)
+            was falsely matched (11 inliers) in ``match_negatives.py``.
         thumb_side: Longest side of the greyscale thumbnail kept for the photometric check.
         hash_windows: Centred windows (fraction of each side) of the work whose pHash is
             indexed, besides the whole image; they give a candidate for centred crops of
@@ -108,7 +117,12 @@ class MatchConfig:
         knn: Neighbours fetched per query descriptor during retrieval.
         tile_size: Side (thumbnail pixels) of the tiles of the photometric check.
         tile_min_std: A tile is used only if the work's pixels there vary (std > this);
-            flat tiles say nothing about alignment.
+            flat tiles say nothing about alignment. 3 (was 6) lets low-contrast works be
+            checked: 50 % crops of retina and centred 40 % crops of microaneurysms and
+            flower_right had fewer than ``min_tiles`` usable tiles at 6 (untuned crops
+            50-40 % 0.679 -> 0.821 in ``match_hard_end.py``); ``match_accuracy.py``: no
+            family lower, 0 false positives; ``match_negatives.py --count 1400 --works
+            100``: 0 false matches, CPU ms per negative unchanged.
         tile_corr: A tile agrees when the Pearson correlation of work and aligned query
             exceeds this.
         min_tiles: Fewest usable tiles for any photometric decision.
@@ -182,6 +196,8 @@ class MatchConfig:
     orb_levels: int = 12
     orb_scale: float = 1.2
     fast_threshold: int = 10
+    query_fast_threshold: int = 7
+    query_sparse: int = 200
     thumb_side: int = 256
     hash_windows: tuple[float, ...] = (0.85, 0.7, 0.55, 0.4)
     hash_radius: int = 16
@@ -200,7 +216,7 @@ class MatchConfig:
     max_hash_candidates: int = 3
     knn: int = 3
     tile_size: int = 16
-    tile_min_std: float = 6.0
+    tile_min_std: float = 3.0
     tile_corr: float = 0.8
     min_tiles: int = 4
     photometric_min: float = 0.4
