@@ -2,12 +2,15 @@
 
 Pipeline for a query (each frame of an animated image is matched on its own):
 
-1. **Prepare** — working greyscale (longest side ``query_side``), ORB features, pHashes of
-   the whole query and of its border-trimmed inside, each in the 8 dihedral orientations.
+1. **Prepare** — working greyscale (longest side ``query_side``), ORB keypoints (only the
+   ``vote_features`` voting ones described at first; the rest when a candidate reaches
+   keypoint verification), pHashes of the whole query and of its border-trimmed inside,
+   each in the 8 dihedral orientations.
 2. **Retrieve** — window-hash hits from the index (radius ``hash_radius``, or
    ``hash_radius_turned`` for the flipped/rotated orientations), and works voted
    for by the query's ORB descriptors (``min_votes``): at most ``max_hash_candidates``
-   plus ``max_candidates``.
+   plus ``max_candidates``. A candidate by votes alone goes on only when its vote pairs
+   agree on where the work lies (``vote_consistent``): most chance candidates stop here.
 3. **Verify** each candidate — geometric (ratio test + RANSAC, ``min_inliers``), or, for a
    work without enough keypoints, the transform implied by the hash hit
    (``hash_accept``); then the photometric tile check (``photometric_min`` /
@@ -16,7 +19,8 @@ Pipeline for a query (each frame of an animated image is matched on its own):
    A voted candidate that fails keypoint matching while its voters cluster in a small
    part of the query (a work pasted into a composite) is tried once more with denser
    keypoints of that region, scaled up (``region_*``).
-4. **Mirror** — if nothing matched, the mirrored query goes through 2-3 again.
+4. **Mirror** — if nothing matched, the mirrored query (its keypoints mirrored, described
+   again) goes through 2-3 again.
 """
 
 from __future__ import annotations
