@@ -206,14 +206,13 @@ def _init(n_works: int, overrides: dict[str, Any]) -> None:
     from copyseal.match import (
         DecodedImage,
         FaissIndex,
-        ImageHash,
         InMemoryStore,
         MatchConfig,
         Matcher,
         WorkFingerprint,
         fingerprint,
     )
-    from copyseal.match.fingerprint import WindowHash
+    from match_speed import synthetic_fingerprint
 
     cv2.setNumThreads(1)
     faiss.omp_set_num_threads(1)
@@ -230,19 +229,7 @@ def _init(n_works: int, overrides: dict[str, Any]) -> None:
     rng = np.random.default_rng(2)
     thumb = store.get(E.REGISTERED[0]).thumbnail_png
     for i in range(max(0, n_works - len(works))):
-        hs = tuple(
-            WindowHash(window=(0, 0, 10_000, 10_000), hash=ImageHash(data=rng.bytes(8)))
-            for _ in range(5)
-        )
-        fp = WorkFingerprint(
-            width=512,
-            height=512,
-            work_size=(512, 512),
-            hashes=hs,
-            points=rng.uniform(0, 512, (cfg.work_features, 2)).astype(np.float32),
-            descriptors=rng.integers(0, 256, (cfg.work_features, 32), dtype=np.uint8),
-            thumbnail_png=thumb,
-        )
+        fp = synthetic_fingerprint(rng, cfg.work_features, thumb)
         store.put(f"s{i}", fp)
         added.append((f"s{i}", fp))
     # One build at the end, as the workspace's index cache builds a catalogue.

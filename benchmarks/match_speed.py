@@ -36,6 +36,7 @@ import io
 import os
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -158,14 +159,11 @@ def bench_end_to_end(
     from copyseal.match import (
         DecodedImage,
         FaissIndex,
-        ImageHash,
         InMemoryStore,
         MatchConfig,
         Matcher,
-        WorkFingerprint,
         fingerprint,
     )
-    from copyseal.match.fingerprint import WindowHash
 
     cfg = MatchConfig.from_mapping(overrides or {})
     photos = E.prepare(E.load_photos())
@@ -198,19 +196,7 @@ def bench_end_to_end(
     n_syn = n_works - len(E.REGISTERED) - n_distractors
     t0 = time.perf_counter()
     for i in range(n_syn):
-        hs = tuple(
-            WindowHash(window=(0, 0, 10_000, 10_000), hash=ImageHash(data=rng.bytes(8)))
-            for _ in range(5)
-        )
-        fp = WorkFingerprint(
-            width=512,
-            height=512,
-            work_size=(512, 512),
-            hashes=hs,
-            points=rng.uniform(0, 512, (cfg.work_features, 2)).astype(np.float32),
-            descriptors=rng.integers(0, 256, (cfg.work_features, 32), dtype=np.uint8),
-            thumbnail_png=thumb,
-        )
+        fp = synthetic_fingerprint(rng, cfg.work_features, thumb)
         store.put(f"s{i}", fp)
         matcher.add(f"s{i}", fp)
     t_syn = time.perf_counter() - t0
@@ -247,6 +233,26 @@ def bench_end_to_end(
     print(
         f"{len(ts):>8} {_fmt_ms(ts.mean())} {_fmt_ms(np.median(ts))} "
         f"{_fmt_ms(np.percentile(ts, 95))} {_fmt_ms(ts.max())} {hits / len(ts):>6.2f}"
+    )
+
+
+def synthetic_fingerprint(rng: np.random.Generator, n: int, thumbnail_png: bytes) -> Any:
+    """A random 512 x 512 ``WorkFingerprint`` (5 window hashes, ``n`` random ORB points and
+    descriptors) that pads an in-memory catalogue and matches nothing real."""
+    from copyseal.match import ImageHash, WorkFingerprint
+    from copyseal.match.fingerprint import WindowHash
+
+    return WorkFingerprint(
+        width=512,
+        height=512,
+        work_size=(512, 512),
+        hashes=tuple(
+            WindowHash(window=(0, 0, 10_000, 10_000), hash=ImageHash(data=rng.bytes(8)))
+            for _ in range(5)
+        ),
+        points=rng.uniform(0, 512, (n, 2)).astype(np.float32),
+        descriptors=rng.integers(0, 256, (n, 32), dtype=np.uint8),
+        thumbnail_png=thumbnail_png,
     )
 
 
