@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import secrets
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -85,13 +88,50 @@ def record_bundle(
 STALE_STAGING = 60.0
 
 
-def complete_staged_bundles(ws: Workspace, *, stale_after: float = STALE_STAGING) -> list[str]:
+def _of_page(folder: Path, page: tuple[str, str] | None) -> bool:
+    """Whether the staged bundle in ``folder`` seals ``page`` (job id, page URL)."""
+    if page is None:
+        return False
+    try:
+        manifest = parse_manifest((folder / "manifest.json").read_bytes())
+    except (OSError, CopysealError):
+        return False
+    return (manifest.capture.get("job_id"), manifest.url) == page
+
+
+def _take(folder: Path) -> Path | None:
+    """Rename a staging folder to a fresh staging name before completing it, so that of
+    two processes completing it at once only one works in it (rename(2) is atomic: the
+    other finds nothing and moves on); None: another took it first. Its time is set to
+    now, so scans for stale folders leave it to its completer."""
+    if not ((folder / "manifest.json").is_file() and (folder / "manifest.json.sig").is_file()):
+        return None  # nothing was logged (the signature is written before the append)
+    stem = folder.name.split(".partial-")[0] if ".partial-" in folder.name else None
+    stem = stem or "." + folder.name.removeprefix(".failed-")
+    taken = folder.with_name(f"{stem}.partial-{secrets.token_hex(4)}")
+    try:
+        os.rename(folder, taken)
+    except FileNotFoundError:
+        return None
+    os.utime(taken)
+    return taken
+
+
+def complete_staged_bundles(
+    ws: Workspace, *, stale_after: float = STALE_STAGING, page: tuple[str, str] | None = None
+) -> list[str]:
     """Publish the bundles whose writer was killed after the ledger logged their manifest
     and before their folder was renamed into place (hidden ``.ID.partial-…`` folders, and
     ``.failed-ID`` folders kept after an error), so that no ledger entry stays without
     its bundle; returns their ids. A folder whose manifest was never logged is not
     evidence and is left alone; so is one changed in the last ``stale_after`` seconds
-    (a writer may still be at work on it)."""
+    (a writer may still be at work on it), unless it seals ``page``.
+
+    ``page`` is a (job id, page URL) whose seal task the caller has taken over from a
+    worker that died (its lease, ``distributed.lease_seconds``, ran out) or gave it up:
+    nobody writes that page's bundle any more, however recent its folder. Completing it
+    now, rather than once it is stale, is what keeps the page from being sealed (and
+    logged) a second time."""
     from copyseal.bundle.writer import complete_staged
 
     root = ws.store.folder(Area.BUNDLES)
@@ -104,9 +144,14 @@ def complete_staged_bundles(ws: Workspace, *, stale_after: float = STALE_STAGING
         if not (name.startswith(".failed-") or (name.startswith(".") and ".partial-" in name)):
             continue
         try:
-            if not folder.is_dir() or now - folder.stat().st_mtime < stale_after:
+            if not folder.is_dir():
                 continue
-            info = complete_staged(folder, signing_key=ws.signing_key(), ledger=ws.ledger())
+            if now - folder.stat().st_mtime < stale_after and not _of_page(folder, page):
+                continue
+            taken = _take(folder)
+            if taken is None:
+                continue
+            info = complete_staged(taken, signing_key=ws.signing_key(), ledger=ws.ledger())
         except (OSError, CopysealError) as e:
             log.warning("staged bundle not completed: %s (%s)", folder, e)
             continue
@@ -118,15 +163,16 @@ def complete_staged_bundles(ws: Workspace, *, stale_after: float = STALE_STAGING
     return done
 
 
-def reconcile_bundles(ws: Workspace) -> list[str]:
+def reconcile_bundles(ws: Workspace, *, page: tuple[str, str] | None = None) -> list[str]:
     """Record every sealed bundle on disk that the database does not know (a crash or a
     database error after sealing); returns their ids. Bundles are never changed. Bundles
     logged but left in their staging folder by a killed writer are published first
-    (:func:`complete_staged_bundles`)."""
+    (:func:`complete_staged_bundles`; ``page``: the (job id, page URL) of a seal task
+    taken over, whose staged bundle is published however recent)."""
     from copyseal.ledger import leaf_hash
     from copyseal.ledger.proof import parse_receipt
 
-    complete_staged_bundles(ws)
+    complete_staged_bundles(ws, page=page)
     names = ws.store.names(Area.BUNDLES)
     if not names:
         return []

@@ -351,9 +351,14 @@ class Worker:
                 # recording failed) is recorded now, so it is not captured twice. The scan
                 # lists every bundle folder and every recorded bundle id, so it runs once
                 # per pass (publishing what killed writers left staged) and again only for
-                # a claim taken before: a first claim's page has no earlier sealer.
+                # a claim taken before: a first claim's page has no earlier sealer. A
+                # claim taken before also publishes the bundle its earlier sealer left
+                # staged after the ledger logged it, however recent (a lease, 30 s by
+                # default, ends before a staging folder counts as abandoned, 60 s):
+                # sealing the page again would give it a second bundle and ledger entry.
                 if not reconciled or claim.attempt > 1:
-                    await asyncio.to_thread(reconcile_bundles, ws)
+                    taken = (claim.job_id, claim.page_url) if claim.attempt > 1 else None
+                    await asyncio.to_thread(reconcile_bundles, ws, page=taken)
                     reconciled = True
                 found = (await asyncio.to_thread(_pending, ws, claim.job_id)).get(claim.page_url)
                 if not found:
