@@ -154,6 +154,26 @@ def window_hashes(grey: Grey, fracs: tuple[float, ...]) -> list[tuple[tuple[int,
     return out
 
 
+def _border_run(lines: npt.NDArray[np.uint8]) -> int:
+    """How many leading rows of ``lines`` barely vary and keep a mean close to the first
+    row's. Read in growing chunks from the edge: most pictures have no border, and the
+    first chunk settles it (the whole image in float32, four times over, cost ~1.5 ms a
+    query). Each row's statistics are those of the whole-array computation: a chunk keeps
+    the row's memory layout, so numpy sums it in the same order."""
+    n = len(lines)
+    ref = float(lines[:1].astype(np.float32)[0].mean())
+    start, step = 0, 8
+    while start < n:
+        chunk = lines[start : start + step].astype(np.float32)
+        std = chunk.std(axis=1)
+        mean = chunk.mean(axis=1)
+        bad = np.flatnonzero(~((std < _BORDER_STD) & (np.abs(mean - ref) < 8.0)))
+        if len(bad):
+            return start + int(bad[0])
+        start, step = start + step, step * 2
+    return n
+
+
 def trim_borders(grey: Grey) -> tuple[int, int, int, int] | None:
     """The rectangle inside uniform borders (letterbox, frames), or None if there are none.
 
@@ -161,20 +181,10 @@ def trim_borders(grey: Grey) -> tuple[int, int, int, int] | None:
     stays close to the outermost row/column.
     """
     h, w = grey.shape[:2]
-    g = grey.astype(np.float32)
-
-    def run(lines: npt.NDArray[np.float32]) -> int:
-        ref = float(lines[0].mean())
-        std = lines.std(axis=1)
-        mean = lines.mean(axis=1)
-        ok = (std < _BORDER_STD) & (np.abs(mean - ref) < 8.0)
-        bad = np.flatnonzero(~ok)
-        return int(bad[0]) if len(bad) else len(lines)
-
-    top = run(g)
-    bottom = run(g[::-1])
-    left = run(g.T)
-    right = run(g.T[::-1])
+    top = _border_run(grey)
+    bottom = _border_run(grey[::-1])
+    left = _border_run(grey.T)
+    right = _border_run(grey.T[::-1])
     x0, y0, x1, y1 = left, top, w - right, h - bottom
     if x1 - x0 < w * 0.2 or y1 - y0 < h * 0.2:
         return None
@@ -251,14 +261,12 @@ def _mirror_keypoints(kps: Sequence[cv2.KeyPoint], width: int) -> list[cv2.KeyPo
     """The keypoints of the mirrored image: FAST and the Harris score are symmetric, so
     detection on the mirrored image finds these, with the intensity-centroid orientation
     mirrored (180 degrees minus the angle)."""
+    # Positional arguments: OpenCV's binding parses keywords about 4x slower (1.2 vs 0.3
+    # ms for the 600 voting keypoints).
+    last = width - 1
     return [
         cv2.KeyPoint(
-            x=float(width - 1 - kp.pt[0]),
-            y=float(kp.pt[1]),
-            size=kp.size,
-            angle=(180.0 - kp.angle) % 360.0,
-            response=kp.response,
-            octave=kp.octave,
+            last - kp.pt[0], kp.pt[1], kp.size, (180.0 - kp.angle) % 360.0, kp.response, kp.octave
         )
         for kp in kps
     ]
