@@ -339,6 +339,31 @@ def accepted(photo: Photometry, config: MatchConfig, *, minimum: float) -> bool:
     return chance_agreement(photo, config) <= config.tile_significance
 
 
+def coverage(matrix: Mat3, work_size: tuple[int, int], query_shape: tuple[int, ...]) -> float:
+    """The fraction of the work's area the query shows: the query's frame mapped into the
+    work by the inverse of ``matrix`` (work working px -> query working px), clipped to
+    the work."""
+    ww, wh = work_size
+    qh, qw = query_shape[:2]
+    try:
+        inv = np.linalg.inv(matrix)
+    except np.linalg.LinAlgError:
+        return 0.0
+    frame = inv @ np.array([[0, qw, qw, 0], [0, 0, qh, qh], [1, 1, 1, 1]], dtype=np.float64)
+    if not np.isfinite(frame).all() or (frame[2] <= 0).any():
+        return 0.0  # the frame crosses the horizon: no meaningful area
+    quad = np.ascontiguousarray((frame[:2] / frame[2]).T, dtype=np.float32)
+    rect = np.array([[0, 0], [ww, 0], [ww, wh], [0, wh]], dtype=np.float32)
+    area, _ = cv2.intersectConvexConvex(cv2.convexHull(quad), rect)
+    return float(area) / float(ww * wh) if ww * wh else 0.0
+
+
+def outlines_only(photo: Photometry, config: MatchConfig) -> bool:
+    """Whether the agreeing tiles are (almost) all lone edges (``weak_distinct``): the
+    evidence another picture's like shape could give too."""
+    return photo.distinct <= config.weak_distinct
+
+
 def evidence(result: tuple[float, float, int, int] | Photometry, config: MatchConfig) -> float:
     """Agreement discounted by displacement: ``score - displaced_weight * displaced``."""
     if isinstance(result, Photometry):

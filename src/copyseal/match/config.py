@@ -151,6 +151,29 @@ class MatchConfig:
             7-18 agreeing tiles, none distinctive (``match_negatives.py``, 8 false matches
             in 700); every copy in ``match_accuracy.py`` had at least 1 (colorwheel
             brightened, a 40 % crop of rocket: 1; most have dozens).
+        weak_distinct: A match with at most this many distinctive agreeing tiles
+            (:attr:`~copyseal.match._verify.Photometry.distinct`) rests on outlines, which
+            another picture's like shapes also give; it must pass the checks below too
+            (0: none). ``match_negatives.py`` (10,000 negatives, 100 works): all 22 false
+            matches (flat graphics and logos matched to a coloured-shapes work) had 1-4;
+            so had 35 of the 1,144 copies found among ``match_accuracy.py``'s queries,
+            every edit of the 6 shapes works and the crawl site's copies (crops of flat or
+            smooth works, mostly 40-60 %). Such a match is held to more evidence rather
+            than refused.
+        weak_photometric: On the keypoint path, such a match needs at least this fraction
+            of its tiles agreeing. The false ones agreed on 0.41-0.93 (one on 1.0, below);
+            the copies that agreed on less (0.47-0.67: two mirrored shapes pictures, a
+            mirrored moon, a crop of moon) had been aligned wrongly, and with this check
+            each was found instead on the hash path or the mirror pass, agreeing on 1.0.
+        weak_coverage: ... and the query must show at least this fraction of the work's
+            area (those copies: >= 0.147, a 40 % crop being 0.16; the false match that
+            agreed on all 4 of its tiles: 0.085).
+        weak_tiles: On the global-hash path, such a match checked on fewer than this many
+            usable tiles ...
+        weak_hash_distance: ... needs a hash within this distance: those copies had 0-8
+            (centred 40-50 % crops of flat and smooth works), the false one 16. With
+            these five checks no copy of those queries (nor of ``match_hard_end.py``'s
+            untuned set) was lost and the 22 false matches were gone.
         displaced_weight: The photometric evidence is ``photometric - displaced_weight *
             displaced``, where ``displaced`` is the fraction of tiles that agree only after
             a 1-2 px shift (parallax). After ECC refinement the stereo views scored
@@ -225,6 +248,11 @@ class MatchConfig:
     tile_significance: float = 0.01
     tile_coherence: float = 0.8
     min_distinct_tiles: int = 1
+    weak_distinct: int = 4
+    weak_photometric: float = 0.95
+    weak_coverage: float = 0.12
+    weak_tiles: int = 20
+    weak_hash_distance: int = 10
     displaced_weight: float = 2.0
     ecc_skip: float = 0.85
     ecc_min: float = 0.2

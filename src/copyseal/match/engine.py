@@ -15,7 +15,9 @@ Pipeline for a query (each frame of an animated image is matched on its own):
    work without enough keypoints, the transform implied by the hash hit
    (``hash_accept``); then the photometric tile check (``photometric_min`` /
    ``photometric_min_hash``, from significantly many tiles: ``tile_significance``) under
-   that transform. Nothing is reported without both.
+   that transform. Nothing is reported without both. A match whose agreeing tiles are
+   nearly all lone edges (``weak_*``) needs more: nearly every tile agreeing and a fair
+   part of the work shown, or, on the hash path, a close hash.
    A voted candidate that fails keypoint matching while its voters cluster in a small
    part of the query (a work pasted into a composite) is tried once more with denser
    keypoints of that region, scaled up (``region_*``).
@@ -306,7 +308,14 @@ class Matcher:
                 geo = _verify.geometric(region, fp.points, fp.descriptors, cfg)
         if geo is not None and geo.inliers >= cfg.min_inliers:
             photo = _verify.photometric(fp.thumbnail, fp.work_size, view.grey, geo.matrix, cfg)
-            if _verify.accepted(photo, cfg, minimum=cfg.photometric_min):
+            if _verify.accepted(photo, cfg, minimum=cfg.photometric_min) and (
+                not _verify.outlines_only(photo, cfg)
+                or (
+                    photo.score >= cfg.weak_photometric
+                    and _verify.coverage(photo.matrix, fp.work_size, view.grey.shape)
+                    >= cfg.weak_coverage
+                )
+            ):
                 strength = 1.0 - math.exp(-geo.inliers / 25.0)
                 return _Verdict(
                     "geometric",
@@ -332,7 +341,11 @@ class Matcher:
             rect, dihedral, _ = view.hash_windows[hit.query]
             m = _verify.window_transform(work_rect, rect, dihedral)
             photo = _verify.photometric(fp.thumbnail, fp.work_size, view.grey, m, cfg)
-            if _verify.accepted(photo, cfg, minimum=cfg.photometric_min_hash):
+            if _verify.accepted(photo, cfg, minimum=cfg.photometric_min_hash) and (
+                not _verify.outlines_only(photo, cfg)
+                or photo.tiles >= cfg.weak_tiles
+                or hit.distance <= cfg.weak_hash_distance
+            ):
                 strength = 1.0 - hit.distance / (cfg.hash_accept + 1)
                 return _Verdict(
                     "global-hash", photo.matrix, 0, photo.score, photo.displaced, strength, None

@@ -1,0 +1,97 @@
+"""Matches resting on outlines (``MatchConfig.weak_*``): a coloured-shapes picture's
+primitives lie on the like primitives of another such picture, and only more evidence
+than agreeing edges tells a copy from that."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.draw import random_shapes
+
+from copyseal.match import DecodedImage, FaissIndex, InMemoryStore, MatchConfig, Matcher
+from copyseal.match import fingerprint as make_fingerprint
+from copyseal.match._verify import coverage
+
+_WORKS = (12, 19, 25)
+
+
+def _shapes(seed: int) -> np.ndarray:
+    img, _ = random_shapes(
+        (480, 640), max_shapes=12, min_size=30, max_size=200, rng=seed, channel_axis=-1
+    )
+    return np.ascontiguousarray(img)
+
+
+def _jpeg(rgb: np.ndarray, q: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=q)
+    return buf.getvalue()
+
+
+def _matcher(cfg: MatchConfig) -> Matcher:
+    store = InMemoryStore()
+    matcher = Matcher(store=store, index=FaissIndex(), config=cfg)
+    for seed in _WORKS:
+        fp = make_fingerprint(DecodedImage.from_array(_shapes(seed)), config=cfg)
+        store.put(f"shapes{seed}", fp)
+        matcher.add(f"shapes{seed}", fp)
+    return matcher
+
+
+@pytest.fixture(scope="module")
+def matchers() -> tuple[Matcher, Matcher]:
+    """(the default matcher, the same without the weak-evidence checks)."""
+    return _matcher(MatchConfig()), _matcher(MatchConfig(weak_distinct=0))
+
+
+# Other random_shapes pictures (seeds never registered) that match a registered one on the
+# outline of a shape or two without the checks (match_negatives.py's flat #327, #595,
+# #817, #1069, #1322, with its JPEG qualities): 8-12 inliers, or a hash at distance 16.
+_OUTLINE_ONLY = ((10327, 81), (10595, 85), (10817, 91), (11069, 91), (11322, 62))
+
+
+def test_other_shapes_pictures_matched_on_outlines_are_refused(
+    matchers: tuple[Matcher, Matcher],
+) -> None:
+    checked, unchecked = matchers
+    before = {
+        seed: [m.work_id for m in unchecked.match(_jpeg(_shapes(seed), q))]
+        for seed, q in _OUTLINE_ONLY
+    }
+    # Without the checks each of them is reported as a copy (so this test can fail) ...
+    assert all(before.values()), before
+    # ... with them, none.
+    after = {
+        seed: [m.work_id for m in checked.match(_jpeg(_shapes(seed), q))]
+        for seed, q in _OUTLINE_ONLY
+    }
+    assert not any(after.values()), after
+
+
+@pytest.mark.parametrize(("seed", "frac"), [(12, 0.4), (19, 0.5), (19, 0.4), (25, 0.5), (25, 0.4)])
+def test_centred_crops_of_a_shapes_picture_are_still_found(
+    matchers: tuple[Matcher, Matcher], seed: int, frac: float
+) -> None:
+    work = _shapes(seed)
+    h, w = work.shape[:2]
+    ch, cw = int(h * frac), int(w * frac)
+    y, x = (h - ch) // 2, (w - cw) // 2
+    crop = _jpeg(np.ascontiguousarray(work[y : y + ch, x : x + cw]), 85)
+    checked, unchecked = matchers
+    assert [m.work_id for m in checked.match(crop)] == [f"shapes{seed}"]
+    assert [m.work_id for m in unchecked.match(crop)] == [f"shapes{seed}"]
+
+
+def test_coverage_is_the_part_of_the_work_the_query_shows() -> None:
+    # Same size, same place: all of it.
+    assert coverage(np.eye(3), (400, 300), (300, 400)) == pytest.approx(1.0)
+    # The query enlarges the work 2x: its 400 x 300 frame shows a quarter of the work.
+    assert coverage(np.diag([2.0, 2.0, 1.0]), (400, 300), (300, 400)) == pytest.approx(0.25)
+    # Shifted half out of the query's frame: half of it.
+    shift = np.array([[1.0, 0.0, -200.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert coverage(shift, (400, 300), (300, 400)) == pytest.approx(0.5)
+    # A query far smaller than the work, shown at its own scale: its share of the area.
+    assert coverage(np.eye(3), (1000, 1000), (100, 100)) == pytest.approx(0.01)
