@@ -68,15 +68,18 @@ def run_copyseal(photos, registered, queries, overrides=None):  # type: ignore[n
         MatchConfig,
         Matcher,
         fingerprint,
+        work_colour,
     )
 
     cfg = MatchConfig.from_mapping(overrides or {})
     store = InMemoryStore()
-    matcher = Matcher(store=store, index=FaissIndex(), config=cfg)
+    # The works' colours, as the workspace reads them from the kept originals.
+    matcher = Matcher(store=store, index=FaissIndex(), config=cfg, colours=store)
     t0 = time.perf_counter()
     for w in registered:
-        fp = fingerprint(DecodedImage.from_array(photos[w]), config=cfg)
-        store.put(w, fp)
+        image = DecodedImage.from_array(photos[w])
+        fp = fingerprint(image, config=cfg)
+        store.put(w, fp, colour=work_colour(image, fp))
         matcher.add(w, fp)
     t_reg = (time.perf_counter() - t0) / len(registered)
     results, times = [], []

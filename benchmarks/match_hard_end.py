@@ -62,14 +62,16 @@ def recall(
         MatchConfig,
         Matcher,
         fingerprint,
+        work_colour,
     )
 
     cfg = MatchConfig.from_mapping(overrides)
     store = InMemoryStore()
-    matcher = Matcher(store=store, index=FaissIndex(), config=cfg)
+    matcher = Matcher(store=store, index=FaissIndex(), config=cfg, colours=store)
     for w in works:
-        fp = fingerprint(DecodedImage.from_array(photos[w]), config=cfg)
-        store.put(w, fp)
+        image = DecodedImage.from_array(photos[w])
+        fp = fingerprint(image, config=cfg)
+        store.put(w, fp, colour=work_colour(image, fp))
         matcher.add(w, fp)
     bgs = [photos[b] for b in backgrounds]
     counts: dict[str, tuple[int, int]] = {}

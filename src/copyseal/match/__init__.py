@@ -8,7 +8,14 @@ index is a seam (:class:`RetrievalIndex`, implementations in :data:`INDEXES`, ch
 
 from copyseal.match.config import MatchConfig
 from copyseal.match.decode import DecodedImage, decode
-from copyseal.match.engine import FingerprintStore, InMemoryStore, Matcher, fingerprint
+from copyseal.match.engine import (
+    ColourSource,
+    FingerprintStore,
+    InMemoryStore,
+    Matcher,
+    fingerprint,
+    work_colour,
+)
 from copyseal.match.faiss_index import FaissIndex
 from copyseal.match.fingerprint import WorkFingerprint
 from copyseal.match.hashes import ImageHash
@@ -19,6 +26,7 @@ from copyseal.match.retrieval import HashHit, RetrievalIndex
 
 __all__ = [
     "INDEXES",
+    "ColourSource",
     "DecodedImage",
     "FaissIndex",
     "FingerprintStore",
@@ -35,4 +43,5 @@ __all__ = [
     "fingerprint",
     "index_class",
     "render_overlay",
+    "work_colour",
 ]

@@ -207,6 +207,8 @@ class QueryView:
         pending: The keypoints chosen after those, described only when a candidate
             needs them (:meth:`all_features`): a query that no candidate reaches
             verification for never pays for them.
+        rgb: The query's pixels as decoded (mirrored with the view), for the colour check
+            of matches resting on outlines; not copied.
     """
 
     grey: Grey
@@ -217,6 +219,7 @@ class QueryView:
     orb: cv2.ORB | None = field(default=None, repr=False, compare=False)
     keypoints: tuple[cv2.KeyPoint, ...] = field(default=(), repr=False, compare=False)
     mirror_width: int = 0  # > 0: ``pending`` are the unmirrored view's, mirrored when used
+    rgb: npt.NDArray[np.uint8] | None = field(default=None, repr=False, compare=False)
     _all: list[Features] = field(default_factory=list, repr=False, compare=False)
 
     def all_features(self) -> Features:
@@ -294,12 +297,14 @@ def prepare_query(rgb: npt.NDArray[np.uint8], config: MatchConfig) -> QueryView:
         pending=pending,
         orb=orb,
         keypoints=chosen,
+        rgb=rgb,
     )
 
 
 def mirrored(view: QueryView, config: MatchConfig) -> QueryView:
     """The same query mirrored left-right, with its own ORB descriptors (no hashes)."""
     grey = np.ascontiguousarray(view.grey[:, ::-1])
+    rgb = view.rgb[:, ::-1] if view.rgb is not None else None
     # The query's own keypoints, mirrored, are described on the mirrored image instead of
     # detecting again (detection is ~60 % of ORB's cost here). On the 1,228 queries of
     # match_accuracy.py plus 300 crawl-site images against 100 works the matches were the
@@ -308,7 +313,13 @@ def mirrored(view: QueryView, config: MatchConfig) -> QueryView:
     if not view.keypoints:
         feats, pending, orb, _ = _query_features(grey, config)
         return QueryView(
-            grey=grey, scale=view.scale, features=feats, hash_windows=(), pending=pending, orb=orb
+            grey=grey,
+            scale=view.scale,
+            features=feats,
+            hash_windows=(),
+            pending=pending,
+            orb=orb,
+            rgb=rgb,
         )
     head = max(1, config.vote_features)
     orb = _orb(len(view.keypoints), config)
@@ -322,4 +333,5 @@ def mirrored(view: QueryView, config: MatchConfig) -> QueryView:
         pending=view.keypoints[head:],
         orb=orb,
         mirror_width=width,
+        rgb=rgb,
     )

@@ -154,12 +154,12 @@ class MatchConfig:
         weak_distinct: A match with at most this many distinctive agreeing tiles
             (:attr:`~copyseal.match._verify.Photometry.distinct`) rests on outlines, which
             another picture's like shapes also give; it must pass the checks below too
-            (0: none). ``match_negatives.py`` (10,000 negatives, 100 works): all 22 false
-            matches (flat graphics and logos matched to a coloured-shapes work) had 1-4;
-            so had 35 of the 1,144 copies found among ``match_accuracy.py``'s queries,
-            every edit of the 6 shapes works and the crawl site's copies (crops of flat or
-            smooth works, mostly 40-60 %). Such a match is held to more evidence rather
-            than refused.
+            (0: none). ``match_negatives.py`` (20,000 negatives in two sets, 100 works):
+            the 24 false matches of flat graphics and logos to a coloured-shapes work had
+            1-6; so had 87 of the 1,144 copies found among ``match_accuracy.py``'s
+            queries, every edit of the 6 shapes works and the crawl site's copies (crops
+            of flat or smooth works, mostly 40-60 %). Such a match is held to more evidence
+            rather than refused.
         weak_photometric: On the keypoint path, such a match needs at least this fraction
             of its tiles agreeing. The false ones agreed on 0.41-0.93 (one on 1.0, below);
             the copies that agreed on less (0.47-0.67: two mirrored shapes pictures, a
@@ -168,6 +168,12 @@ class MatchConfig:
         weak_coverage: ... and the query must show at least this fraction of the work's
             area (those copies: >= 0.147, a 40 % crop being 0.16; the false match that
             agreed on all 4 of its tiles: 0.085).
+        weak_colour: ... and, when the matcher has the works' colours (the workspace's
+            reads each work's kept original) and both the work and the aligned query have
+            colour there, at least this share of their coloured pixels must agree in
+            CIELAB chroma (``copyseal.match._colour``). False matches of flat graphics and
+            logos to coloured-shapes works: 0.00-0.24; copies aligned right: 0.84-1.00.
+            Greyscale copies are not refused by it (no colour to compare).
         weak_tiles: On the global-hash path, such a match checked on fewer than this many
             usable tiles ...
         weak_hash_distance: ... needs a hash within this distance: those copies had 0-8
@@ -248,9 +254,10 @@ class MatchConfig:
     tile_significance: float = 0.01
     tile_coherence: float = 0.8
     min_distinct_tiles: int = 1
-    weak_distinct: int = 4
+    weak_distinct: int = 8
     weak_photometric: float = 0.95
     weak_coverage: float = 0.12
+    weak_colour: float = 0.5
     weak_tiles: int = 20
     weak_hash_distance: int = 10
     displaced_weight: float = 2.0

@@ -16,8 +16,9 @@ Pipeline for a query (each frame of an animated image is matched on its own):
    (``hash_accept``); then the photometric tile check (``photometric_min`` /
    ``photometric_min_hash``, from significantly many tiles: ``tile_significance``) under
    that transform. Nothing is reported without both. A match whose agreeing tiles are
-   nearly all lone edges (``weak_*``) needs more: nearly every tile agreeing and a fair
-   part of the work shown, or, on the hash path, a close hash.
+   nearly all lone edges (``weak_*``) needs more: nearly every tile agreeing, a fair part
+   of the work shown and, when both sides have colour, the same colours; on the hash path,
+   a close hash.
    A voted candidate that fails keypoint matching while its voters cluster in a small
    part of the query (a work pasted into a composite) is tried once more with denser
    keypoints of that region, scaled up (``region_*``).
@@ -37,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from copyseal.errors import MatchError
-from copyseal.match import _verify
+from copyseal.match import _colour, _verify
 from copyseal.match._features import (
     Features,
     QueryView,
@@ -55,12 +56,14 @@ from copyseal.match.result import Match, Transform
 from copyseal.match.retrieval import HashHit, RetrievalIndex, VotePairs
 
 __all__ = [
+    "ColourSource",
     "FingerprintStore",
     "InMemoryStore",
     "Match",
     "Matcher",
     "Transform",
     "fingerprint",
+    "work_colour",
 ]
 
 _WINDOW_UNITS = 10_000
@@ -75,17 +78,37 @@ class FingerprintStore(Protocol):
         ...
 
 
+class ColourSource(Protocol):
+    """Where the matcher reads a work's colours (:func:`work_colour`) for the colour check
+    of matches resting on outlines (``MatchConfig.weak_colour``); the workspace's source
+    reads the work's kept original. Fingerprints hold no colour."""
+
+    def colour(self, work_id: str) -> npt.NDArray[np.float32] | None:
+        """The work's :func:`work_colour`, or None if it cannot be had."""
+        ...
+
+
 class InMemoryStore:
-    """A dictionary-backed :class:`FingerprintStore` for tests and benchmarks."""
+    """A dictionary-backed :class:`FingerprintStore` and :class:`ColourSource` for tests
+    and benchmarks."""
 
     def __init__(self) -> None:
         self._fps: dict[str, WorkFingerprint] = {}
+        self._colours: dict[str, npt.NDArray[np.float32]] = {}
 
-    def put(self, work_id: str, fp: WorkFingerprint) -> None:
+    def put(
+        self, work_id: str, fp: WorkFingerprint, *, colour: npt.NDArray[np.float32] | None = None
+    ) -> None:
         self._fps[work_id] = fp
+        if colour is not None:
+            self._colours[work_id] = colour
 
     def delete(self, work_id: str) -> None:
         self._fps.pop(work_id, None)
+        self._colours.pop(work_id, None)
+
+    def colour(self, work_id: str) -> npt.NDArray[np.float32] | None:
+        return self._colours.get(work_id)
 
     def get(self, work_id: str) -> WorkFingerprint:
         return self._fps[work_id]
@@ -131,6 +154,13 @@ def fingerprint(image: DecodedImage, *, config: MatchConfig) -> WorkFingerprint:
     )
 
 
+def work_colour(image: DecodedImage, fp: WorkFingerprint) -> npt.NDArray[np.float32]:
+    """The colours of a work (its first frame) for :class:`ColourSource`: CIELAB chroma at
+    the size of its fingerprint's thumbnail, so that the match's alignment applies."""
+    th, tw = fp.thumbnail.shape[:2]
+    return _colour.chroma(image.rgb, (tw, th))
+
+
 @dataclass(frozen=True)
 class _Verdict:
     method: str
@@ -150,14 +180,22 @@ class Matcher:
         index: The retrieval index, any :class:`~copyseal.match.retrieval.RetrievalIndex`
             (kept in step by :meth:`add` / :meth:`remove`).
         config: Thresholds.
+        colours: Source of the works' colours for the colour check of matches resting on
+            outlines; None: that check is not made (the other ``weak_*`` checks are).
     """
 
     def __init__(
-        self, *, store: FingerprintStore, index: RetrievalIndex, config: MatchConfig
+        self,
+        *,
+        store: FingerprintStore,
+        index: RetrievalIndex,
+        config: MatchConfig,
+        colours: ColourSource | None = None,
     ) -> None:
         self.store = store
         self.index = index
         self.config = config
+        self.colours = colours
 
     def add(self, work_id: str, fp: WorkFingerprint) -> None:
         """Index a work (its fingerprint must also be retrievable from the store)."""
@@ -263,7 +301,9 @@ class Matcher:
                 if agree < cfg.vote_consistent:
                     continue
             rows = pairs.voters() if pairs is not None else []
-            verdict = self._verify(view, fp, hits, geometric=voted, voters=rows, regions=regions)
+            verdict = self._verify(
+                view, fp, hits, geometric=voted, voters=rows, regions=regions, work_id=work_id
+            )
             if verdict is None:
                 continue
             out.append(
@@ -288,6 +328,7 @@ class Matcher:
         geometric: bool,
         voters: list[int] | None = None,
         regions: list[int] | None = None,
+        work_id: str = "",
     ) -> _Verdict | None:
         cfg = self.config
         geo = (
@@ -314,6 +355,7 @@ class Matcher:
                     photo.score >= cfg.weak_photometric
                     and _verify.coverage(photo.matrix, fp.work_size, view.grey.shape)
                     >= cfg.weak_coverage
+                    and self._colour_agrees(work_id, fp, view, photo.matrix)
                 )
             ):
                 strength = 1.0 - math.exp(-geo.inliers / 25.0)
@@ -351,6 +393,21 @@ class Matcher:
                     "global-hash", photo.matrix, 0, photo.score, photo.displaced, strength, None
                 )
         return None
+
+    def _colour_agrees(
+        self, work_id: str, fp: WorkFingerprint, view: QueryView, matrix: npt.NDArray[np.float64]
+    ) -> bool:
+        """False when the colours of the work and of the aligned query disagree
+        (``weak_colour``); True when they agree or cannot be compared (no colour source,
+        no colour of this work, a greyscale side)."""
+        if self.colours is None or view.rgb is None or not work_id:
+            return True
+        colour = self.colours.colour(work_id)
+        if colour is None:
+            return True
+        h, w = view.grey.shape
+        share = _colour.agreement(colour, fp.work_size, view.rgb, (h, w), matrix)
+        return share is None or share >= self.config.weak_colour
 
     def _region_features(self, view: QueryView, voters: list[int]) -> Features | None:
         """Fresh, denser ORB features of the part of the query where a candidate's voters

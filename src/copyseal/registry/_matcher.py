@@ -27,7 +27,9 @@ from copyseal.db.models import Work, WorkFingerprint
 from copyseal.errors import ConfigError, MatchError
 from copyseal.match import DecodedImage, Match, MatchConfig, Matcher, decode
 from copyseal.match import WorkFingerprint as Fingerprint
+from copyseal.registry._colours import OriginalColours
 from copyseal.registry._index_cache import SCHEME, workspace_index
+from copyseal.storage import open_store
 
 __all__ = [
     "DbFingerprintStore",
@@ -251,5 +253,11 @@ def build_workspace_matcher(
             "%d work(s) have no usable fingerprint: only exact copies of them are found", missing
         )
     store = DbFingerprintStore(engine, current)
-    matcher = Matcher(store=store, index=index, config=config)
+    colours = OriginalColours(
+        engine=engine,
+        store=open_store(settings.workspace.evidence_dir),
+        fingerprints=store,
+        config=config,
+    )
+    matcher = Matcher(store=store, index=index, config=config, colours=colours)
     return WorkspaceMatcher(exact=ExactLookup(engine), matcher=matcher, config=config)

@@ -8,6 +8,7 @@ import copyseal.match
 def test_exports() -> None:
     assert copyseal.match.__all__ == [
         "INDEXES",
+        "ColourSource",
         "DecodedImage",
         "FaissIndex",
         "FingerprintStore",
@@ -24,6 +25,7 @@ def test_exports() -> None:
         "fingerprint",
         "index_class",
         "render_overlay",
+        "work_colour",
     ]
     for name in copyseal.match.__all__:
         assert getattr(copyseal.match, name).__doc__, f"{name} needs a docstring"

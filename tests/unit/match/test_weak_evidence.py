@@ -11,8 +11,16 @@ import pytest
 from PIL import Image
 from skimage.draw import random_shapes
 
-from copyseal.match import DecodedImage, FaissIndex, InMemoryStore, MatchConfig, Matcher
+from copyseal.match import (
+    DecodedImage,
+    FaissIndex,
+    InMemoryStore,
+    MatchConfig,
+    Matcher,
+    work_colour,
+)
 from copyseal.match import fingerprint as make_fingerprint
+from copyseal.match._colour import agreement, chroma
 from copyseal.match._verify import coverage
 
 _WORKS = (12, 19, 25)
@@ -95,3 +103,53 @@ def test_coverage_is_the_part_of_the_work_the_query_shows() -> None:
     assert coverage(shift, (400, 300), (300, 400)) == pytest.approx(0.5)
     # A query far smaller than the work, shown at its own scale: its share of the area.
     assert coverage(np.eye(3), (1000, 1000), (100, 100)) == pytest.approx(0.01)
+
+
+def _with_colours(cfg: MatchConfig, *, colours: bool) -> Matcher:
+    store = InMemoryStore()
+    matcher = Matcher(
+        store=store, index=FaissIndex(), config=cfg, colours=store if colours else None
+    )
+    for seed in _WORKS:
+        image = DecodedImage.from_array(_shapes(seed))
+        fp = make_fingerprint(image, config=cfg)
+        store.put(f"shapes{seed}", fp, colour=work_colour(image, fp))
+        matcher.add(f"shapes{seed}", fp)
+    return matcher
+
+
+def test_colour_alone_refuses_outline_matches_of_other_colours() -> None:
+    # The other checks made as lax as they go: only colour tells these apart.
+    lax = MatchConfig(weak_photometric=0.0, weak_coverage=0.0)
+    blind, seeing = _with_colours(lax, colours=False), _with_colours(lax, colours=True)
+    # The keypoint-path ones (the colour check is made there; #10817 is a hash hit).
+    queries = [_jpeg(_shapes(seed), q) for seed, q in _OUTLINE_ONLY if seed != 10817]
+    assert all(blind.match(q) for q in queries)  # so this test can fail
+    assert [seeing.match(q) for q in queries] == [[], [], [], []]
+
+
+def test_a_greyscale_crop_is_not_refused_for_its_lack_of_colour() -> None:
+    matcher = _with_colours(MatchConfig(), colours=True)
+    work = _shapes(25)
+    h, w = work.shape[:2]
+    ch, cw = int(h * 0.6), int(w * 0.6)  # found on the outlines of a few shapes
+    crop = work[(h - ch) // 2 : (h + ch) // 2, (w - cw) // 2 : (w + cw) // 2]
+    grey = np.repeat(np.asarray(Image.fromarray(crop).convert("L"))[:, :, None], 3, axis=2)
+    # Both rest on 4 distinctive tiles: the colour crop's colours agree (0.94 of its
+    # coloured pixels), the greyscale one has none to compare, and neither is refused.
+    assert [m.work_id for m in matcher.match(_jpeg(grey, 85))] == ["shapes25"]
+    assert [m.work_id for m in matcher.match(_jpeg(np.ascontiguousarray(crop), 85))] == ["shapes25"]
+
+
+def test_colour_agreement_of_the_same_picture_and_of_other_colours() -> None:
+    work = _shapes(19)  # 640 x 480
+    work_c = chroma(work, (256, 192))
+    # The work itself, at its working size (512 x 384), aligned by the identity: agrees.
+    same = agreement(work_c, (512, 384), work, (384, 512), np.eye(3))
+    assert same is not None and same > 0.95
+    # The same shapes in other colours (channels swapped): disagrees.
+    other = agreement(work_c, (512, 384), work[:, :, ::-1].copy(), (384, 512), np.eye(3))
+    assert other is not None and other < 0.3
+    # A greyscale query: no verdict.
+    grey = np.repeat(work.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    assert agreement(work_c, (512, 384), grey, (384, 512), np.eye(3)) is None
