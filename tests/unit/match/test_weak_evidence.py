@@ -4,12 +4,9 @@ than agreeing edges tells a copy from that."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 from PIL import Image
-from skimage.draw import random_shapes
 
 from copyseal.match import (
     DecodedImage,
@@ -22,28 +19,16 @@ from copyseal.match import (
 from copyseal.match import fingerprint as make_fingerprint
 from copyseal.match._colour import agreement, chroma
 from copyseal.match._verify import coverage
+from shapes_pictures import jpeg, shapes
 
 _WORKS = (12, 19, 25)
-
-
-def _shapes(seed: int) -> np.ndarray:
-    img, _ = random_shapes(
-        (480, 640), max_shapes=12, min_size=30, max_size=200, rng=seed, channel_axis=-1
-    )
-    return np.ascontiguousarray(img)
-
-
-def _jpeg(rgb: np.ndarray, q: int) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=q)
-    return buf.getvalue()
 
 
 def _matcher(cfg: MatchConfig) -> Matcher:
     store = InMemoryStore()
     matcher = Matcher(store=store, index=FaissIndex(), config=cfg)
     for seed in _WORKS:
-        fp = make_fingerprint(DecodedImage.from_array(_shapes(seed)), config=cfg)
+        fp = make_fingerprint(DecodedImage.from_array(shapes(seed)), config=cfg)
         store.put(f"shapes{seed}", fp)
         matcher.add(f"shapes{seed}", fp)
     return matcher
@@ -66,15 +51,14 @@ def test_other_shapes_pictures_matched_on_outlines_are_refused(
 ) -> None:
     checked, unchecked = matchers
     before = {
-        seed: [m.work_id for m in unchecked.match(_jpeg(_shapes(seed), q))]
+        seed: [m.work_id for m in unchecked.match(jpeg(shapes(seed), q))]
         for seed, q in _OUTLINE_ONLY
     }
     # Without the checks each of them is reported as a copy (so this test can fail) ...
     assert all(before.values()), before
     # ... with them, none.
     after = {
-        seed: [m.work_id for m in checked.match(_jpeg(_shapes(seed), q))]
-        for seed, q in _OUTLINE_ONLY
+        seed: [m.work_id for m in checked.match(jpeg(shapes(seed), q))] for seed, q in _OUTLINE_ONLY
     }
     assert not any(after.values()), after
 
@@ -83,11 +67,11 @@ def test_other_shapes_pictures_matched_on_outlines_are_refused(
 def test_centred_crops_of_a_shapes_picture_are_still_found(
     matchers: tuple[Matcher, Matcher], seed: int, frac: float
 ) -> None:
-    work = _shapes(seed)
+    work = shapes(seed)
     h, w = work.shape[:2]
     ch, cw = int(h * frac), int(w * frac)
     y, x = (h - ch) // 2, (w - cw) // 2
-    crop = _jpeg(np.ascontiguousarray(work[y : y + ch, x : x + cw]), 85)
+    crop = jpeg(np.ascontiguousarray(work[y : y + ch, x : x + cw]), 85)
     checked, unchecked = matchers
     assert [m.work_id for m in checked.match(crop)] == [f"shapes{seed}"]
     assert [m.work_id for m in unchecked.match(crop)] == [f"shapes{seed}"]
@@ -111,7 +95,7 @@ def _with_colours(cfg: MatchConfig, *, colours: bool) -> Matcher:
         store=store, index=FaissIndex(), config=cfg, colours=store if colours else None
     )
     for seed in _WORKS:
-        image = DecodedImage.from_array(_shapes(seed))
+        image = DecodedImage.from_array(shapes(seed))
         fp = make_fingerprint(image, config=cfg)
         store.put(f"shapes{seed}", fp, colour=work_colour(image, fp))
         matcher.add(f"shapes{seed}", fp)
@@ -123,26 +107,26 @@ def test_colour_alone_refuses_outline_matches_of_other_colours() -> None:
     lax = MatchConfig(weak_photometric=0.0, weak_coverage=0.0)
     blind, seeing = _with_colours(lax, colours=False), _with_colours(lax, colours=True)
     # The keypoint-path ones (the colour check is made there; #10817 is a hash hit).
-    queries = [_jpeg(_shapes(seed), q) for seed, q in _OUTLINE_ONLY if seed != 10817]
+    queries = [jpeg(shapes(seed), q) for seed, q in _OUTLINE_ONLY if seed != 10817]
     assert all(blind.match(q) for q in queries)  # so this test can fail
     assert [seeing.match(q) for q in queries] == [[], [], [], []]
 
 
 def test_a_greyscale_crop_is_not_refused_for_its_lack_of_colour() -> None:
     matcher = _with_colours(MatchConfig(), colours=True)
-    work = _shapes(25)
+    work = shapes(25)
     h, w = work.shape[:2]
     ch, cw = int(h * 0.6), int(w * 0.6)  # found on the outlines of a few shapes
     crop = work[(h - ch) // 2 : (h + ch) // 2, (w - cw) // 2 : (w + cw) // 2]
     grey = np.repeat(np.asarray(Image.fromarray(crop).convert("L"))[:, :, None], 3, axis=2)
     # Both rest on 4 distinctive tiles: the colour crop's colours agree (0.94 of its
     # coloured pixels), the greyscale one has none to compare, and neither is refused.
-    assert [m.work_id for m in matcher.match(_jpeg(grey, 85))] == ["shapes25"]
-    assert [m.work_id for m in matcher.match(_jpeg(np.ascontiguousarray(crop), 85))] == ["shapes25"]
+    assert [m.work_id for m in matcher.match(jpeg(grey, 85))] == ["shapes25"]
+    assert [m.work_id for m in matcher.match(jpeg(np.ascontiguousarray(crop), 85))] == ["shapes25"]
 
 
 def test_colour_agreement_of_the_same_picture_and_of_other_colours() -> None:
-    work = _shapes(19)  # 640 x 480
+    work = shapes(19)  # 640 x 480
     work_c = chroma(work, (256, 192))
     # The work itself, at its working size (512 x 384), aligned by the identity: agrees.
     same = agreement(work_c, (512, 384), work, (384, 512), np.eye(3))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from pathlib import Path
@@ -10,32 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from skimage.draw import random_shapes
 
 from copyseal.match import DecodedImage, Match, work_colour
 from copyseal.registry import WorkRecord, build_matcher, register_paths
 from copyseal.registry._works import original_path
 from copyseal.workspace import Workspace
-
-
-def _shapes(seed: int) -> np.ndarray:
-    img, _ = random_shapes(
-        (480, 640), max_shapes=12, min_size=30, max_size=200, rng=seed, channel_axis=-1
-    )
-    return np.ascontiguousarray(img)
-
-
-def _jpeg(rgb: np.ndarray, q: int) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=q)
-    return buf.getvalue()
+from shapes_pictures import jpeg, shapes
 
 
 def test_colours_come_from_the_kept_original_and_refuse_a_like_shape(
     workspace: Workspace, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "shapes12.png"
-    Image.fromarray(_shapes(12)).save(path)
+    Image.fromarray(shapes(12)).save(path)
     [record] = register_paths(workspace, [path])
     assert isinstance(record, WorkRecord)
     matcher = build_matcher(workspace.engine, workspace.settings, use_cache=False)
@@ -44,15 +30,15 @@ def test_colours_come_from_the_kept_original_and_refuse_a_like_shape(
 
     got = colours.colour(record.work_id)
     fp = matcher.matcher.store.get(record.work_id)
-    expected = work_colour(DecodedImage.from_array(_shapes(12)), fp)
+    expected = work_colour(DecodedImage.from_array(shapes(12)), fp)
     assert got is not None and got.shape == expected.shape
     assert np.abs(got - expected).max() < 1.0  # the same pixels (PNG is lossless)
 
     # Another random_shapes picture whose outlines alone matched this one (it is refused on
     # colour when the other checks are lax), and a copy (a 60 % crop), which is found.
-    other = _jpeg(_shapes(10595), 85)
-    work = _shapes(12)
-    crop = _jpeg(np.ascontiguousarray(work[96:384, 128:512]), 85)
+    other = jpeg(shapes(10595), 85)
+    work = shapes(12)
+    crop = jpeg(np.ascontiguousarray(work[96:384, 128:512]), 85)
     assert matcher.match(other) == []
     [found] = matcher.match(crop)
     assert isinstance(found, Match) and found.work_id == record.work_id
