@@ -173,7 +173,11 @@ class MatchConfig:
             colour there, at least this share of their coloured pixels must agree in
             CIELAB chroma (``copyseal.match._colour``). False matches of flat graphics and
             logos to coloured-shapes works: 0.00-0.24; copies aligned right: 0.84-1.00.
-            Greyscale copies are not refused by it (no colour to compare).
+            Greyscale copies are not refused by it (no colour to compare); copies whose
+            colours were changed (toned sepia, a hue shift) are, when they rest on
+            outlines: a sepia 60 % crop of a shapes work agreed on 0.06. The hash path has
+            no colour check (its weak matches need a close hash instead): the colour edits
+            of ``colorwheel`` found there agree on 0.51-0.61, its sepia copy on 0.03.
         weak_tiles: On the global-hash path, such a match checked on fewer than this many
             usable tiles ...
         weak_hash_distance: ... needs a hash within this distance: those copies had 0-8

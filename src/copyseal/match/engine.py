@@ -102,6 +102,8 @@ class InMemoryStore:
         self._fps[work_id] = fp
         if colour is not None:
             self._colours[work_id] = colour
+        else:
+            self._colours.pop(work_id, None)
 
     def delete(self, work_id: str) -> None:
         self._fps.pop(work_id, None)
@@ -328,7 +330,7 @@ class Matcher:
         geometric: bool,
         voters: list[int] | None = None,
         regions: list[int] | None = None,
-        work_id: str = "",
+        work_id: str,
     ) -> _Verdict | None:
         cfg = self.config
         geo = (
@@ -400,7 +402,7 @@ class Matcher:
         """False when the colours of the work and of the aligned query disagree
         (``weak_colour``); True when they agree or cannot be compared (no colour source,
         no colour of this work, a greyscale side)."""
-        if self.colours is None or view.rgb is None or not work_id:
+        if self.colours is None or view.rgb is None:
             return True
         colour = self.colours.colour(work_id)
         if colour is None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,9 @@ from copyseal.db.schema.crawl import CrawlMatch
 from copyseal.errors import CopysealError
 from copyseal.storage import Area
 from copyseal.workspace import Workspace
+
+if TYPE_CHECKING:
+    from copyseal.ledger import Ledger
 
 __all__ = ["complete_staged_bundles", "reconcile_bundles", "record_bundle"]
 
@@ -99,21 +103,34 @@ def _of_page(folder: Path, page: tuple[str, str] | None) -> bool:
     return (manifest.capture.get("job_id"), manifest.url) == page
 
 
-def _take(folder: Path) -> Path | None:
-    """Rename a staging folder to a fresh staging name before completing it, so that of
-    two processes completing it at once only one works in it (rename(2) is atomic: the
-    other finds nothing and moves on); None: another took it first. Its time is set to
-    now, so scans for stale folders leave it to its completer."""
-    if not ((folder / "manifest.json").is_file() and (folder / "manifest.json.sig").is_file()):
-        return None  # nothing was logged (the signature is written before the append)
+def _take(folder: Path, ledger: Ledger) -> Path | None:
+    """Rename a staging folder whose manifest the ledger has logged to a fresh staging name
+    before completing it, so that of two processes completing it at once only one works
+    in it (rename(2) is atomic: the other finds nothing and moves on); None: not logged,
+    or another took it first.
+
+    Only a logged folder is taken: its writer synced every file before the append, while
+    an unlogged one may still be in a live writer's hands (between its signature and its
+    append) and is left where it is. Its time is set to now before the rename, so that a
+    scan for stale folders meanwhile leaves it to this completer."""
+    from copyseal.ledger import leaf_hash
+
+    try:
+        manifest = (folder / "manifest.json").read_bytes()
+        if not (folder / "manifest.json.sig").is_file():
+            return None  # the signature is written before the append: nothing logged
+    except OSError:
+        return None
+    if ledger.find(leaf_hash(manifest)) is None:
+        return None
     stem = folder.name.split(".partial-")[0] if ".partial-" in folder.name else None
     stem = stem or "." + folder.name.removeprefix(".failed-")
     taken = folder.with_name(f"{stem}.partial-{secrets.token_hex(4)}")
     try:
+        os.utime(folder)
         os.rename(folder, taken)
     except FileNotFoundError:
         return None
-    os.utime(taken)
     return taken
 
 
@@ -148,10 +165,11 @@ def complete_staged_bundles(
                 continue
             if now - folder.stat().st_mtime < stale_after and not _of_page(folder, page):
                 continue
-            taken = _take(folder)
+            ledger = ws.ledger()
+            taken = _take(folder, ledger)
             if taken is None:
                 continue
-            info = complete_staged(taken, signing_key=ws.signing_key(), ledger=ws.ledger())
+            info = complete_staged(taken, signing_key=ws.signing_key(), ledger=ledger)
         except (OSError, CopysealError) as e:
             log.warning("staged bundle not completed: %s (%s)", folder, e)
             continue

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from copyseal.db.models import Work
 from copyseal.errors import CopysealError
@@ -29,8 +30,9 @@ log = logging.getLogger(__name__)
 class OriginalColours:
     """A :class:`~copyseal.match.ColourSource` over the workspace's kept originals.
 
-    A work whose original cannot be read or decoded has no colour (None): the check is
-    then not made for it, and one warning says why. Thread-safe.
+    A work whose original is gone or cannot be decoded has no colour (None, kept): the
+    check is then not made for it, and a warning says why. Other read or database errors
+    give None for that call only. Thread-safe.
     """
 
     def __init__(
@@ -55,7 +57,12 @@ class OriginalColours:
             if work_id in self._cache:
                 self._cache.move_to_end(work_id)
                 return self._cache[work_id]
-        found = self._read(work_id)
+        try:
+            found = self._read(work_id)
+        except (OSError, SQLAlchemyError) as e:
+            # Perhaps passing (a file system or database hiccup): not kept, asked again.
+            log.warning("work %s: no colours for the matcher's colour check (%s)", work_id, e)
+            return None
         with self._lock:
             self._cache[work_id] = found
             while len(self._cache) > self._size:
@@ -63,6 +70,8 @@ class OriginalColours:
         return found
 
     def _read(self, work_id: str) -> npt.NDArray[np.float32] | None:
+        """The work's colours; None (kept) when it has none to give: not indexed, its
+        original gone or not an image."""
         with self._engine.connect() as conn:
             sha256 = conn.execute(
                 select(Work.sha256).where(Work.work_id == work_id)
@@ -81,7 +90,7 @@ class OriginalColours:
             )
         except KeyError:
             return None  # not indexed (removed since the matcher was built)
-        except (OSError, CopysealError) as e:
+        except (FileNotFoundError, CopysealError) as e:
             log.warning("work %s: no colours for the matcher's colour check (%s)", work_id, e)
             return None
         return work_colour(image, fp)

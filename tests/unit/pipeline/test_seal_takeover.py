@@ -237,7 +237,30 @@ def test_two_completers_of_one_staged_bundle_never_share_its_folder(
     from copyseal.pipeline._records import _take
 
     staging = _staged(workspace, monkeypatch, job="j1", url="http://a/1")
-    first = _take(staging)
+    ledger = workspace.ledger()
+    first = _take(staging, ledger)
     assert first is not None and first.is_dir() and ".partial-" in first.name
-    assert _take(staging) is None  # the second finds nothing: the first completes it
+    assert _take(staging, ledger) is None  # the second finds nothing: the first completes it
     assert first.name.startswith(staging.name.split(".partial-")[0] + ".partial-")
+
+
+def test_a_staging_folder_the_ledger_has_not_logged_is_never_taken(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its writer may be alive between its signature and its append: moving the folder
+    then would leave that writer logging files it never synced."""
+    from copyseal.ledger import Ledger
+    from copyseal.pipeline._records import _take, complete_staged_bundles
+
+    def unlogged(*args: object, **kwargs: object) -> None:
+        raise _Killed  # stands for the moment just before the append
+
+    with monkeypatch.context() as m:
+        m.setattr(Ledger, "append", unlogged)
+        staging = _staged(workspace, m, job="j1", url="http://a/2")
+    assert (staging / "manifest.json.sig").is_file()  # signed, not logged
+    assert workspace.ledger().size() == 0
+    assert _take(staging, workspace.ledger()) is None
+    assert staging.is_dir()  # left where its writer put it
+    assert complete_staged_bundles(workspace, stale_after=0.0, page=("j1", "http://a/2")) == []
+    assert staging.is_dir()
