@@ -160,24 +160,26 @@ class MatchConfig:
             queries, every edit of the 6 shapes works and the crawl site's copies (crops
             of flat or smooth works, mostly 40-60 %). Such a match is held to more evidence
             rather than refused.
-        weak_photometric: On the keypoint path, such a match needs at least this fraction
-            of its tiles agreeing. The false ones agreed on 0.41-0.93 (one on 1.0, below);
-            the copies that agreed on less (0.47-0.67: two mirrored shapes pictures, a
-            mirrored moon, a crop of moon) had been aligned wrongly, and with this check
-            each was found instead on the hash path or the mirror pass, agreeing on 1.0.
-        weak_coverage: ... and the query must show at least this fraction of the work's
-            area (those copies: >= 0.147, a 40 % crop being 0.16; the false match that
-            agreed on all 4 of its tiles: 0.085).
+        weak_coverage: On the keypoint path, such a match must show at least this
+            fraction of the work's area (those copies: >= 0.147, a 40 % crop being 0.16;
+            the false match that agreed on all 4 of its tiles: 0.085) ...
         weak_colour: ... and, when the matcher has the works' colours (the workspace's
             reads each work's kept original) and both the work and the aligned query have
             colour there, at least this share of their coloured pixels must agree in
-            CIELAB chroma (``copyseal.match._colour``). False matches of flat graphics and
-            logos to coloured-shapes works: 0.00-0.24; copies aligned right: 0.84-1.00.
-            Greyscale copies are not refused by it (no colour to compare); copies whose
-            colours were changed (toned sepia, a hue shift) are, when they rest on
-            outlines: a sepia 60 % crop of a shapes work agreed on 0.06. The hash path has
-            no colour check (its weak matches need a close hash instead): the colour edits
-            of ``colorwheel`` found there agree on 0.51-0.61, its sepia copy on 0.03.
+            CIELAB chroma (``copyseal.match._colour``): the false matches of flat graphics
+            and logos to coloured-shapes works agreed on 0.00-0.24, copies aligned right
+            on 0.82-1.00 (among them a crawl-site copy of a shapes work agreeing on only
+            0.75 of its tiles). Copies whose colours were changed (toned sepia, a hue
+            shift) are refused when they rest on outlines: a sepia 60 % crop of a shapes
+            work agreed on 0.06. The hash path has no colour check (its weak matches need
+            a close hash instead): the colour edits of ``colorwheel`` found there agree on
+            0.51-0.61, its sepia copy on 0.03.
+        weak_photometric: ... where colour cannot be compared (no colours, a greyscale
+            work or query), at least this fraction of its tiles must agree instead. The
+            false ones agreed on 0.41-0.93 (and one on 1.0, refused by ``weak_coverage``);
+            the copies that agreed on less (0.47-0.67: two mirrored shapes pictures, a
+            mirrored moon, a crop of moon) had been aligned wrongly, and with this check
+            each was found instead on the hash path or the mirror pass, agreeing on 1.0.
         weak_tiles: On the global-hash path, such a match checked on fewer than this many
             usable tiles ...
         weak_hash_distance: ... needs a hash within this distance: those copies had 0-8
@@ -259,9 +261,9 @@ class MatchConfig:
     tile_coherence: float = 0.8
     min_distinct_tiles: int = 1
     weak_distinct: int = 8
-    weak_photometric: float = 0.95
     weak_coverage: float = 0.12
-    weak_colour: float = 0.5
+    weak_colour: float = 0.6
+    weak_photometric: float = 0.95
     weak_tiles: int = 20
     weak_hash_distance: int = 10
     displaced_weight: float = 2.0

@@ -16,9 +16,9 @@ Pipeline for a query (each frame of an animated image is matched on its own):
    (``hash_accept``); then the photometric tile check (``photometric_min`` /
    ``photometric_min_hash``, from significantly many tiles: ``tile_significance``) under
    that transform. Nothing is reported without both. A match whose agreeing tiles are
-   nearly all lone edges (``weak_*``) needs more: nearly every tile agreeing, a fair part
-   of the work shown and, when both sides have colour, the same colours; on the hash path,
-   a close hash.
+   nearly all lone edges (``weak_*``) needs more: a fair part of the work shown and the
+   same colours where both sides have colour, else nearly every tile agreeing; on the
+   hash path, a close hash.
    A voted candidate that fails keypoint matching while its voters cluster in a small
    part of the query (a work pasted into a composite) is tried once more with denser
    keypoints of that region, scaled up (``region_*``).
@@ -49,6 +49,7 @@ from copyseal.match._features import (
     to_grey,
     window_hashes,
 )
+from copyseal.match._verify import Photometry
 from copyseal.match.config import MatchConfig
 from copyseal.match.decode import DecodedImage, decode
 from copyseal.match.fingerprint import WindowHash, WorkFingerprint
@@ -353,12 +354,7 @@ class Matcher:
             photo = _verify.photometric(fp.thumbnail, fp.work_size, view.grey, geo.matrix, cfg)
             if _verify.accepted(photo, cfg, minimum=cfg.photometric_min) and (
                 not _verify.outlines_only(photo, cfg)
-                or (
-                    photo.score >= cfg.weak_photometric
-                    and _verify.coverage(photo.matrix, fp.work_size, view.grey.shape)
-                    >= cfg.weak_coverage
-                    and self._colour_agrees(work_id, fp, view, photo.matrix)
-                )
+                or self._outlines_hold(work_id, fp, view, photo)
             ):
                 strength = 1.0 - math.exp(-geo.inliers / 25.0)
                 return _Verdict(
@@ -396,20 +392,26 @@ class Matcher:
                 )
         return None
 
-    def _colour_agrees(
-        self, work_id: str, fp: WorkFingerprint, view: QueryView, matrix: npt.NDArray[np.float64]
+    def _outlines_hold(
+        self, work_id: str, fp: WorkFingerprint, view: QueryView, photo: Photometry
     ) -> bool:
-        """False when the colours of the work and of the aligned query disagree
-        (``weak_colour``); True when they agree or cannot be compared (no colour source,
-        no colour of this work, a greyscale side)."""
-        if self.colours is None or view.rgb is None:
-            return True
-        colour = self.colours.colour(work_id)
-        if colour is None:
-            return True
-        h, w = view.grey.shape
-        share = _colour.agreement(colour, fp.work_size, view.rgb, (h, w), matrix)
-        return share is None or share >= self.config.weak_colour
+        """Whether a keypoint match resting on outlines (``weak_*``) has the evidence such
+        a match needs: a fair part of the work shown and, where the work and the aligned
+        query both have colour, the same colours; where colour cannot be compared (no
+        colour source or no colour of this work, a greyscale side), nearly every tile
+        agreeing instead."""
+        cfg = self.config
+        if _verify.coverage(photo.matrix, fp.work_size, view.grey.shape) < cfg.weak_coverage:
+            return False
+        share = None
+        if self.colours is not None and view.rgb is not None:
+            colour = self.colours.colour(work_id)
+            if colour is not None:
+                h, w = view.grey.shape
+                share = _colour.agreement(colour, fp.work_size, view.rgb, (h, w), photo.matrix)
+        if share is not None:
+            return share >= cfg.weak_colour
+        return photo.score >= cfg.weak_photometric
 
     def _region_features(self, view: QueryView, voters: list[int]) -> Features | None:
         """Fresh, denser ORB features of the part of the query where a candidate's voters
