@@ -6,16 +6,10 @@ index is a seam (:class:`RetrievalIndex`, implementations in :data:`INDEXES`, ch
 ``match.index``); FAISS (:class:`FaissIndex`) is the one shipped.
 """
 
+from copyseal.match._work import fingerprint, work_colour
 from copyseal.match.config import MatchConfig
 from copyseal.match.decode import DecodedImage, decode
-from copyseal.match.engine import (
-    ColourSource,
-    FingerprintStore,
-    InMemoryStore,
-    Matcher,
-    fingerprint,
-    work_colour,
-)
+from copyseal.match.engine import Matcher
 from copyseal.match.faiss_index import FaissIndex
 from copyseal.match.fingerprint import WorkFingerprint
 from copyseal.match.hashes import ImageHash
@@ -23,6 +17,7 @@ from copyseal.match.indexes import INDEXES, index_class
 from copyseal.match.overlay import render_overlay
 from copyseal.match.result import Match, Transform
 from copyseal.match.retrieval import HashHit, RetrievalIndex
+from copyseal.match.stores import ColourSource, FingerprintStore, InMemoryStore
 
 __all__ = [
     "INDEXES",

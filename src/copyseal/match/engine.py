@@ -29,15 +29,12 @@ Pipeline for a query (each frame of an animated image is matched on its own):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from copyseal.errors import MatchError
 from copyseal.match import _colour, _verify
 from copyseal.match._features import (
     Features,
@@ -45,16 +42,15 @@ from copyseal.match._features import (
     mirrored,
     orb_features,
     prepare_query,
-    resize_to,
-    to_grey,
-    window_hashes,
 )
 from copyseal.match._verify import Photometry
+from copyseal.match._work import WINDOW_UNITS, fingerprint, work_colour
 from copyseal.match.config import MatchConfig
 from copyseal.match.decode import DecodedImage, decode
-from copyseal.match.fingerprint import WindowHash, WorkFingerprint
+from copyseal.match.fingerprint import WorkFingerprint
 from copyseal.match.result import Match, Transform
 from copyseal.match.retrieval import HashHit, RetrievalIndex, VotePairs
+from copyseal.match.stores import ColourSource, FingerprintStore, InMemoryStore
 
 __all__ = [
     "ColourSource",
@@ -66,102 +62,6 @@ __all__ = [
     "fingerprint",
     "work_colour",
 ]
-
-_WINDOW_UNITS = 10_000
-
-
-class FingerprintStore(Protocol):
-    """Where the matcher reads a candidate's fingerprint (the workspace's store reads the
-    ``work_fingerprints`` table on demand)."""
-
-    def get(self, work_id: str) -> WorkFingerprint:
-        """The fingerprint of ``work_id``; raises ``KeyError`` if there is none."""
-        ...
-
-
-class ColourSource(Protocol):
-    """Where the matcher reads a work's colours (:func:`work_colour`) for the colour check
-    of matches resting on outlines (``MatchConfig.weak_colour``); the workspace's source
-    reads the work's kept original. Fingerprints hold no colour."""
-
-    def colour(self, work_id: str) -> npt.NDArray[np.float32] | None:
-        """The work's :func:`work_colour`, or None if it cannot be had."""
-        ...
-
-
-class InMemoryStore:
-    """A dictionary-backed :class:`FingerprintStore` and :class:`ColourSource` for tests
-    and benchmarks."""
-
-    def __init__(self) -> None:
-        self._fps: dict[str, WorkFingerprint] = {}
-        self._colours: dict[str, npt.NDArray[np.float32]] = {}
-
-    def put(
-        self, work_id: str, fp: WorkFingerprint, *, colour: npt.NDArray[np.float32] | None = None
-    ) -> None:
-        self._fps[work_id] = fp
-        if colour is not None:
-            self._colours[work_id] = colour
-        else:
-            self._colours.pop(work_id, None)
-
-    def delete(self, work_id: str) -> None:
-        self._fps.pop(work_id, None)
-        self._colours.pop(work_id, None)
-
-    def colour(self, work_id: str) -> npt.NDArray[np.float32] | None:
-        return self._colours.get(work_id)
-
-    def get(self, work_id: str) -> WorkFingerprint:
-        return self._fps[work_id]
-
-    def __len__(self) -> int:
-        return len(self._fps)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._fps)
-
-
-def fingerprint(image: DecodedImage, *, config: MatchConfig) -> WorkFingerprint:
-    """Compute the fingerprint of a work (its first frame).
-
-    Args:
-        image: The decoded work.
-        config: Sizes and feature counts (``work_side``, ``work_features``, ...).
-    """
-    grey, _ = resize_to(to_grey(image.rgb), config.work_side)
-    h, w = grey.shape
-    feats = orb_features(grey, config.work_features, config, spread=3.0)
-    hashes = []
-    for (x0, y0, x1, y1), hsh in window_hashes(grey, config.hash_windows):
-        window = (
-            x0 * _WINDOW_UNITS // w,
-            y0 * _WINDOW_UNITS // h,
-            x1 * _WINDOW_UNITS // w,
-            y1 * _WINDOW_UNITS // h,
-        )
-        hashes.append(WindowHash(window=window, hash=hsh))
-    thumb, _ = resize_to(grey, config.thumb_side)
-    ok, png = cv2.imencode(".png", thumb, [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    if not ok:
-        raise MatchError("could not encode the fingerprint thumbnail")
-    return WorkFingerprint(
-        width=image.width,
-        height=image.height,
-        work_size=(w, h),
-        hashes=tuple(hashes),
-        points=feats.points,
-        descriptors=feats.descriptors,
-        thumbnail_png=png.tobytes(),
-    )
-
-
-def work_colour(image: DecodedImage, fp: WorkFingerprint) -> npt.NDArray[np.float32]:
-    """The colours of a work (its first frame) for :class:`ColourSource`: CIELAB chroma at
-    the size of its fingerprint's thumbnail, so that the match's alignment applies."""
-    th, tw = fp.thumbnail.shape[:2]
-    return _colour.chroma(image.rgb, (tw, th))
 
 
 @dataclass(frozen=True)
@@ -373,10 +273,10 @@ class Matcher:
                 break
             x0, y0, x1, y1 = fp.hashes[hit.window].window
             work_rect = (
-                x0 * ww / _WINDOW_UNITS,
-                y0 * wh / _WINDOW_UNITS,
-                x1 * ww / _WINDOW_UNITS,
-                y1 * wh / _WINDOW_UNITS,
+                x0 * ww / WINDOW_UNITS,
+                y0 * wh / WINDOW_UNITS,
+                x1 * ww / WINDOW_UNITS,
+                y1 * wh / WINDOW_UNITS,
             )
             rect, dihedral, _ = view.hash_windows[hit.query]
             m = _verify.window_transform(work_rect, rect, dihedral)
