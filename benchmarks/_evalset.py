@@ -14,6 +14,7 @@ import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -434,3 +435,15 @@ def catalogue(photos: dict[str, RGB], n: int = 100) -> dict[str, RGB]:
         out[f"texture{i}"] = textured(i)
         i += 1
     return dict(list(out.items())[:n])
+
+
+def put_work(store: Any, name: str, rgb: RGB, cfg: Any) -> Any:
+    """Fingerprint ``rgb`` and put it in ``store`` (an ``InMemoryStore``) with its colours,
+    as the workspace registers a work and reads its colours from the kept original; returns
+    the fingerprint (to index)."""
+    from copyseal.match import DecodedImage, fingerprint, work_colour
+
+    image = DecodedImage.from_array(rgb)
+    fp = fingerprint(image, config=cfg)
+    store.put(name, fp, colour=work_colour(image, fp))
+    return fp

@@ -67,8 +67,6 @@ def run_copyseal(photos, registered, queries, overrides=None):  # type: ignore[n
         InMemoryStore,
         MatchConfig,
         Matcher,
-        fingerprint,
-        work_colour,
     )
 
     cfg = MatchConfig.from_mapping(overrides or {})
@@ -77,10 +75,7 @@ def run_copyseal(photos, registered, queries, overrides=None):  # type: ignore[n
     matcher = Matcher(store=store, index=FaissIndex(), config=cfg, colours=store)
     t0 = time.perf_counter()
     for w in registered:
-        image = DecodedImage.from_array(photos[w])
-        fp = fingerprint(image, config=cfg)
-        store.put(w, fp, colour=work_colour(image, fp))
-        matcher.add(w, fp)
+        matcher.add(w, E.put_work(store, w, photos[w], cfg))
     t_reg = (time.perf_counter() - t0) / len(registered)
     results, times = [], []
     for q in queries:

@@ -55,24 +55,13 @@ def recall(
     backgrounds: tuple[str, ...],
     overrides: dict[str, Any],
 ) -> tuple[dict[str, tuple[int, int]], list[str]]:
-    from copyseal.match import (
-        DecodedImage,
-        FaissIndex,
-        InMemoryStore,
-        MatchConfig,
-        Matcher,
-        fingerprint,
-        work_colour,
-    )
+    from copyseal.match import DecodedImage, FaissIndex, InMemoryStore, MatchConfig, Matcher
 
     cfg = MatchConfig.from_mapping(overrides)
     store = InMemoryStore()
     matcher = Matcher(store=store, index=FaissIndex(), config=cfg, colours=store)
     for w in works:
-        image = DecodedImage.from_array(photos[w])
-        fp = fingerprint(image, config=cfg)
-        store.put(w, fp, colour=work_colour(image, fp))
-        matcher.add(w, fp)
+        matcher.add(w, E.put_work(store, w, photos[w], cfg))
     bgs = [photos[b] for b in backgrounds]
     counts: dict[str, tuple[int, int]] = {}
     misses = []

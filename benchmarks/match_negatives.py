@@ -224,16 +224,7 @@ def _init(n_works: int, overrides: dict[str, Any]) -> None:
     import cv2
     import faiss
 
-    from copyseal.match import (
-        DecodedImage,
-        FaissIndex,
-        InMemoryStore,
-        MatchConfig,
-        Matcher,
-        WorkFingerprint,
-        fingerprint,
-        work_colour,
-    )
+    from copyseal.match import FaissIndex, InMemoryStore, MatchConfig, Matcher, WorkFingerprint
     from match_speed import synthetic_fingerprint
 
     cv2.setNumThreads(1)
@@ -247,10 +238,7 @@ def _init(n_works: int, overrides: dict[str, Any]) -> None:
     works = list(E.catalogue(photos).items())
     added: list[tuple[str, WorkFingerprint]] = []
     for name, rgb in works[:n_works]:
-        image = DecodedImage.from_array(rgb)
-        fp = fingerprint(image, config=cfg)
-        store.put(name, fp, colour=work_colour(image, fp))
-        added.append((name, fp))
+        added.append((name, E.put_work(store, name, rgb, cfg)))
     rng = np.random.default_rng(2)
     thumb = store.get(E.REGISTERED[0]).thumbnail_png
     for i in range(max(0, n_works - len(works))):

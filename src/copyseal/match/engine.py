@@ -1,4 +1,4 @@
-"""The matching engine: fingerprint works, find them in query images, explain each match.
+"""The matching engine: find registered works in query images and explain each match.
 
 Pipeline for a query (each frame of an animated image is matched on its own):
 
@@ -44,24 +44,15 @@ from copyseal.match._features import (
     prepare_query,
 )
 from copyseal.match._verify import Photometry
-from copyseal.match._work import WINDOW_UNITS, fingerprint, work_colour
+from copyseal.match._work import WINDOW_UNITS
 from copyseal.match.config import MatchConfig
 from copyseal.match.decode import DecodedImage, decode
 from copyseal.match.fingerprint import WorkFingerprint
 from copyseal.match.result import Match, Transform
 from copyseal.match.retrieval import HashHit, RetrievalIndex, VotePairs
-from copyseal.match.stores import ColourSource, FingerprintStore, InMemoryStore
+from copyseal.match.stores import ColourSource, FingerprintStore
 
-__all__ = [
-    "ColourSource",
-    "FingerprintStore",
-    "InMemoryStore",
-    "Match",
-    "Matcher",
-    "Transform",
-    "fingerprint",
-    "work_colour",
-]
+__all__ = ["Match", "Matcher", "Transform"]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import skimage.data
 
-from copyseal.match import DecodedImage, MatchConfig, WorkFingerprint, fingerprint
+from copyseal.match import (
+    DecodedImage,
+    FaissIndex,
+    InMemoryStore,
+    MatchConfig,
+    Matcher,
+    WorkFingerprint,
+    fingerprint,
+)
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +47,14 @@ def fingerprints(
     """Fingerprints of the registered works (rocket and china stay unregistered)."""
     names = ("astronaut", "coffee", "chelsea", "colorwheel", "motorcycle_left")
     return {n: fingerprint(DecodedImage.from_array(match_photos[n]), config=config) for n in names}
+
+
+@pytest.fixture(scope="module")
+def matcher(fingerprints: dict[str, WorkFingerprint], config: MatchConfig) -> Matcher:
+    """A matcher over those works, one per test module."""
+    store = InMemoryStore()
+    m = Matcher(store=store, index=FaissIndex(), config=config)
+    for work_id, fp in fingerprints.items():
+        store.put(work_id, fp)
+        m.add(work_id, fp)
+    return m

@@ -15,12 +15,9 @@ from PIL import Image
 from copyseal.errors import DecodeError, MatchError
 from copyseal.match import (
     DecodedImage,
-    FaissIndex,
-    InMemoryStore,
     Match,
     MatchConfig,
     Matcher,
-    WorkFingerprint,
 )
 from copyseal.match.decode import decode
 
@@ -126,16 +123,6 @@ def test_reduce_to_must_be_positive(big_jpeg: bytes) -> None:
 
 #: Where the astronaut sits in the large query, in the query's pixels.
 _X0, _Y0, _SIDE = 900, 300, 2600
-
-
-@pytest.fixture(scope="module")
-def matcher(fingerprints: dict[str, WorkFingerprint], config: MatchConfig) -> Matcher:
-    store = InMemoryStore()
-    m = Matcher(store=store, index=FaissIndex(), config=config)
-    for work_id, fp in fingerprints.items():
-        store.put(work_id, fp)
-        m.add(work_id, fp)
-    return m
 
 
 @pytest.fixture(scope="module")

@@ -22,16 +22,6 @@ from copyseal.match import (
 )
 
 
-@pytest.fixture(scope="module")
-def matcher(fingerprints: dict[str, WorkFingerprint], config: MatchConfig) -> Matcher:
-    store = InMemoryStore()
-    m = Matcher(store=store, index=FaissIndex(), config=config)
-    for work_id, fp in fingerprints.items():
-        store.put(work_id, fp)
-        m.add(work_id, fp)
-    return m
-
-
 def _match(m: Matcher, rgb: np.ndarray) -> list[Match]:
     return m.match(DecodedImage.from_array(np.ascontiguousarray(rgb)))
 
