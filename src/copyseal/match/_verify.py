@@ -87,13 +87,15 @@ def vote_consistency(
     *,
     threshold: float,
     cell: float,
+    min_scale: float = 0.05,
 ) -> int:
     """How many vote pairs one similarity transform explains (work -> query points).
 
     Pairs are taken nearest descriptor first and kept one per ``cell`` px cell of the
     query and then of the work, so that a cluster of votes from one spot (a texture, the
     same corner at several pyramid levels) cannot make a degenerate fit look supported;
-    a fit shrinking or enlarging by more than 20x counts as none.
+    a fit shrinking the work below ``min_scale`` or enlarging it more than 20x counts as
+    none.
     """
     if len(work_points) < 3:
         return 0
@@ -120,7 +122,7 @@ def vote_consistency(
     if sim is None or mask is None:
         return 0
     scale = math.hypot(float(sim[0, 0]), float(sim[1, 0]))
-    if not 0.05 <= scale <= 20.0:
+    if not min_scale <= scale <= 20.0:
         return 0
     return int(mask.sum())
 

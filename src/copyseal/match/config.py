@@ -109,6 +109,12 @@ class MatchConfig:
             >= 4 consistent pairs, while 6.5 % of the wrongly voted candidates had.
         vote_consistency_px: RANSAC threshold of that check, in query working pixels
             (looser than ``ransac_threshold``: the voting keypoints are the coarse ones).
+        vote_min_scale: ... and only when that transform shows the work at least this
+            large (query working px per work working px): 0.125 is the work's 512 px side
+            shown at 64 px, about two ORB patches across, too small to verify. Chance fits
+            shrink wildly: against 100 works (``match_accuracy.py``'s and the hard-end
+            queries, 900 crawl-site images), 205 of 1,152 unrelated candidates that passed
+            the count were below it, the copies found on that path at 0.25 and above.
         vote_cell: Cell size (px) deduplicating vote pairs, so that many votes from one
             spot (a texture, repeated keypoints across pyramid levels) count once.
         max_hash_candidates: Most candidates from hash hits (closest first) verified per
@@ -199,6 +205,10 @@ class MatchConfig:
         region_min_votes: A voted candidate whose keypoint matching failed gets a second
             try on the part of the query its voters lie in (a work pasted small into a
             composite): when it had at least this many voters ...
+        region_min_inliers: ... and its keypoint matching on the whole query got
+            partway, at least this many RANSAC inliers (the clock at 40 % had 5): of 491
+            region passes of unrelated candidates in the measurement of ``vote_min_scale``,
+            230 started from fewer than 4 (80 from no fit at all), and none found anything.
         region_max_area: ... and the box of the densest group of them (those within a
             fifth of the query's side of one voter, at least half of all voters; its
             middle 80 %) covers at most this fraction of the query. The box (enlarged
@@ -247,6 +257,7 @@ class MatchConfig:
     max_candidates: int = 6
     vote_consistent: int = 4
     vote_consistency_px: float = 10.0
+    vote_min_scale: float = 0.125
     vote_cell: float = 4.0
     max_hash_candidates: int = 3
     knn: int = 3
@@ -270,6 +281,7 @@ class MatchConfig:
     ecc_skip: float = 0.85
     ecc_min: float = 0.2
     region_min_votes: int = 8
+    region_min_inliers: int = 4
     region_max_area: float = 0.35
     region_side: int = 768
     region_features: int = 1500

@@ -191,6 +191,7 @@ class Matcher:
                     pairs.distances,
                     threshold=cfg.vote_consistency_px,
                     cell=cfg.vote_cell,
+                    min_scale=cfg.vote_min_scale,
                 )
                 if agree < cfg.vote_consistent:
                     continue
@@ -233,6 +234,7 @@ class Matcher:
         if (
             geometric
             and (geo is None or geo.inliers < cfg.min_inliers)
+            and (0 if geo is None else geo.inliers) >= cfg.region_min_inliers
             and voters is not None
             and regions is not None
             and regions[0] > 0

@@ -107,3 +107,48 @@ def test_chance_candidates_of_an_unrelated_photo_are_not_verified(monkeypatch) -
     assert results[0][0] == results[4][0] == []
     # Without the pre-check every voted candidate is verified; with it, fewer (none here).
     assert results[0][1] > results[4][1]
+
+
+def test_a_fit_showing_the_work_too_small_to_verify_counts_as_none() -> None:
+    """``vote_min_scale``: pairs agreeing on a transform that shrinks the 512 px work
+    below 64 px are a chance fit (a copy that small cannot be verified)."""
+    work = _work_points()[:30]
+    zeros = np.zeros(30, np.int32)
+    small = _similar(work, 0.1, 0.2, (300.0, 200.0))
+    assert vote_consistency(work, small, zeros, threshold=10, cell=4) >= 20
+    assert vote_consistency(work, small, zeros, threshold=10, cell=4, min_scale=0.125) == 0
+    fair = _similar(work, 0.3, 0.2, (300.0, 200.0))
+    assert vote_consistency(work, fair, zeros, threshold=10, cell=4, min_scale=0.125) >= 20
+
+
+def test_no_region_pass_when_the_whole_query_got_nowhere(monkeypatch) -> None:
+    """``region_min_inliers``: a candidate whose keypoint matching on the whole query found
+    fewer inliers gets no second, costly pass on its voters' region."""
+    from skimage.data import camera, chelsea, coins, rocket
+
+    from copyseal.match import engine
+
+    cfg = MatchConfig()
+    store, index = InMemoryStore(), FaissIndex()
+    for name, rgb in (("chelsea", chelsea()), ("rocket", rocket()), ("camera", camera())):
+        fp = make_fingerprint(DecodedImage.from_array(rgb), config=cfg)
+        store.put(name, fp)
+        index.add(name, fp, n_descriptors=cfg.retrieval_features)
+    passes: list[int] = []
+    real = engine.Matcher._region_features
+
+    def counted(self, view, voters):  # type: ignore[no-untyped-def]
+        passes.append(1)
+        return real(self, view, voters)
+
+    monkeypatch.setattr(engine.Matcher, "_region_features", counted)
+    # Every candidate verified (no vote pre-check) and the region pass allowed from any
+    # inlier count: an unrelated photo's chance candidates get region passes.
+    loose = MatchConfig(vote_consistent=0, region_min_inliers=0, region_min_votes=3)
+    query = _jpeg(np.ascontiguousarray(coins()[:, :, None].repeat(3, axis=2)))
+    assert Matcher(store=store, index=index, config=loose).match(query) == []
+    assert passes
+    passes.clear()
+    strict = MatchConfig(vote_consistent=0, region_min_inliers=100, region_min_votes=3)
+    assert Matcher(store=store, index=index, config=strict).match(query) == []
+    assert passes == []
