@@ -110,11 +110,14 @@ class MatchConfig:
         vote_consistency_px: RANSAC threshold of that check, in query working pixels
             (looser than ``ransac_threshold``: the voting keypoints are the coarse ones).
         vote_min_scale: ... and only when that transform shows the work at least this
-            large (query working px per work working px): 0.125 is the work's 512 px side
-            shown at 64 px, about two ORB patches across, too small to verify. Chance fits
-            shrink wildly: against 100 works (``match_accuracy.py``'s and the hard-end
-            queries, 900 crawl-site images), 205 of 1,152 unrelated candidates that passed
-            the count were below it, the copies found on that path at 0.25 and above.
+            large (query working px per work working px; a fit shrinking it more counts
+            as none). Chance fits shrink wildly: against 100 works (``match_accuracy.py``'s
+            and the hard-end queries, 900 crawl-site images) 205 of 1,152 unrelated
+            candidates that passed the count had a fit below 0.125 (the work's 512 px side
+            at 64 px), every copy found on that path 0.25 or more. Yet 0.125, and 0.1,
+            lost a mirrored 60 % crop of a text page (``page``) in the 19-work index: its
+            vote fit was itself a chance one that keypoint matching then corrected
+            (repeated glyphs give few true vote pairs). Hence 0.05 (the bound before).
         vote_cell: Cell size (px) deduplicating vote pairs, so that many votes from one
             spot (a texture, repeated keypoints across pyramid levels) count once.
         max_hash_candidates: Most candidates from hash hits (closest first) verified per
@@ -257,7 +260,7 @@ class MatchConfig:
     max_candidates: int = 6
     vote_consistent: int = 4
     vote_consistency_px: float = 10.0
-    vote_min_scale: float = 0.125
+    vote_min_scale: float = 0.05
     vote_cell: float = 4.0
     max_hash_candidates: int = 3
     knn: int = 3

@@ -115,7 +115,7 @@ def test_a_fit_showing_the_work_too_small_to_verify_counts_as_none() -> None:
     work = _work_points()[:30]
     zeros = np.zeros(30, np.int32)
     small = _similar(work, 0.1, 0.2, (300.0, 200.0))
-    assert vote_consistency(work, small, zeros, threshold=10, cell=4) >= 20
+    assert vote_consistency(work, small, zeros, threshold=10, cell=4, min_scale=0.05) >= 20
     assert vote_consistency(work, small, zeros, threshold=10, cell=4, min_scale=0.125) == 0
     fair = _similar(work, 0.3, 0.2, (300.0, 200.0))
     assert vote_consistency(work, fair, zeros, threshold=10, cell=4, min_scale=0.125) >= 20
