@@ -251,10 +251,12 @@ def run_rows(
         f"\nWith works registered: {args.works_pages} pages, {n_images} real-photo images, "
         f"{len(site.copies)} edited copies of works ({len(site.copies) / n_images:.1%})"
     )
-    rows: list[tuple[str, int, int, float, int, str]] = []
-    elapsed, out, peak, _ = measured([sys.executable, "-c", bare_script, base + "/p/0.html"], env)
+    rows: list[tuple[str, int, int, float, int, int, str]] = []
+    elapsed, out, peak, at = measured(
+        [sys.executable, "-c", bare_script, base + "/p/0.html"], env, pss=True
+    )
     images, responses = (int(x) for x in out.split())
-    rows.append(("bare scrapy (same site)", responses - images, images, elapsed, peak, ""))
+    rows.append(("bare scrapy (same site)", responses - images, images, elapsed, peak, at[0], ""))
     sizes = [0] + [int(x) for x in args.works.split(",") if x]
     for n in sizes:
         ws, ids = prepare_workspace(tmp, f"works{n}", n, originals, env)
@@ -267,7 +269,7 @@ def run_rows(
                 "--set",
                 f"match.workers={args.match_workers}",
             ]
-        elapsed, out, peak, _ = measured(cmd, env)
+        elapsed, out, peak, at = measured(cmd, env, pss=True)
         result = json.loads(out)
         note = ""
         if n:
@@ -278,18 +280,18 @@ def run_rows(
                 f"{neg_ms:.0f} ms CPU/negative, {pos_ms:.0f} ms/copy"
             )
         label = "copyseal, empty catalogue" if n == 0 else f"copyseal, {n:,} works"
-        rows.append((label, result["pages"], result["images"], elapsed, peak, note))
+        rows.append((label, result["pages"], result["images"], elapsed, peak, at[0], note))
     server.shutdown()
     bare = rows[0][1] / rows[0][3]
     empty = rows[1][1] / rows[1][3]
     print(
         f"{'crawl':<28}{'pages':>6}{'images':>7}{'s':>7}{'pages/s':>8}{'x bare':>7}"
-        f"{'x empty':>8}{'img/s':>7}{'peak MB':>8}  notes"
+        f"{'x empty':>8}{'img/s':>7}{'peak MB':>8}{'PSS MB':>7}  notes"
     )
-    for name, pages, imgs, el, pk, note in rows:
+    for name, pages, imgs, el, pk, pss, note in rows:
         rate = pages / el
         print(
             f"{name:<28}{pages:>6}{imgs:>7}{el:>7.1f}{rate:>8.1f}{rate / bare:>7.2f}"
-            f"{rate / empty:>8.2f}{imgs / el:>7.1f}{pk / _MB:>8.0f}  {note}"
+            f"{rate / empty:>8.2f}{imgs / el:>7.1f}{pk / _MB:>8.0f}{pss / _MB:>7.0f}  {note}"
         )
     print("targets: 100 works >= 0.5 x bare and >= 0.7 x empty; empty >= 0.7 x bare")

@@ -41,7 +41,9 @@ Memory is the **whole process tree**: the sum of the resident set (RSS, from
 ``/proc/PID/status``) of the crawl process and all its descendants (Chromium's
 processes included), sampled every 0.1 s; the peak is the largest sum. Summed RSS
 counts pages shared between processes (Chromium's) more than once, so it is an upper
-bound. Linux only.
+bound. The rows with works also give the peak of the summed proportional set size (PSS,
+``/proc/PID/smaps_rollup``), which counts a shared page once: the match processes map
+one cached index file. Linux only.
 """
 
 from __future__ import annotations
@@ -186,7 +188,7 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_rss(pid: int) -> int:
+def tree_rss(pid: int, *, field: str = "VmRSS:", source: str = "status") -> int:
     """Bytes resident in ``pid`` and all its descendants (sum of VmRSS)."""
     tree = _children()
     total = 0
@@ -195,13 +197,20 @@ def tree_rss(pid: int) -> int:
         p = todo.pop()
         todo.extend(tree.get(p, ()))
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{p}/{source}").read_text().splitlines():
+                if line.startswith(field):
                     total += int(line.split()[1]) * 1024
                     break
         except OSError:
             continue
     return total
+
+
+def tree_pss(pid: int) -> int:
+    """Proportional set size of ``pid`` and its descendants: a page shared by n processes
+    (a match index mapped from one file, Chromium's libraries) counts 1/n in each, so the
+    sum counts it once."""
+    return tree_rss(pid, field="Pss:", source="smaps_rollup")
 
 
 def measured(
@@ -210,9 +219,10 @@ def measured(
     *,
     progress: Callable[[], int] | None = None,
     marks: tuple[int, ...] = (),
+    pss: bool = False,
 ) -> tuple[float, str, int, dict[int, int]]:
     """Run ``cmd``; returns seconds, stdout, peak tree RSS, and the peak reached by the
-    time ``progress()`` passed each mark."""
+    time ``progress()`` passed each mark. With ``pss``, the peak tree PSS is ``at[0]``."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=env)
@@ -223,6 +233,8 @@ def measured(
         reader.start()
         while proc.poll() is None:
             peak = max(peak, tree_rss(proc.pid))
+            if pss:
+                at[0] = max(at.get(0, 0), tree_pss(proc.pid))
             if progress is not None:
                 done = progress()
                 for m in marks:

@@ -18,18 +18,16 @@ GPUs", 2017) answer "which works could this query show?" without touching the wo
   their near neighbours.
 
 FAISS ids encode the work's slot: ``slot << 16 | row``, so removing a work is one range.
-The index saves to one file (header JSON + both serialised FAISS indexes + a SHA-256
-trailer) and loads in about the time it takes to read it. :class:`FaissIndex` satisfies
+The index saves to one file (both serialised FAISS indexes + header JSON + a SHA-256
+trailer, :mod:`copyseal.match._index_file`); a loaded inverted file is mapped from it,
+shared between processes. :class:`FaissIndex` satisfies
 :class:`~copyseal.match.retrieval.RetrievalIndex`; nothing outside this module touches
 FAISS's index objects.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import struct
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -39,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from copyseal.errors import MatchError
-from copyseal.files import publish_stream
+from copyseal.match._index_file import read_index_file, write_index_file
 from copyseal.match._mih import MIH_MAX_FRACTION, MultiIndex, as_u64, mih_fraction
 from copyseal.match.fingerprint import WorkFingerprint
 from copyseal.match.hashes import ImageHash
@@ -47,7 +45,6 @@ from copyseal.match.retrieval import HashHit, VotePairs
 
 __all__ = ["FaissIndex"]
 
-_MAGIC = b"CSIDX2\n"  # 2: SHA-256 trailer over the whole file
 _SHIFT = 16
 _HASH_BITS = 64
 _DESC_BITS = 256
@@ -83,6 +80,7 @@ class FaissIndex:
         self.ivf_threshold = ivf_threshold
         self.nprobe = nprobe
         self._is_ivf = False
+        self._mapped = False  # _descs is a read-only view of a saved file (load)
         self._trained_at = 0
         self._mih: MultiIndex | None = None  # built at the first small-radius query
         self.mih_min_hashes = mih_min_hashes
@@ -126,6 +124,7 @@ class FaissIndex:
         desc = fp.descriptors[:n_descriptors]
         if len(desc):
             ids = base + np.arange(len(desc), dtype=np.int64)
+            self._own_descriptors()
             self._descs.add_with_ids(np.ascontiguousarray(desc), ids)
         total = int(self._descs.ntotal)
         if self.ivf_threshold and total >= max(self.ivf_threshold, 8 * self._trained_at):
@@ -151,7 +150,19 @@ class FaissIndex:
         self._slots[slot] = None
         sel = faiss.IDSelectorRange(slot << _SHIFT, (slot + 1) << _SHIFT)
         self._hashes.remove_ids(sel)
+        self._own_descriptors()
         self._descs.remove_ids(sel)
+
+    def _own_descriptors(self) -> None:
+        """Copy a descriptor index mapped from a file into memory before changing it:
+        FAISS aborts the whole process (not an exception) on an add or a removal in a
+        mapped index (``MaybeOwnedVector``, FAISS 1.15)."""
+        if self._mapped:
+            owned: Any = faiss.deserialize_index_binary(faiss.serialize_index_binary(self._descs))
+            if self._is_ivf:
+                ivf: Any = faiss.downcast_IndexBinary(owned)
+                ivf.nprobe = self.nprobe
+            self._descs, self._mapped = owned, False
 
     def work_ids(self) -> list[str]:
         """Indexed work ids, in the order they were added."""
@@ -337,78 +348,43 @@ class FaissIndex:
         """Write the index to one file, atomically and durably
         (:func:`copyseal.files.publish_stream`; an existing file is replaced).
 
-        The file ends with the SHA-256 of everything before it, which :meth:`load` checks.
+        The file ends with the SHA-256 of everything before it, which :meth:`load` checks
+        (the layout: :mod:`copyseal.match._index_file`).
         """
-        header = json.dumps(
-            {
-                "slots": self._slots,
-                "ivf": self._is_ivf,
-                "trained_at": self._trained_at,
-                "ivf_threshold": self.ivf_threshold,
-                "nprobe": self.nprobe,
-            },
-            separators=(",", ":"),
-        ).encode()
-        blobs = [
-            header,
-            faiss.serialize_index_binary(self._hashes).tobytes(),
-            faiss.serialize_index_binary(self._descs).tobytes(),
-        ]
-        digest = hashlib.sha256(_MAGIC)
-        with publish_stream(Path(path), overwrite=True) as f:
-            f.write(_MAGIC)
-            for blob in blobs:
-                size = struct.pack("<Q", len(blob))
-                f.write(size)
-                f.write(blob)
-                digest.update(size)
-                digest.update(blob)
-            f.write(digest.digest())
+        header = {
+            "slots": self._slots,
+            "ivf": self._is_ivf,
+            "trained_at": self._trained_at,
+            "ivf_threshold": self.ivf_threshold,
+            "nprobe": self.nprobe,
+        }
+        write_index_file(Path(path), header, self._hashes, self._descs)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
         """Read a file written by :meth:`save`.
 
+        An inverted file is mapped from the file rather than copied into memory, so that
+        processes loading the same file share its pages; the first :meth:`add` or
+        :meth:`remove` copies it into memory.
+
         Raises:
             MatchError: The file is missing, truncated, altered (checksum) or not an index.
         """
+        header, hashes, descs, mapped = read_index_file(Path(path), map_descriptors=True)
         try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            raise MatchError(f"cannot read match index {path}: {e}") from e
-        if not data.startswith(_MAGIC):
-            raise MatchError(f"{path} is not a copyseal match index")
-        body, trailer = data[:-32], data[-32:]
-        if len(data) < len(_MAGIC) + 32 or hashlib.sha256(body).digest() != trailer:
-            raise MatchError(f"corrupt match index {path}: checksum mismatch")
-        data = body
-        try:
-            off = len(_MAGIC)
-            blobs = []
-            for _ in range(3):
-                (n,) = struct.unpack_from("<Q", data, off)
-                off += 8
-                blob = data[off : off + n]
-                if len(blob) != n:
-                    raise ValueError("truncated")
-                blobs.append(blob)
-                off += n
-            if off != len(data):
-                raise ValueError("trailing bytes")
-            header = json.loads(blobs[0])
             options = {
                 "ivf_threshold": int(header["ivf_threshold"]),
                 "nprobe": int(header["nprobe"]),
             }
             slots = [None if w is None else str(w) for w in header["slots"]]
             is_ivf, trained_at = bool(header["ivf"]), int(header.get("trained_at", 0))
-            hashes: Any = faiss.deserialize_index_binary(np.frombuffer(blobs[1], dtype=np.uint8))
-            descs: Any = faiss.deserialize_index_binary(np.frombuffer(blobs[2], dtype=np.uint8))
-        except (ValueError, KeyError, TypeError, RuntimeError, struct.error) as e:
+        except (ValueError, KeyError, TypeError) as e:
             raise MatchError(f"corrupt match index {path}: {e}") from e
         index = cls(**options)
         index._hashes = hashes
         index._descs = descs
+        index._mapped = mapped
         index._is_ivf = is_ivf
         index._trained_at = trained_at
         if index._is_ivf:

@@ -228,3 +228,107 @@ def test_chunk_tables_are_exact_against_brute_force() -> None:
     assert idx._mih is not None and idx._mih.n_pending == 0
     with pytest.raises(ValueError, match="one radius per query hash"):
         idx.search_hashes(queries, [1, 2])
+
+
+@pytest.fixture
+def ivf_file(fingerprints: dict[str, WorkFingerprint], tmp_path: Path) -> tuple[FaissIndex, Path]:
+    idx = FaissIndex(ivf_threshold=1000, nprobe=8)
+    for work_id, fp in fingerprints.items():
+        idx.add(work_id, fp, n_descriptors=300)
+    assert idx._is_ivf
+    path = tmp_path / "ivf.idx"
+    idx.save(path)
+    return idx, path
+
+
+def _votes(idx: FaissIndex, fingerprints: dict[str, WorkFingerprint]) -> list[dict[str, int]]:
+    return [idx.vote(fp.descriptors[:300], k=3, max_distance=40) for fp in fingerprints.values()]
+
+
+def test_a_loaded_inverted_file_is_mapped_from_the_file(
+    ivf_file: tuple[FaissIndex, Path], fingerprints: dict[str, WorkFingerprint]
+) -> None:
+    """Processes loading one cached index share its pages: the inverted lists are views of
+    the file (listed in /proc/self/maps), with the same answers as the built index."""
+    built, path = ivf_file
+    back = FaissIndex.load(path)
+    assert back._mapped
+    maps = Path("/proc/self/maps").read_text()
+    assert str(path.resolve()) in maps
+    assert _votes(back, fingerprints) == _votes(built, fingerprints)
+
+
+def test_a_mapped_index_is_copied_before_it_changes(
+    ivf_file: tuple[FaissIndex, Path], fingerprints: dict[str, WorkFingerprint]
+) -> None:
+    """FAISS aborts the process on a change to a mapped index: add and remove copy it into
+    memory first, and then answer as the built index given the same changes."""
+    built, path = ivf_file
+    back = FaissIndex.load(path)
+    back.remove("coffee")
+    assert not back._mapped
+    built.remove("coffee")
+    assert _votes(back, fingerprints) == _votes(built, fingerprints)
+    again = FaissIndex.load(path)
+    again.add("coffee2", fingerprints["coffee"], n_descriptors=300)
+    assert "coffee2" in again.vote(fingerprints["coffee"].descriptors[:300], k=3, max_distance=0)
+
+
+def test_a_file_replaced_after_loading_leaves_the_loaded_index_alone(
+    ivf_file: tuple[FaissIndex, Path], fingerprints: dict[str, WorkFingerprint]
+) -> None:
+    _, path = ivf_file
+    back = FaissIndex.load(path)
+    before = _votes(back, fingerprints)
+    FaissIndex().save(path)  # an atomic replace, as the workspace's cache does
+    assert _votes(back, fingerprints) == before
+    assert len(FaissIndex.load(path)) == 0
+
+
+def test_an_altered_byte_anywhere_is_refused(ivf_file: tuple[FaissIndex, Path]) -> None:
+    _, path = ivf_file
+    data = bytearray(path.read_bytes())
+    for at in (100, len(data) // 2, len(data) - 40):
+        bad = path.with_name(f"bad{at}.idx")
+        changed = bytearray(data)
+        changed[at] ^= 1
+        bad.write_bytes(bytes(changed))
+        with pytest.raises(MatchError, match="corrupt"):
+            FaissIndex.load(bad)
+
+
+def test_version_2_files_still_load(
+    index: FaissIndex, fingerprints: dict[str, WorkFingerprint], tmp_path: Path
+) -> None:
+    """The layout before the descriptor index moved to the front: magic, then each blob
+    with its u64 length, then the SHA-256 of all that."""
+    import hashlib
+    import json
+    import struct
+
+    import faiss
+
+    header = json.dumps(
+        {
+            "slots": index._slots,
+            "ivf": False,
+            "trained_at": 0,
+            "ivf_threshold": index.ivf_threshold,
+            "nprobe": index.nprobe,
+        }
+    ).encode()
+    body = b"CSIDX2\n"
+    for blob in (
+        header,
+        faiss.serialize_index_binary(index._hashes).tobytes(),
+        faiss.serialize_index_binary(index._descs).tobytes(),
+    ):
+        body += struct.pack("<Q", len(blob)) + blob
+    path = tmp_path / "v2.idx"
+    path.write_bytes(body + hashlib.sha256(body).digest())
+    back = FaissIndex.load(path)
+    assert back.work_ids() == index.work_ids() and not back._mapped
+    assert _votes(back, fingerprints) == _votes(index, fingerprints)
+    path.write_bytes(body + bytes(32))
+    with pytest.raises(MatchError, match="checksum"):
+        FaissIndex.load(path)
