@@ -14,7 +14,9 @@ start of a file and stops at its end, so what follows it does no harm.
 The checksum is checked before anything is parsed, reading the file in chunks; the
 descriptor index is then mapped through ``/proc/self/fd`` of the very file descriptor
 that was checked, so a cache replaced meanwhile (an atomic rename by another process) is
-never mixed with the checked one. Version 2 files (magic first, the same blobs, one
+never mixed with the checked one. The workspace only ever replaces a cached index by
+renaming a new file over it, never rewrites one in place: a mapped file cut short under a
+running process would fault it (SIGBUS). Version 2 files (magic first, the same blobs, one
 SHA-256 trailer) are still read, into memory.
 """
 

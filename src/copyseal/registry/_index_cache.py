@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 #: The scheme of fingerprints the matcher reads (rows of another scheme are skipped).
 SCHEME = f"copyseal-fp/{FORMAT_VERSION}"
 #: Bump when what the cached index holds for the same works and config changes.
-_CACHE_VERSION = 1
+#: 2: FaissIndex's file version 3, whose inverted file the match processes map and share
+#: (a version-1 cache would load into each process's memory: it is rebuilt once instead).
+_CACHE_VERSION = 2
 _CACHE_PREFIX = "match-"
 _CACHE_SUFFIX = ".idx"
 
