@@ -16,7 +16,9 @@ descriptor index is then mapped through ``/proc/self/fd`` of the very file descr
 that was checked, so a cache replaced meanwhile (an atomic rename by another process) is
 never mixed with the checked one. The workspace only ever replaces a cached index by
 renaming a new file over it, never rewrites one in place: a mapped file cut short under a
-running process would fault it (SIGBUS). Version 2 files (magic first, the same blobs, one
+running process would fault it (SIGBUS). An older cache deleted while a long-running
+process still maps it keeps its disk space until that process drops the index. Version 2
+files (magic first, the same blobs, one
 SHA-256 trailer) are still read, into memory.
 """
 
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import mmap
 import os
 import struct
 from pathlib import Path
@@ -36,6 +40,8 @@ from copyseal.errors import MatchError
 from copyseal.files import publish_stream
 
 __all__ = ["read_index_file", "write_index_file"]
+
+log = logging.getLogger(__name__)
 
 _MAGIC2 = b"CSIDX2\n"
 _MAGIC3 = b"CSIDX3\n"
@@ -92,21 +98,26 @@ def read_index_file(path: Path, *, map_descriptors: bool) -> tuple[dict[str, Any
             hashes_blob, header_blob = f.read(n_hashes), f.read(n_header)
             try:
                 header = json.loads(header_blob)
+                if not isinstance(header, dict):
+                    raise ValueError("header is not an object")
                 hashes = faiss.deserialize_index_binary(np.frombuffer(hashes_blob, np.uint8))
+                descs = None
                 mapped = map_descriptors and bool(header.get("ivf")) and _can_map(f)
                 if mapped:
-                    descs = faiss.read_index_binary(
-                        f"/proc/self/fd/{f.fileno()}", faiss.IO_FLAG_MMAP_IFC
-                    )
-                else:
+                    try:
+                        descs = faiss.read_index_binary(
+                            f"/proc/self/fd/{f.fileno()}", faiss.IO_FLAG_MMAP_IFC
+                        )
+                    except RuntimeError as e:  # procfs refused, say: read it instead
+                        log.warning("cannot map match index %s (%s); reading it", path, e)
+                        mapped = False
+                if descs is None:
                     f.seek(0)
                     descs = faiss.deserialize_index_binary(np.frombuffer(f.read(n_descs), np.uint8))
-            except (ValueError, TypeError, RuntimeError) as e:
+            except (ValueError, TypeError, RuntimeError, RecursionError, MemoryError) as e:
                 raise MatchError(f"corrupt match index {path}: {e}") from e
     except OSError as e:
         raise MatchError(f"cannot read match index {path}: {e}") from e
-    if not isinstance(header, dict):
-        raise MatchError(f"corrupt match index {path}: header is not an object")
     return header, hashes, descs, mapped
 
 
@@ -126,8 +137,17 @@ def _digest(f: BinaryIO, end: int) -> bytes:
 
 
 def _can_map(f: BinaryIO) -> bool:
-    """Whether FAISS can open this very file again by its descriptor (Linux's procfs)."""
-    return os.path.exists(f"/proc/self/fd/{f.fileno()}")
+    """Whether FAISS can open this very file again by its descriptor (Linux's procfs) and
+    map it. FAISS 1.15 checks ``mmap``'s result against NULL, not ``MAP_FAILED``: a file
+    system that cannot map (some FUSE, 9p or shared folders) would crash the process
+    there, so the mapping is tried here first."""
+    if not os.path.exists(f"/proc/self/fd/{f.fileno()}"):
+        return False
+    try:
+        mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ).close()
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _read_v2(path: Path, data: bytes) -> tuple[dict[str, Any], Any, Any]:
@@ -151,7 +171,7 @@ def _read_v2(path: Path, data: bytes) -> tuple[dict[str, Any], Any, Any]:
         header = json.loads(bytes(blobs[0]))
         hashes = faiss.deserialize_index_binary(np.frombuffer(blobs[1], dtype=np.uint8))
         descs = faiss.deserialize_index_binary(np.frombuffer(blobs[2], dtype=np.uint8))
-    except (ValueError, TypeError, RuntimeError, struct.error) as e:
+    except (ValueError, TypeError, RuntimeError, RecursionError, MemoryError, struct.error) as e:
         raise MatchError(f"corrupt match index {path}: {e}") from e
     if not isinstance(header, dict):
         raise MatchError(f"corrupt match index {path}: header is not an object")

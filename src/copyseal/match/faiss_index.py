@@ -112,6 +112,7 @@ class FaissIndex:
             self.remove(work_id)
         if len(fp.global_hash.data) * 8 != _HASH_BITS:
             raise MatchError(f"the index holds {_HASH_BITS}-bit hashes")
+        self._own_descriptors()  # before anything changes: the copy may fail on memory
         slot = len(self._slots)
         self._slots.append(work_id)
         self._slot_of[work_id] = slot
@@ -124,7 +125,6 @@ class FaissIndex:
         desc = fp.descriptors[:n_descriptors]
         if len(desc):
             ids = base + np.arange(len(desc), dtype=np.int64)
-            self._own_descriptors()
             self._descs.add_with_ids(np.ascontiguousarray(desc), ids)
         total = int(self._descs.ntotal)
         if self.ivf_threshold and total >= max(self.ivf_threshold, 8 * self._trained_at):
@@ -144,13 +144,13 @@ class FaissIndex:
 
     def remove(self, work_id: str) -> None:
         """Forget a work (no error if it is not indexed)."""
-        slot = self._slot_of.pop(work_id, None)
-        if slot is None:
+        if work_id not in self._slot_of:
             return
+        self._own_descriptors()  # before anything changes: the copy may fail on memory
+        slot = self._slot_of.pop(work_id)
         self._slots[slot] = None
         sel = faiss.IDSelectorRange(slot << _SHIFT, (slot + 1) << _SHIFT)
         self._hashes.remove_ids(sel)
-        self._own_descriptors()
         self._descs.remove_ids(sel)
 
     def _own_descriptors(self) -> None:
@@ -318,6 +318,7 @@ class FaissIndex:
         ivf.own_fields = True
         quantizer.this.disown()
         self._descs = ivf
+        self._mapped = False
         self._is_ivf = True
         self._trained_at = n
 

@@ -332,3 +332,85 @@ def test_version_2_files_still_load(
     path.write_bytes(body + bytes(32))
     with pytest.raises(MatchError, match="checksum"):
         FaissIndex.load(path)
+
+
+def test_the_file_mapped_is_the_file_checked(
+    ivf_file: tuple[FaissIndex, Path],
+    fingerprints: dict[str, WorkFingerprint],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another process replacing the cache (an atomic rename) between the checksum and the
+    mapping: the index loaded is still the one whose checksum was read."""
+    from copyseal.match import _index_file
+
+    built, path = ivf_file
+    real = _index_file._can_map
+
+    def replaced_meanwhile(f):  # type: ignore[no-untyped-def]
+        FaissIndex().save(path)
+        return real(f)
+
+    monkeypatch.setattr(_index_file, "_can_map", replaced_meanwhile)
+    back = FaissIndex.load(path)
+    assert back._mapped and len(back) == len(built)
+    assert _votes(back, fingerprints) == _votes(built, fingerprints)
+
+
+def test_a_mapped_index_outlives_its_file_and_saves_again(
+    ivf_file: tuple[FaissIndex, Path], fingerprints: dict[str, WorkFingerprint]
+) -> None:
+    built, path = ivf_file
+    back = FaissIndex.load(path)
+    path.unlink()  # the workspace drops older caches while processes still map them
+    assert _votes(back, fingerprints) == _votes(built, fingerprints)
+    again = path.with_name("again.idx")
+    back.save(again)
+    assert _votes(FaissIndex.load(again), fingerprints) == _votes(built, fingerprints)
+
+
+def test_an_inverted_file_that_cannot_be_mapped_is_read(
+    ivf_file: tuple[FaissIndex, Path],
+    fingerprints: dict[str, WorkFingerprint],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from copyseal.match import _index_file
+
+    built, path = ivf_file
+    monkeypatch.setattr(_index_file, "_can_map", lambda f: False)
+    back = FaissIndex.load(path)
+    assert not back._mapped
+    assert _votes(back, fingerprints) == _votes(built, fingerprints)
+    back.optimize()
+    back.remove("coffee")  # in memory: no copy needed, no abort
+    assert "coffee" not in back
+
+
+def _resealed(data: bytes) -> bytes:
+    """``data`` (a version 3 file without its trailer) with a valid SHA-256 trailer."""
+    import hashlib
+
+    return data + hashlib.sha256(data).digest()
+
+
+def test_well_sealed_nonsense_is_refused(ivf_file: tuple[FaissIndex, Path], tmp_path: Path) -> None:
+    """A file whose checksum is right but whose content is not an index (a header that is
+    not an object, lengths that do not add up) is refused with MatchError, never another
+    exception."""
+    import struct
+
+    import faiss
+
+    from copyseal.match._index_file import write_index_file
+
+    bad = tmp_path / "list-header.idx"
+    write_index_file(bad, [1], faiss.IndexBinaryFlat(64), faiss.IndexBinaryFlat(256))  # type: ignore[arg-type]
+    with pytest.raises(MatchError, match="header is not an object"):
+        FaissIndex.load(bad)
+    _, path = ivf_file
+    body = bytearray(path.read_bytes()[:-32])
+    lengths_at = len(body) - len(b"CSIDX3\n") - 24
+    n_descs, n_hashes, n_header = struct.unpack_from("<QQQ", body, lengths_at)
+    struct.pack_into("<QQQ", body, lengths_at, n_descs + 1, n_hashes, n_header)
+    bad.write_bytes(_resealed(bytes(body)))
+    with pytest.raises(MatchError, match="inconsistent lengths"):
+        FaissIndex.load(bad)
