@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from copyseal.match._pasted import pasted_rects
 from copyseal.match.config import MatchConfig
 from copyseal.match.hashes import ImageHash, dihedral_phashes, phash
 
@@ -209,6 +210,8 @@ class QueryView:
             verification for never pays for them.
         rgb: The query's pixels as decoded (mirrored with the view), for the colour check
             of matches resting on outlines; not copied.
+        pasted: How many of the last ``hash_windows`` are pictures pasted into the query
+            (:mod:`copyseal.match._pasted`), each in its own orientation only.
     """
 
     grey: Grey
@@ -220,6 +223,7 @@ class QueryView:
     keypoints: tuple[cv2.KeyPoint, ...] = field(default=(), repr=False, compare=False)
     mirror_width: int = 0  # > 0: ``pending`` are the unmirrored view's, mirrored when used
     rgb: npt.NDArray[np.uint8] | None = field(default=None, repr=False, compare=False)
+    pasted: int = 0
     _all: list[Features] = field(default_factory=list, repr=False, compare=False)
 
     def all_features(self) -> Features:
@@ -289,6 +293,12 @@ def prepare_query(rgb: npt.NDArray[np.uint8], config: MatchConfig) -> QueryView:
         x0, y0, x1, y1 = rect
         for d, hsh in enumerate(dihedral_phashes(grey[y0:y1, x0:x1])):
             windows.append((rect, d, hsh))
+    # Pictures pasted into the query (a collage, a page): their own pHash, upright only.
+    pasted = [
+        r for r in pasted_rects(grey, config.pasted_windows) if all(_iou(r, q) < 0.9 for q in rects)
+    ]
+    for x0, y0, x1, y1 in pasted:
+        windows.append(((x0, y0, x1, y1), 0, phash(grey[y0:y1, x0:x1])))
     return QueryView(
         grey=grey,
         scale=scale,
@@ -298,7 +308,16 @@ def prepare_query(rgb: npt.NDArray[np.uint8], config: MatchConfig) -> QueryView:
         orb=orb,
         keypoints=chosen,
         rgb=rgb,
+        pasted=len(pasted),
     )
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def mirrored(view: QueryView, config: MatchConfig) -> QueryView:

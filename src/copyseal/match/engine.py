@@ -5,7 +5,8 @@ Pipeline for a query (each frame of an animated image is matched on its own):
 1. **Prepare** — working greyscale (longest side ``query_side``), ORB keypoints (only the
    ``vote_features`` voting ones described at first; the rest when a candidate reaches
    keypoint verification), pHashes of the whole query and of its border-trimmed inside,
-   each in the 8 dihedral orientations.
+   each in the 8 dihedral orientations, and of up to ``pasted_windows`` pictures pasted
+   into it (a collage, a page), upright.
 2. **Retrieve** — window-hash hits from the index (radius ``hash_radius``, or
    ``hash_radius_turned`` for the flipped/rotated orientations), and works voted
    for by the query's ORB descriptors (``min_votes``): at most ``max_hash_candidates``
@@ -134,9 +135,12 @@ class Matcher:
             # ``rgb`` was decoded reduced (DecodedImage.scale): fold that in, so that
             # ``_to_match`` maps working pixels back to the original's pixels.
             view = replace(view, scale=view.scale * scale)
+        first_pasted = len(view.hash_windows) - view.pasted
         radii = [
-            cfg.hash_radius if d == 0 else min(cfg.hash_radius, cfg.hash_radius_turned)
-            for _, d, _ in view.hash_windows
+            cfg.hash_radius
+            if d == 0 and i < first_pasted
+            else min(cfg.hash_radius, cfg.hash_radius_turned)
+            for i, (_, d, _) in enumerate(view.hash_windows)
         ]
         hits = self.index.search_hashes([h for _, _, h in view.hash_windows], radii)
         by_work: dict[str, list[HashHit]] = {}
