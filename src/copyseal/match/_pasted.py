@@ -49,15 +49,18 @@ def pasted_rects(grey: npt.NDArray[np.uint8], limit: int) -> list[tuple[int, int
     if min(h, w) < _MIN_SIDE * f + 2:
         return []
     # column j: a border at x = j + 1 or j + 2 (OpenCV's absdiff of uint8: no int16 copy)
-    ev = np.asarray(cv2.absdiff(g[:, 2:], g[:, :-2])) >= _STEP
-    eh = np.asarray(cv2.absdiff(g[2:, :], g[:-2, :])) >= _STEP
-    # Cumulative coverage along each line, with the image's own border fully covered.
+    ev = (np.asarray(cv2.absdiff(g[:, 2:], g[:, :-2])) >= _STEP).view(np.uint8)
+    eh = (np.asarray(cv2.absdiff(g[2:, :], g[:-2, :])) >= _STEP).view(np.uint8)
+    # Cumulative coverage along each line, with the image's own border fully covered;
+    # from OpenCV's integral images (a per-column numpy cumsum cost ~0.9 ms each).
     cv = np.zeros((h + 1, w + 1), np.int32)  # cv[y, x]: edges of border x over rows < y
-    cv[1:, 1 : w - 1] = np.cumsum(ev, axis=0, dtype=np.int32)
-    cv[1:, 0] = cv[1:, w] = np.arange(1, h + 1)
+    iv = np.asarray(cv2.integral(ev, sdepth=cv2.CV_32S))
+    cv[:, 1 : w - 1] = np.diff(iv, axis=1)
+    cv[:, 0] = cv[:, w] = np.arange(h + 1)
     ch = np.zeros((h + 1, w + 1), np.int32)  # ch[y, x]: edges of border y over columns < x
-    ch[1 : h - 1, 1:] = np.cumsum(eh, axis=1, dtype=np.int32)
-    ch[0, 1:] = ch[h, 1:] = np.arange(1, w + 1)
+    ih = np.asarray(cv2.integral(eh, sdepth=cv2.CV_32S))
+    ch[1 : h - 1, :] = np.diff(ih, axis=0)[:, :]
+    ch[0, :] = ch[h, :] = np.arange(w + 1)
     side = max(8, round(_MIN_SIDE * f))
     xs = _lines(cv, _CANDIDATES, side)
     ys = _lines(ch.T, _CANDIDATES, side)
