@@ -101,3 +101,10 @@ def test_pasted_windows_are_searched_upright_at_the_small_radius(
     assert view.pasted >= 1
     tail = view.hash_windows[-view.pasted :]
     assert all(d == 0 for _, d, _ in tail)
+
+
+def test_too_small_or_too_thin_for_a_picture() -> None:
+    assert pasted_rects(np.zeros((50, 300), np.uint8), 4) == []
+    banner = np.zeros((70, 2000), np.uint8)
+    banner[:, 900:1000] = 255  # a bright block, but the strip is too thin once reduced
+    assert pasted_rects(banner, 4) == []
