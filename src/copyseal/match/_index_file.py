@@ -65,11 +65,10 @@ def write_index_file(path: Path, header: dict[str, Any], hashes: Any, descs: Any
         f.write(digest.digest())
 
 
-def read_index_file(path: Path, *, map_descriptors: bool) -> tuple[dict[str, Any], Any, Any, bool]:
+def read_index_file(path: Path) -> tuple[dict[str, Any], Any, Any, bool]:
     """The header, the hash index and the descriptor index of a saved file, and whether
-    the descriptor index is mapped from the file (read-only: FAISS aborts the process on
-    an add or a removal; copy it first). ``map_descriptors`` False always reads it into
-    memory.
+    the descriptor index is mapped from the file (an inverted file, where the file system
+    can map; read-only: FAISS aborts the process on an add or a removal, copy it first).
 
     Raises:
         MatchError: The file is missing, truncated, altered (checksum) or not an index.
@@ -102,7 +101,7 @@ def read_index_file(path: Path, *, map_descriptors: bool) -> tuple[dict[str, Any
                     raise ValueError("header is not an object")
                 hashes = faiss.deserialize_index_binary(np.frombuffer(hashes_blob, np.uint8))
                 descs = None
-                mapped = map_descriptors and bool(header.get("ivf")) and _can_map(f)
+                mapped = bool(header.get("ivf")) and _can_map(f)
                 if mapped:
                     try:
                         descs = faiss.read_index_binary(

@@ -7,9 +7,9 @@ nine 30-50 % embeds ``match_hard_end.py`` missed (low-texture works with too few
 keypoints: colorwheel, microaneurysms, minduka, the clock, retina), the pasted
 rectangle's pHash was within 0-2 bits of the work's whole-image hash.
 
-Detection, on the working greyscale image: a pixel step of at least ``_STEP`` grey levels
-between neighbours is an edge (a border blurred over two pixels still counts, one of two
-neighbouring columns or rows); the columns and rows most covered by edges are the
+Detection, on the working greyscale image reduced to ``_SIDE`` px: a step of at least
+``_STEP`` grey levels over two pixels is an edge (so a border blurred over two pixels keeps
+its full contrast); the columns and rows most covered by edges are the
 candidate sides (the image's own border counts as a fully covered side, for a picture
 pasted flush with it); a rectangle is kept when each of its four sides is covered along
 ``_COVER`` of its length and no candidate line crosses it from side to side (the
@@ -38,10 +38,9 @@ def pasted_rects(grey: npt.NDArray[np.uint8], limit: int) -> list[tuple[int, int
     the whole image is never one."""
     if limit <= 0 or min(grey.shape) < _MIN_SIDE:
         return []
-    # At most _SIDE px on the longest side (a quarter of the pixels of a 1024 px query:
-    # ~1.5 ms instead of ~5; bilinear: area averaging alone cost 1 ms); steps are taken
-    # over two pixels, so a border the reduction
-    # spread over two keeps its full contrast.
+    # At most _SIDE px on the longest side (a quarter of the pixels of a 1024 px query;
+    # bilinear: area averaging alone cost 1 ms); steps are taken over two pixels, so a
+    # border the reduction spread over two keeps its full contrast.
     f = min(1.0, _SIDE / max(grey.shape))
     small = grey if f == 1.0 else cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR)
     g = np.asarray(small, dtype=np.uint8)
@@ -59,7 +58,7 @@ def pasted_rects(grey: npt.NDArray[np.uint8], limit: int) -> list[tuple[int, int
     cv[:, 0] = cv[:, w] = np.arange(h + 1)
     ch = np.zeros((h + 1, w + 1), np.int32)  # ch[y, x]: edges of border y over columns < x
     ih = np.asarray(cv2.integral(eh, sdepth=cv2.CV_32S))
-    ch[1 : h - 1, :] = np.diff(ih, axis=0)[:, :]
+    ch[1 : h - 1, :] = np.diff(ih, axis=0)
     ch[0, :] = ch[h, :] = np.arange(w + 1)
     side = max(8, round(_MIN_SIDE * f))
     xs = _lines(cv, _CANDIDATES, side)

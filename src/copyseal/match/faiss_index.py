@@ -372,7 +372,7 @@ class FaissIndex:
         Raises:
             MatchError: The file is missing, truncated, altered (checksum) or not an index.
         """
-        header, hashes, descs, mapped = read_index_file(Path(path), map_descriptors=True)
+        header, hashes, descs, mapped = read_index_file(Path(path))
         try:
             options = {
                 "ivf_threshold": int(header["ivf_threshold"]),
