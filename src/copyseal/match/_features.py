@@ -294,9 +294,8 @@ def prepare_query(rgb: npt.NDArray[np.uint8], config: MatchConfig) -> QueryView:
         for d, hsh in enumerate(dihedral_phashes(grey[y0:y1, x0:x1])):
             windows.append((rect, d, hsh))
     # Pictures pasted into the query (a collage, a page): their own pHash, upright only.
-    pasted = [
-        r for r in pasted_rects(grey, config.pasted_windows) if all(_iou(r, q) < 0.9 for q in rects)
-    ]
+    found = pasted_rects(grey, config.pasted_windows, rgb=rgb)
+    pasted = [r for r in found if all(_iou(r, q) < 0.9 for q in rects)]
     for x0, y0, x1, y1 in pasted:
         windows.append(((x0, y0, x1, y1), 0, phash(grey[y0:y1, x0:x1])))
     return QueryView(
