@@ -250,6 +250,49 @@ def _matches(result: dict[str, Any]) -> set[tuple[str, str]]:
     return {(m["page_url"], m["image_url"]) for m in result["matches"]}
 
 
+def test_match_workers_started_while_postgres_is_down_wait_for_it(
+    tmp_path: Path,
+    postgres: _Postgres,
+    site: tuple[str, type[_Site], Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A crawl's match workers start at its first fetches; when the database is down then
+    (a restart), each says so in one line and is started again once it is back, and the
+    image given to it meanwhile is matched, not failed (a failed one is not matched again
+    on a resume)."""
+    from copyseal.config import load_settings
+    from copyseal.registry import build_matcher, list_works
+    from copyseal.registry.pool import MatchPool
+
+    _, _, works = site
+    config = _pg_workspace(tmp_path / "ws", postgres.create("workers_wait"), works)
+    copy = (works.parent / "www" / "copy.jpg").read_bytes()
+    ws = Workspace.open(load_settings(config))
+    try:
+        [work_id] = [r.work_id for r in list_works(ws)]
+        build_matcher(ws.engine, ws.settings)  # the index cache, as the crawl's parent writes it
+        ws.engine.dispose()
+        postgres.stop()
+        try:
+            with MatchPool(
+                factory=build_matcher, settings=ws.settings, workers=1, timeout=90
+            ) as pool:
+                future = pool.submit(copy)
+                time.sleep(4.0)  # every start so far failed
+                assert not future.done()
+                postgres.start()
+                outcome = future.result(timeout=120)
+        finally:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                postgres.start()  # already running unless the test failed before
+    finally:
+        ws.close()
+    assert isinstance(outcome, list), outcome
+    assert len(outcome) == 1 and outcome[0]["work_id"] == work_id
+    said = [r.getMessage() for r in caplog.records if "cannot reach the database" in r.getMessage()]
+    assert said and "starting it again" in said[0]
+
+
 def test_postgres_restarted_mid_crawl_then_resume_finds_every_match(
     tmp_path: Path, postgres: _Postgres, site: tuple[str, type[_Site], Path]
 ) -> None:

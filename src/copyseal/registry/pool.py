@@ -18,6 +18,14 @@ decoding) does not: one process matched ~30 images/s whatever its thread count
   caller awaits it through ``asyncio.wrap_future``; the event loop never blocks). The
   caller bounds how many images are in flight.
 
+* A worker that cannot start because the database is unreachable (a restart, a network
+  cut: SQLAlchemy's ``OperationalError``/``InterfaceError``, a refused connection) is
+  started again after 1 s, then 2, 4, ... up to ``RETRY_MAX``, while the image it was
+  given waits: those images are matched once the database is back, not lost. After
+  ``timeout`` seconds of one such outage, images fail at once (``"matcher-error"``) but
+  for one start attempt every ``RETRY_MAX`` seconds. Any other start failure (a broken
+  factory, a corrupt index) is final for the slot: every image it is given fails at once.
+
 An outcome is the list of the matches' JSON (``to_json()``), or ``(code, detail)`` when the
 image could not be matched; ``code`` is ``"unusable"`` for bytes the matcher refused (a
 :class:`~copyseal.errors.CopysealError`, ``detail`` its message), ``"matcher-error"`` for a
@@ -51,6 +59,23 @@ Outcome = list[dict[str, Any]] | tuple[str, str]
 #: A worker still starting after this long is treated as crashed (loading a 10^4-work
 #: index from the cache took ~2 s on the 2-core development machine).
 START_TIMEOUT = 300.0
+
+
+_UNREACHABLE = "database unreachable: "
+
+#: Longest wait (seconds) between two starts of a worker that could not reach the database.
+RETRY_MAX = 30.0
+
+
+def _unreachable(e: BaseException) -> bool:
+    """Whether ``e``, raised while building the matcher, says the database could not be
+    reached (worth starting again) rather than that the matcher cannot be built."""
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    return isinstance(
+        e, OperationalError | InterfaceError | DisconnectionError | PoolTimeout | ConnectionError
+    )
 
 
 def default_workers(setting: int | None) -> int:
@@ -93,7 +118,8 @@ def _worker(conn: Connection, factory: str | Callable[..., Any], settings: Setti
         engine = create_engine(settings.database.url)
         matcher = _load(factory)(engine, settings)
     except Exception as e:
-        conn.send(("failed", f"{e.__class__.__name__}: {e}"))
+        kind = "unreachable" if _unreachable(e) else "failed"
+        conn.send((kind, f"{e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
         return
     conn.send(("ready", ""))
     while True:
@@ -120,13 +146,57 @@ class _Slot:
         self.proc: Any = None
         self.conn: Connection | None = None
         #: Why the worker could not start (then every image it is given fails at once:
-        #: a matcher that cannot be built is not retried per image).
+        #: a matcher that cannot be built is not retried per image) ...
         self.broken: str | None = None
+        #: ... unless the database was unreachable: then it is started again (``_retry``).
+        self.unreachable = False
+        self._down_since = 0.0  # monotonic time the current outage began
+        self._next_try = 0.0  # monotonic time of the next start
+        self._delay = 1.0  # seconds before the start after the next failed one
         self.thread = threading.Thread(target=self._run, name=f"copyseal-match-{n}", daemon=True)
         self.thread.start()
 
+    def _started(self, reason: str | None) -> None:
+        """Record how a start went (``reason``: why it failed, None when ready)."""
+        was_down = self.broken is not None and self.unreachable
+        self.broken = reason
+        self.unreachable = reason is not None and reason.startswith(_UNREACHABLE)
+        now = time.monotonic()
+        if reason is None or not self.unreachable:
+            self._delay = 1.0
+            if reason is not None:
+                log.error("match worker %d could not start: %s", self.n, reason)
+            elif was_down:
+                log.warning("match worker %d started: the database is reachable again", self.n)
+            return
+        if not was_down:
+            self._down_since = now
+        self._next_try = now + self._delay
+        log.warning(
+            "match worker %d cannot reach the database (%s); starting it again in %.0f s",
+            self.n,
+            reason[len(_UNREACHABLE) :],
+            self._delay,
+        )
+        self._delay = min(2 * self._delay, RETRY_MAX)
+
+    def _retry(self) -> None:
+        """While the database is unreachable, start the worker again when its time comes,
+        the image in hand waiting, for at most ``timeout`` seconds of the outage; after
+        that, one start per ``RETRY_MAX`` seconds and no waiting."""
+        while self.broken is not None and self.unreachable:
+            now = time.monotonic()
+            if now >= self._next_try:
+                self._started(self._start())
+                continue
+            waited_enough = self._down_since + self.pool.timeout
+            if now >= waited_enough:
+                return
+            time.sleep(min(self._next_try, waited_enough) - now)
+
     def _start(self) -> str | None:
-        """Start the process; None when ready, else why it could not start."""
+        """Start the process; None when ready, else why it could not start (prefixed with
+        ``_UNREACHABLE`` when the database could not be reached)."""
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         proc = ctx.Process(
@@ -148,7 +218,7 @@ class _Slot:
                 if kind == "ready":
                     return None
                 self._stop()
-                return str(detail)
+                return (_UNREACHABLE if kind == "unreachable" else "") + str(detail)
             if not proc.is_alive():
                 break
         self._stop()
@@ -164,9 +234,7 @@ class _Slot:
         self.proc = self.conn = None
 
     def _run(self) -> None:
-        self.broken = self._start()  # at once: start-up overlaps the crawl's first fetches
-        if self.broken is not None:
-            log.error("match worker %d could not start: %s", self.n, self.broken)
+        self._started(self._start())  # at once: start-up overlaps the crawl's first fetches
         while True:
             job = self.pool._jobs.get()
             if job is None:
@@ -190,9 +258,11 @@ class _Slot:
     def _match(self, data: bytes) -> Outcome:
         if self.broken is None and (self.proc is None or not self.proc.is_alive()):
             self._stop()
-            self.broken = self._start()
+            self._started(self._start())
+        self._retry()
         if self.broken is not None:
-            return "matcher-error", f"match worker could not start: {self.broken}"
+            reason = self.broken.removeprefix(_UNREACHABLE)
+            return "matcher-error", f"match worker could not start: {reason}"
         assert self.conn is not None and self.proc is not None
         try:
             self.conn.send(data)

@@ -54,6 +54,10 @@ def poisoned_factory(engine: Engine, settings: Settings, *, use_cache: bool = Tr
     return _Poisoned(build_matcher(engine, settings, use_cache=use_cache))
 
 
+def broken_factory(engine: Engine, settings: Settings, *, use_cache: bool = True) -> Any:
+    raise ValueError("this matcher cannot be built")
+
+
 @pytest.fixture(scope="module")
 def registered(
     tmp_path_factory: pytest.TempPathFactory, photos: dict[str, np.ndarray]
@@ -165,6 +169,24 @@ def test_a_hanging_image_times_out_and_its_worker_is_replaced(
         assert code == "matcher-timeout" and "3 s" in detail
         assert [m["work_id"] for m in after.result(timeout=120)] == [ids["astronaut"]]
         assert pool.crashes == 1
+
+
+def test_a_matcher_that_cannot_be_built_fails_each_image_without_retrying(
+    registered: tuple[Workspace, dict[str, str]],
+    photos: dict[str, np.ndarray],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only an unreachable database is worth starting a worker again for
+    (``tests/integration/test_faults.py``); a factory that fails otherwise fails every
+    image at once with the reason, and no start is retried."""
+    ws, _ = registered
+    with MatchPool(factory=broken_factory, settings=ws.settings, workers=1, timeout=60) as pool:
+        outcomes = [pool.submit(_jpeg(photos["astronaut"], q)).result(timeout=60) for q in (70, 80)]
+    for outcome in outcomes:
+        assert isinstance(outcome, tuple) and outcome[0] == "matcher-error"
+        assert "could not start: ValueError: this matcher cannot be built" in outcome[1]
+    assert not [r for r in caplog.records if "cannot reach the database" in r.getMessage()]
+    assert len([r for r in caplog.records if "could not start" in r.getMessage()]) == 1
 
 
 def test_no_process_starts_when_nothing_is_fingerprinted_or_workers_is_0(
