@@ -259,7 +259,8 @@ def test_match_workers_started_while_postgres_is_down_wait_for_it(
     """A crawl's match workers start at its first fetches; when the database is down then
     (a restart), each says so in one line and is started again once it is back, and the
     image given to it meanwhile is matched, not failed (a failed one is not matched again
-    on a resume)."""
+    on a resume). The same when it goes down while they run (the matcher reads it per
+    image: exact copies, fingerprints)."""
     from copyseal.config import load_settings
     from copyseal.registry import build_matcher, list_works
     from copyseal.registry.pool import MatchPool
@@ -282,15 +283,66 @@ def test_match_workers_started_while_postgres_is_down_wait_for_it(
                 assert not future.done()
                 postgres.start()
                 outcome = future.result(timeout=120)
+                postgres.stop()  # now with the worker running
+                future = pool.submit(copy)
+                time.sleep(4.0)
+                assert not future.done()
+                postgres.start()
+                again = future.result(timeout=120)
         finally:
             with contextlib.suppress(subprocess.CalledProcessError):
                 postgres.start()  # already running unless the test failed before
     finally:
         ws.close()
-    assert isinstance(outcome, list), outcome
-    assert len(outcome) == 1 and outcome[0]["work_id"] == work_id
+    for result in (outcome, again):
+        assert isinstance(result, list), result
+        assert len(result) == 1 and result[0]["work_id"] == work_id
     said = [r.getMessage() for r in caplog.records if "cannot reach the database" in r.getMessage()]
-    assert said and "starting it again" in said[0]
+    assert "starting it again" in said[0]
+    assert any("the image is matched again" in m for m in said)
+
+
+def test_the_in_process_matcher_waits_for_postgres_too(
+    tmp_path: Path, postgres: _Postgres, site: tuple[str, type[_Site], Path]
+) -> None:
+    """``match.workers: 0`` (matching on the crawl's own thread): an image matched while
+    the database is down is matched again once it is back."""
+    from types import SimpleNamespace
+
+    from copyseal.config import load_settings
+    from copyseal.crawl._pipelines import MatchPipeline
+    from copyseal.registry import build_matcher, list_works
+
+    _, _, works = site
+    config = _pg_workspace(tmp_path / "ws", postgres.create("in_process_wait"), works)
+    copy = (works.parent / "www" / "copy.jpg").read_bytes()
+    ws = Workspace.open(load_settings(config))
+    settings = ws.settings.model_copy(
+        update={"match": ws.settings.match.model_copy(update={"workers": 0})}
+    )
+    ctx = SimpleNamespace(store=SimpleNamespace(engine=ws.engine), settings=settings)
+    pipeline = MatchPipeline(ctx, build_matcher)  # type: ignore[arg-type]
+    outcome: list[Any] = []
+    try:
+        [work_id] = [r.work_id for r in list_works(ws)]
+        pipeline.open_spider()
+        assert pipeline.pool is None
+        postgres.stop()
+        try:
+            thread = threading.Thread(target=lambda: outcome.append(pipeline._match(copy)))
+            thread.start()
+            time.sleep(3.0)
+            assert thread.is_alive() and not outcome
+            postgres.start()
+            thread.join(120)
+        finally:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                postgres.start()
+    finally:
+        pipeline.close_spider()
+        ws.close()
+    [result] = outcome
+    assert isinstance(result, list) and [m["work_id"] for m in result] == [work_id]
 
 
 def test_postgres_restarted_mid_crawl_then_resume_finds_every_match(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sized
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -34,6 +35,7 @@ from copyseal.crawl._matching import ImageMatcher
 from copyseal.crawl._records import RecordBatch, image_rows, page_row
 from copyseal.crawl._store import url_key
 from copyseal.crawl.reasons import reason_for_unusable_image
+from copyseal.db.session import unreachable
 from copyseal.errors import CopysealError
 from copyseal.licences import LicenceIndex, load_index
 from copyseal.match.rights import RightsMetadata, compare, read_rights
@@ -49,6 +51,9 @@ PAGE_IMAGES_TIMEOUT = 600.0
 
 #: Matches, or why the bytes could not be matched: (reason code, detail).
 _Outcome = Outcome
+
+#: Longest an image waits for an unreachable database (the match pool's ``timeout``).
+_DB_PATIENCE = 120.0
 
 #: Pages whose rows are written in one transaction (single-process crawls).
 _BATCH_PAGES = 32
@@ -107,19 +112,34 @@ class MatchPipeline:
         self._executor.shutdown(wait=True)
 
     def _match(self, data: bytes) -> _Outcome:
-        """Match ``data`` on this process's thread (no pool, or a caller that asks)."""
-        if self.matcher is None:
-            self.matcher = self.factory(self.ctx.store.engine, self.ctx.settings)
-        assert self.matcher is not None
-        try:
-            matches = [m.to_json() for m in self.matcher.match(data)]
-            self._add_rights(matches, data)
-            return matches
-        except CopysealError as e:
-            return reason_for_unusable_image(str(e)), f"unusable image: {e}"
-        except Exception as e:  # a matcher bug must not stop the crawl; it is recorded
-            log.exception("matcher failed on %d bytes", len(data))
-            return "matcher-error", f"matcher failed: {e.__class__.__name__}: {e}"
+        """Match ``data`` on this process's thread (no pool, or a caller that asks). The
+        matcher reads the database per image (exact copies, fingerprints): while it is
+        unreachable, the image is matched again after 1, 2, 4 ... s, as the pool's
+        workers do (:mod:`copyseal.registry.pool`), for at most ``_DB_PATIENCE`` s."""
+        give_up, delay = time.monotonic() + _DB_PATIENCE, 1.0
+        while True:
+            try:
+                if self.matcher is None:
+                    self.matcher = self.factory(self.ctx.store.engine, self.ctx.settings)
+                assert self.matcher is not None
+                matches = [m.to_json() for m in self.matcher.match(data)]
+                self._add_rights(matches, data)
+                return matches
+            except CopysealError as e:
+                return reason_for_unusable_image(str(e)), f"unusable image: {e}"
+            except Exception as e:  # a matcher bug must not stop the crawl; it is recorded
+                if unreachable(e) and time.monotonic() + delay <= give_up:
+                    log.warning(
+                        "the matcher cannot reach the database (%s); the image is matched "
+                        "again in %.0f s",
+                        e.__class__.__name__,
+                        delay,
+                    )
+                    time.sleep(delay)
+                    delay = min(2 * delay, 30.0)
+                    continue
+                log.exception("matcher failed on %d bytes", len(data))
+                return "matcher-error", f"matcher failed: {e.__class__.__name__}: {e}"
 
     def _add_rights(self, matches: list[dict[str, Any]], data: bytes) -> None:
         """Each match's ``rights_metadata``: the found copy's rights fields against the

@@ -20,7 +20,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from copyseal.errors import StorageError
 
-__all__ = ["create_engine", "current_revision", "head_revision", "redact", "upgrade"]
+__all__ = [
+    "create_engine",
+    "current_revision",
+    "head_revision",
+    "redact",
+    "unreachable",
+    "upgrade",
+]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -40,6 +47,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def unreachable(e: BaseException) -> bool:
+    """Whether ``e`` says the database could not be reached (a restart, a network cut, a
+    full connection pool: worth trying again) rather than that a statement failed."""
+    return isinstance(
+        e,
+        sa.exc.OperationalError
+        | sa.exc.InterfaceError
+        | sa.exc.DisconnectionError
+        | sa.exc.TimeoutError
+        | ConnectionError,
+    )
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:

@@ -25,6 +25,8 @@ decoding) does not: one process matched ~30 images/s whatever its thread count
   ``timeout`` seconds of one such outage, images fail at once (``"matcher-error"``) but
   for one start attempt every ``RETRY_MAX`` seconds. Any other start failure (a broken
   factory, a corrupt index) is final for the slot: every image it is given fails at once.
+  An image whose matching met an unreachable database (the matcher reads it per image)
+  is sent again the same way, for at most ``timeout`` seconds.
 
 An outcome is the list of the matches' JSON (``to_json()``), or ``(code, detail)`` when the
 image could not be matched; ``code`` is ``"unusable"`` for bytes the matcher refused (a
@@ -47,6 +49,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from copyseal.config import Settings
+from copyseal.db.session import unreachable
 from copyseal.errors import CopysealError
 
 __all__ = ["MatchPool", "Outcome", "default_workers"]
@@ -67,15 +70,10 @@ _UNREACHABLE = "database unreachable: "
 RETRY_MAX = 30.0
 
 
-def _unreachable(e: BaseException) -> bool:
-    """Whether ``e``, raised while building the matcher, says the database could not be
-    reached (worth starting again) rather than that the matcher cannot be built."""
-    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-    return isinstance(
-        e, OperationalError | InterfaceError | DisconnectionError | PoolTimeout | ConnectionError
-    )
+def _first_line(e: BaseException) -> str:
+    """The first line of ``e``'s message (SQLAlchemy's add the statement and a link)."""
+    text = str(e)
+    return text.splitlines()[0] if text else ""
 
 
 def default_workers(setting: int | None) -> int:
@@ -118,8 +116,8 @@ def _worker(conn: Connection, factory: str | Callable[..., Any], settings: Setti
         engine = create_engine(settings.database.url)
         matcher = _load(factory)(engine, settings)
     except Exception as e:
-        kind = "unreachable" if _unreachable(e) else "failed"
-        conn.send((kind, f"{e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
+        kind = "unreachable" if unreachable(e) else "failed"
+        conn.send((kind, f"{e.__class__.__name__}: {_first_line(e)}"))
         return
     conn.send(("ready", ""))
     while True:
@@ -134,7 +132,10 @@ def _worker(conn: Connection, factory: str | Callable[..., Any], settings: Setti
         except CopysealError as e:
             conn.send(("unusable", str(e)))
         except Exception as e:  # a matcher bug must not end the worker; it is reported
-            conn.send(("matcher-error", f"matcher failed: {e.__class__.__name__}: {e}"))
+            if unreachable(e):  # not the image's fault: the parent sends it again
+                conn.send(("unreachable", f"{e.__class__.__name__}: {_first_line(e)}"))
+            else:
+                conn.send(("matcher-error", f"matcher failed: {e.__class__.__name__}: {e}"))
 
 
 class _Slot:
@@ -269,14 +270,31 @@ class _Slot:
         except OSError:
             self._stop()
             return "matcher-crashed", "match worker died before the image was sent"
-        deadline = time.monotonic() + self.pool.timeout
+        deadline = give_up = time.monotonic() + self.pool.timeout
+        delay = 1.0
         while True:
             try:
                 if self.conn.poll(0.2):
                     kind, payload = self.conn.recv()
                     if kind == "ok":
                         return list(payload)
-                    return str(kind), str(payload)
+                    if kind != "unreachable":
+                        return str(kind), str(payload)
+                    if time.monotonic() + delay > give_up:
+                        return "matcher-error", f"the database was unreachable: {payload}"
+                    # The matcher reads the database per image (exact copies, fingerprints):
+                    # the same image again once it may be back.
+                    log.warning(
+                        "match worker %d cannot reach the database (%s); the image is "
+                        "matched again in %.0f s",
+                        self.n,
+                        payload,
+                        delay,
+                    )
+                    time.sleep(delay)
+                    delay = min(2 * delay, RETRY_MAX)
+                    self.conn.send(data)
+                    deadline = time.monotonic() + self.pool.timeout
             except (EOFError, OSError):
                 pass  # the worker died mid-image: handled below
             if not self.proc.is_alive():
