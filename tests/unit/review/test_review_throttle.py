@@ -57,7 +57,10 @@ def test_parallel_guesses_check_no_more_passwords_than_the_limit(workspace: Work
     # 17 at once from one address, then 17 from as many addresses (a botnet).
     outcomes = _guess_in_parallel(workspace, 17, name="ida", remotes=["10.0.0.1"])
     assert len(outcomes) == 17 and "in" not in outcomes
-    assert 1 <= outcomes.count("checked") <= NAME_FREE, outcomes
+    # At most the limit. Possibly none: when every attempt is recorded before any counts
+    # the others (seen once in CI, PostgreSQL on a loaded machine), each sees 16 failures
+    # and is refused; refused attempts count for nothing, so nobody is locked out by it.
+    assert outcomes.count("checked") <= NAME_FREE, outcomes
     more = _guess_in_parallel(workspace, 17, name="ida", remotes=[f"10.1.0.{k}" for k in range(17)])
     # At most one more than the limit: the 6th failure waits a second after the 5th.
     assert outcomes.count("checked") + more.count("checked") <= NAME_FREE + 1, more
