@@ -64,6 +64,7 @@ Outcome = list[dict[str, Any]] | tuple[str, str]
 START_TIMEOUT = 300.0
 
 
+#: How a start failure's reason begins when the database could not be reached.
 _UNREACHABLE = "database unreachable: "
 
 #: Longest wait (seconds) between two starts of a worker that could not reach the database.
