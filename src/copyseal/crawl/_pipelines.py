@@ -40,7 +40,7 @@ from copyseal.errors import CopysealError
 from copyseal.licences import LicenceIndex, load_index
 from copyseal.match.rights import RightsMetadata, compare, read_rights
 from copyseal.registry import stored_rights
-from copyseal.registry.pool import MatchPool, Outcome, default_workers
+from copyseal.registry.pool import RETRY_MAX, MatchPool, Outcome, default_workers
 
 __all__ = ["MatchPipeline", "StorePipeline"]
 
@@ -136,7 +136,7 @@ class MatchPipeline:
                         delay,
                     )
                     time.sleep(delay)
-                    delay = min(2 * delay, 30.0)
+                    delay = min(2 * delay, RETRY_MAX)
                     continue
                 log.exception("matcher failed on %d bytes", len(data))
                 return "matcher-error", f"matcher failed: {e.__class__.__name__}: {e}"
