@@ -40,7 +40,7 @@ from copyseal.errors import CopysealError
 from copyseal.licences import LicenceIndex, load_index
 from copyseal.match.rights import RightsMetadata, compare, read_rights
 from copyseal.registry import stored_rights
-from copyseal.registry.pool import RETRY_MAX, MatchPool, Outcome, default_workers
+from copyseal.registry.pool import RETRY_MAX, TIMEOUT, MatchPool, Outcome, default_workers
 
 __all__ = ["MatchPipeline", "StorePipeline"]
 
@@ -51,9 +51,6 @@ PAGE_IMAGES_TIMEOUT = 600.0
 
 #: Matches, or why the bytes could not be matched: (reason code, detail).
 _Outcome = Outcome
-
-#: Longest an image waits for an unreachable database (the match pool's ``timeout``).
-_DB_PATIENCE = 120.0
 
 #: Pages whose rows are written in one transaction (single-process crawls).
 _BATCH_PAGES = 32
@@ -115,8 +112,8 @@ class MatchPipeline:
         """Match ``data`` on this process's thread (no pool, or a caller that asks). The
         matcher reads the database per image (exact copies, fingerprints): while it is
         unreachable, the image is matched again after 1, 2, 4 ... s, as the pool's
-        workers do (:mod:`copyseal.registry.pool`), for at most ``_DB_PATIENCE`` s."""
-        give_up, delay = time.monotonic() + _DB_PATIENCE, 1.0
+        workers do (:mod:`copyseal.registry.pool`), for at most their ``TIMEOUT``."""
+        give_up, delay = time.monotonic() + TIMEOUT, 1.0
         while True:
             try:
                 if self.matcher is None:

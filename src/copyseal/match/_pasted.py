@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 __all__ = ["pasted_rects"]
 
-_STEP = 16  # grey levels between neighbouring pixels across a pasted picture's border
+_STEP = 16  # levels (grey, or any colour channel) across a pasted picture's border
 _COVER = 0.85  # share of a side's length along which the border is an edge
 _MIN_SIDE = 64  # px: a smaller picture has too little for a hash (8 x 8 DCT of 32 x 32)
 _ALONG = 0.5  # share of a side along which a place inside the image's border is an edge
@@ -110,7 +110,7 @@ def pasted_rects(
     reach = 1 + math.ceil(2 / f)
     return [
         _sharpest(
-            np.asarray(src),
+            src,
             (
                 round(x0 / f),
                 round(y0 / f),

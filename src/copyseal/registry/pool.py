@@ -64,6 +64,9 @@ Outcome = list[dict[str, Any]] | tuple[str, str]
 START_TIMEOUT = 300.0
 
 
+#: Seconds one image may take (and wait for an unreachable database) by default.
+TIMEOUT = 120.0
+
 #: How a start failure's reason begins when the database could not be reached.
 _UNREACHABLE = "database unreachable: "
 
@@ -327,7 +330,7 @@ class MatchPool:
         factory: str | Callable[..., Any],
         settings: Settings,
         workers: int,
-        timeout: float = 120.0,
+        timeout: float = TIMEOUT,
     ) -> None:
         if workers < 1:
             raise ValueError(f"a match pool needs at least one worker (got {workers})")
