@@ -65,12 +65,17 @@ class FaissIndex:
             ``nprobe`` 4 ~2-3 ms, and ``match_accuracy.py``'s queries plus 300 crawl-site
             images found the same works with either (and with ``nprobe`` 8 or 16).
         nprobe: Inverted lists visited per query descriptor once it is an inverted file.
+            3: the scan of the lists is most of a vote search (at 10^4 works, 600 query
+            descriptors: ~8 ms per list visited, 2 ms for choosing them), and 1,081
+            queries (``match_accuracy.py``'s, 53 crawl-site copies, 100 negatives) found
+            the same works at 3 as at 4 against 100 and 10^4 works, 7 % and 13 % faster;
+            at 2 one crop was lost at 100 works (``benchmarks/README.md``).
         mih_min_hashes: Number of hashes from which small-radius queries go through the
             multi-index chunk tables; below it every query hash goes through the flat scan.
     """
 
     def __init__(
-        self, *, ivf_threshold: int = 10_000, nprobe: int = 4, mih_min_hashes: int = 200_000
+        self, *, ivf_threshold: int = 10_000, nprobe: int = 3, mih_min_hashes: int = 200_000
     ) -> None:
         # FAISS's SWIG classes are only partly typed; these are IndexBinaryIDMap2 or IVF.
         self._hashes: Any = _flat(_HASH_BITS)

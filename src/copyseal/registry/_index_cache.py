@@ -41,7 +41,8 @@ SCHEME = f"copyseal-fp/{FORMAT_VERSION}"
 #: Bump when what the cached index holds for the same works and config changes.
 #: 2: FaissIndex's file version 3, whose inverted file the match processes map and share
 #: (a version-1 cache would load into each process's memory: it is rebuilt once instead).
-_CACHE_VERSION = 2
+#: 3: FaissIndex visits 3 inverted lists per descriptor instead of 4 (saved in the file).
+_CACHE_VERSION = 3
 _CACHE_PREFIX = "match-"
 _CACHE_SUFFIX = ".idx"
 
