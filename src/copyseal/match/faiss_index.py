@@ -83,12 +83,27 @@ class FaissIndex:
         self._slots: list[str | None] = []
         self._slot_of: dict[str, int] = {}
         self.ivf_threshold = ivf_threshold
-        self.nprobe = nprobe
         self._is_ivf = False
+        self.nprobe = nprobe
         self._mapped = False  # _descs is a read-only view of a saved file (load)
         self._trained_at = 0
         self._mih: MultiIndex | None = None  # built at the first small-radius query
         self.mih_min_hashes = mih_min_hashes
+
+    @property
+    def nprobe(self) -> int:
+        """Inverted lists visited per query descriptor once the index is an inverted file;
+        set, it applies from the next search (and is saved with the index)."""
+        return self._nprobe
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        if value < 1:
+            raise MatchError(f"nprobe must be at least 1, not {value}")
+        self._nprobe = int(value)
+        if self._is_ivf:
+            ivf: Any = faiss.downcast_IndexBinary(self._descs)
+            ivf.nprobe = self._nprobe
 
     # -- content -------------------------------------------------------------------------
 

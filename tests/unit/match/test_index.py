@@ -107,6 +107,28 @@ def test_switches_to_inverted_file(
     assert max(votes, key=lambda w: votes[w]) == "chelsea"
 
 
+def test_nprobe_set_after_training_applies_to_the_next_search(
+    fingerprints: dict[str, WorkFingerprint],
+) -> None:
+    idx = FaissIndex(ivf_threshold=1000, nprobe=1)
+    for work_id, fp in fingerprints.items():
+        idx.add(work_id, fp, n_descriptors=300)
+    assert idx._is_ivf
+    # Descriptors a few bits away from a work's: with one list visited some of their
+    # neighbours sit in lists not visited; with every list visited the search is exact.
+    rng = np.random.default_rng(3)
+    query = fingerprints["coffee"].descriptors[:300].copy()
+    query ^= (rng.random(query.shape) < 0.06).astype(np.uint8) << rng.integers(
+        0, 8, query.shape, dtype=np.uint8
+    )
+    one = idx.vote(query, k=3, max_distance=48).get("coffee", 0)
+    idx.nprobe = 10_000
+    every = idx.vote(query, k=3, max_distance=48).get("coffee", 0)
+    assert idx.nprobe == 10_000 and every > one
+    with pytest.raises(MatchError, match="nprobe"):
+        idx.nprobe = 0
+
+
 def test_optimize_rebuilds_an_inverted_file_without_losing_codes(
     fingerprints: dict[str, WorkFingerprint],
 ) -> None:
