@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,17 @@ def test_two_checkpoints_are_anchored_and_the_gas_is_reported(
     assert anchor.anchor(_checkpoint(8, ROOT_B)) == second
 
 
+def _receipt(anvil: AnvilNode, tx_hash: str) -> dict[str, Any]:
+    """The transaction's receipt, once there: anvil's automine answers
+    ``eth_sendTransaction`` before the block is stored, so the receipt can be ``null`` for
+    a moment (foundry-rs/foundry#3537, #10944)."""
+    deadline = time.monotonic() + 10.0
+    while (receipt := anvil.rpc("eth_getTransactionReceipt", tx_hash)) is None:
+        assert time.monotonic() < deadline, f"no receipt for {tx_hash} after 10 s"
+        time.sleep(0.02)
+    return dict(receipt)
+
+
 def test_the_chain_refuses_a_size_that_does_not_grow(
     deployed: tuple[EvmAnchor, str], anvil: AnvilNode
 ) -> None:
@@ -136,7 +148,7 @@ def test_the_chain_refuses_a_size_that_does_not_grow(
         "data": _call_data(contract, origin_hash(ORIGIN), 8, ROOT_B),
     }
     tx_hash = anvil.rpc("eth_sendTransaction", tx)
-    assert anvil.rpc("eth_getTransactionReceipt", tx_hash)["status"] == "0x0"
+    assert _receipt(anvil, tx_hash)["status"] == "0x0"
     assert anchor.latest() == (8, ROOT_A)
 
 
