@@ -53,7 +53,7 @@ def _parse(spec: str) -> dict[str, Any]:
     return out
 
 
-def _queries(n_negatives: int, quick: bool) -> list[tuple[str, Any]]:
+def _queries(works: dict[str, Any], n_negatives: int, quick: bool) -> list[tuple[str, Any]]:
     from copyseal.match import DecodedImage
 
     photos = E.prepare(E.load_photos())
@@ -62,7 +62,7 @@ def _queries(n_negatives: int, quick: bool) -> list[tuple[str, Any]]:
         (f"accuracy {q.name}", DecodedImage.from_array(q.image))
         for q in build_queries(photos, registered)
     ]
-    site = C.PhotoSite(60 if quick else 300, C.works())
+    site = C.PhotoSite(60 if quick else 300, works)
     images = [p for p in site.files if p.startswith("/img/")]
     copies = [p for p in images if p in site.copies]
     negatives = [p for p in images if p not in site.copies][:n_negatives]
@@ -103,12 +103,13 @@ def main() -> None:
 
     cv2.setNumThreads(1)
     faiss.omp_set_num_threads(1)
-    queries = _queries(args.negatives, args.quick)
+    works = C.works()
+    queries = _queries(works, args.negatives, args.quick)
     print(f"{len(queries):,} queries; baseline: the workspace's own settings")
     env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="copyseal-same-") as tmp:
         for n in [int(x) for x in args.works.split(",") if x]:
-            ws, _ = C.prepare_workspace(Path(tmp), f"works{n}", n, C.works(), env)
+            ws, _ = C.prepare_workspace(Path(tmp), f"works{n}", n, works, env)
             settings = load_settings(ws / "config.yaml")
             engine = create_engine(settings.database.url)
             wm = build_matcher(engine, settings)
