@@ -90,13 +90,19 @@ def test_load_refuses_garbage(tmp_path: Path) -> None:
         FaissIndex.load(good)
 
 
-def test_switches_to_inverted_file(
-    fingerprints: dict[str, WorkFingerprint], tmp_path: Path
-) -> None:
-    idx = FaissIndex(ivf_threshold=1000, nprobe=8)
+def _inverted(fingerprints: dict[str, WorkFingerprint], *, nprobe: int) -> FaissIndex:
+    """Every work's first 300 descriptors, in an inverted file from 1,000 on."""
+    idx = FaissIndex(ivf_threshold=1000, nprobe=nprobe)
     for work_id, fp in fingerprints.items():
         idx.add(work_id, fp, n_descriptors=300)
     assert idx._is_ivf
+    return idx
+
+
+def test_switches_to_inverted_file(
+    fingerprints: dict[str, WorkFingerprint], tmp_path: Path
+) -> None:
+    idx = _inverted(fingerprints, nprobe=8)
     votes = idx.vote(fingerprints["coffee"].descriptors[:300], k=3, max_distance=10)
     assert max(votes, key=lambda w: votes[w]) == "coffee" and votes["coffee"] >= 250
     idx.remove("coffee")
@@ -110,10 +116,7 @@ def test_switches_to_inverted_file(
 def test_nprobe_set_after_training_applies_to_the_next_search(
     fingerprints: dict[str, WorkFingerprint],
 ) -> None:
-    idx = FaissIndex(ivf_threshold=1000, nprobe=1)
-    for work_id, fp in fingerprints.items():
-        idx.add(work_id, fp, n_descriptors=300)
-    assert idx._is_ivf
+    idx = _inverted(fingerprints, nprobe=1)
     # Descriptors a few bits away from a work's: with one list visited some of their
     # neighbours sit in lists not visited; with every list visited the search is exact.
     rng = np.random.default_rng(3)
@@ -132,9 +135,7 @@ def test_nprobe_set_after_training_applies_to_the_next_search(
 def test_optimize_rebuilds_an_inverted_file_without_losing_codes(
     fingerprints: dict[str, WorkFingerprint],
 ) -> None:
-    idx = FaissIndex(ivf_threshold=1000, nprobe=64)
-    for work_id, fp in fingerprints.items():
-        idx.add(work_id, fp, n_descriptors=300)
+    idx = _inverted(fingerprints, nprobe=64)
     before = idx.n_descriptors
     codes, ids = idx._all_descriptors()
     idx.optimize()  # from an inverted file to a new one
@@ -254,10 +255,7 @@ def test_chunk_tables_are_exact_against_brute_force() -> None:
 
 @pytest.fixture
 def ivf_file(fingerprints: dict[str, WorkFingerprint], tmp_path: Path) -> tuple[FaissIndex, Path]:
-    idx = FaissIndex(ivf_threshold=1000, nprobe=8)
-    for work_id, fp in fingerprints.items():
-        idx.add(work_id, fp, n_descriptors=300)
-    assert idx._is_ivf
+    idx = _inverted(fingerprints, nprobe=8)
     path = tmp_path / "ivf.idx"
     idx.save(path)
     return idx, path
