@@ -3,13 +3,16 @@
 Usage::
 
     .venv/bin/python benchmarks/match_negatives.py [--count 10000] [--works 100,10000]
-        [--jobs N] [--quick] [--set key=value ...]
+        [--jobs N] [--quick] [--set key=value ...] [--small-works PX]
 
 Registered works: ``_evalset.catalogue`` — the 19 real photos of the accuracy benchmark,
 6 coloured flat-shape pictures (``skimage.draw.random_shapes``; seed 41 is the picture
 ``binary_blobs`` was once falsely matched to) and 75 colour textures make 100; for
 10,000 the rest are synthetic fingerprints (random hashes and descriptors, as
-``match_speed.py`` pads).
+``match_speed.py`` pads). With ``--small-works 128`` the 19 photos are registered reduced to
+128 px on the longest side: small works, whose keypoints come from them enlarged
+(``match.engine.work_min_side``) and, when nearly featureless, a more sensitive detection
+(``faint_*``).
 
 Unrelated negatives (none is a registered work, an edit of one or a photograph of the same
 scene), seeded by their kind and number (``--start``: another set of numbers, e.g. to check
@@ -220,7 +223,15 @@ def _jpeg(rgb: np.ndarray, q: int) -> bytes:
 _STATE: dict[str, Any] = {}
 
 
-def _init(n_works: int, overrides: dict[str, Any]) -> None:
+def _small(rgb: np.ndarray, side: int) -> np.ndarray:
+    from PIL import Image
+
+    im = Image.fromarray(rgb)
+    im.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return np.asarray(im)
+
+
+def _init(n_works: int, overrides: dict[str, Any], small: int = 0) -> None:
     import cv2
     import faiss
 
@@ -238,6 +249,8 @@ def _init(n_works: int, overrides: dict[str, Any]) -> None:
     works = list(E.catalogue(photos).items())
     added: list[tuple[str, WorkFingerprint]] = []
     for name, rgb in works[:n_works]:
+        if small and name in E.REGISTERED:
+            rgb = _small(rgb, small)
         added.append((name, E.put_work(store, name, rgb, cfg)))
     rng = np.random.default_rng(2)
     thumb = store.get(E.REGISTERED[0]).thumbnail_png
@@ -271,6 +284,13 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--quick", action="store_true", help="70 negatives, 100 works")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument(
+        "--small-works",
+        type=int,
+        default=0,
+        metavar="PX",
+        help="register the 19 photos reduced to PX (e.g. 128): small works, enlarged",
+    )
     args = ap.parse_args()
     import yaml
 
@@ -293,7 +313,8 @@ def main() -> None:
     print("-" * len(header))
     for n_works in sizes:
         t0 = time.perf_counter()
-        with ProcessPoolExecutor(args.jobs, initializer=_init, initargs=(n_works, overrides)) as ex:
+        init = (n_works, overrides, args.small_works)
+        with ProcessPoolExecutor(args.jobs, initializer=_init, initargs=init) as ex:
             results = list(ex.map(_run, jobs, chunksize=8))
         wall = time.perf_counter() - t0
         by_kind: dict[str, list[Any]] = {k: [] for k in (*KINDS, SAME_SCENE)}

@@ -84,6 +84,26 @@ def orb_features(grey: Grey, n: int, config: MatchConfig, *, spread: float) -> F
     return _describe(orb, grey, chosen)
 
 
+def work_features(grey: Grey, config: MatchConfig, *, scale: float) -> Features:
+    """A work's ORB features: :func:`orb_features` at ``fast_threshold``, or, for a work
+    enlarged ``scale`` >= ``faint_min_scale`` times (``work_min_side``) and so smooth that
+    fewer than ``faint_sparse`` keypoints are found, at ``faint_threshold``."""
+    orb, chosen = _choose_keypoints(grey, config.work_features, config, spread=3.0)
+    if (
+        scale >= config.faint_min_scale
+        and len(chosen) < config.faint_sparse
+        and config.faint_threshold < config.fast_threshold
+    ):
+        orb, chosen = _choose_keypoints(
+            grey,
+            config.work_features,
+            config,
+            spread=3.0,
+            fast_threshold=config.faint_threshold,
+        )
+    return _describe(orb, grey, chosen)
+
+
 def _choose_keypoints(
     grey: Grey, n: int, config: MatchConfig, *, spread: float, fast_threshold: int | None = None
 ) -> tuple[cv2.ORB, list[cv2.KeyPoint]]:
@@ -247,19 +267,24 @@ class QueryView:
 
 
 def _query_features(
-    grey: Grey, config: MatchConfig
+    grey: Grey, config: MatchConfig, *, scale: float
 ) -> tuple[Features, tuple[cv2.KeyPoint, ...], cv2.ORB, tuple[cv2.KeyPoint, ...]]:
     orb, chosen = _choose_keypoints(grey, config.query_features, config, spread=config.query_spread)
-    if len(chosen) < config.query_sparse and config.query_fast_threshold < config.fast_threshold:
-        # A smooth query (a small crop of a low-contrast photo, enlarged to
-        # query_min_side) gets a second, more sensitive detection (MatchConfig).
-        orb, chosen = _choose_keypoints(
-            grey,
-            config.query_features,
-            config,
-            spread=config.query_spread,
-            fast_threshold=config.query_fast_threshold,
-        )
+    # A smooth query (a small crop of a low-contrast photo, enlarged to query_min_side)
+    # gets a second, more sensitive detection, and a nearly featureless one enlarged at
+    # least faint_min_scale times a third (MatchConfig.query_sparse, faint_sparse).
+    rungs = [(config.query_sparse, config.query_fast_threshold)]
+    if scale >= config.faint_min_scale:
+        rungs.append((config.faint_sparse, config.faint_threshold))
+    for sparse, threshold in rungs:
+        if len(chosen) < sparse and threshold < config.fast_threshold:
+            orb, chosen = _choose_keypoints(
+                grey,
+                config.query_features,
+                config,
+                spread=config.query_spread,
+                fast_threshold=threshold,
+            )
     head = max(1, config.vote_features)
     return _describe(orb, grey, chosen[:head]), tuple(chosen[head:]), orb, tuple(chosen)
 
@@ -282,7 +307,7 @@ def _mirror_keypoints(kps: Sequence[cv2.KeyPoint], width: int) -> list[cv2.KeyPo
 def prepare_query(rgb: npt.NDArray[np.uint8], config: MatchConfig) -> QueryView:
     """Working image, ORB features and windowed dihedral pHashes of a query."""
     grey, scale = resize_to(to_grey(rgb), config.query_side, min_side=config.query_min_side)
-    feats, pending, orb, chosen = _query_features(grey, config)
+    feats, pending, orb, chosen = _query_features(grey, config, scale=scale)
     h, w = grey.shape
     rects: list[tuple[int, int, int, int]] = [(0, 0, w, h)]
     trimmed = trim_borders(grey)
@@ -329,7 +354,7 @@ def mirrored(view: QueryView, config: MatchConfig) -> QueryView:
     # same as with a fresh detection at nprobe 8; at nprobe 4 one differed (a mirrored 60 %
     # crop of `page`, missed), and match_accuracy.py's own 19-work table is unchanged.
     if not view.keypoints:
-        feats, pending, orb, _ = _query_features(grey, config)
+        feats, pending, orb, _ = _query_features(grey, config, scale=view.scale)
         return QueryView(
             grey=grey,
             scale=view.scale,

@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from copyseal.errors import MatchError
 from copyseal.match import _colour
-from copyseal.match._features import orb_features, resize_to, to_grey, window_hashes
+from copyseal.match._features import resize_to, to_grey, window_hashes, work_features
 from copyseal.match.config import MatchConfig
 from copyseal.match.decode import DecodedImage
 from copyseal.match.fingerprint import WindowHash, WorkFingerprint
@@ -26,18 +26,24 @@ def fingerprint(image: DecodedImage, *, config: MatchConfig) -> WorkFingerprint:
         config: Sizes and feature counts (``work_side``, ``work_features``, ...).
     """
     grey, _ = resize_to(to_grey(image.rgb), config.work_side)
-    h, w = grey.shape
-    feats = orb_features(grey, config.work_features, config, spread=3.0)
+    # A small work's keypoints come from it enlarged to ``work_min_side`` (as a small
+    # query is enlarged to ``query_min_side``); its hashes from the pixels it has, and its
+    # thumbnail enlarged to ``thumb_min_side`` so that a small part of it still spans
+    # tiles enough for the photometric check.
+    big, enlarged = resize_to(grey, config.work_side, min_side=config.work_min_side)
+    h, w = big.shape
+    feats = work_features(big, config, scale=enlarged)
     hashes = []
+    gh, gw = grey.shape
     for (x0, y0, x1, y1), hsh in window_hashes(grey, config.hash_windows):
         window = (
-            x0 * WINDOW_UNITS // w,
-            y0 * WINDOW_UNITS // h,
-            x1 * WINDOW_UNITS // w,
-            y1 * WINDOW_UNITS // h,
+            x0 * WINDOW_UNITS // gw,
+            y0 * WINDOW_UNITS // gh,
+            x1 * WINDOW_UNITS // gw,
+            y1 * WINDOW_UNITS // gh,
         )
         hashes.append(WindowHash(window=window, hash=hsh))
-    thumb, _ = resize_to(grey, config.thumb_side)
+    thumb, _ = resize_to(grey, config.thumb_side, min_side=config.thumb_min_side)
     ok, png = cv2.imencode(".png", thumb, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     if not ok:
         raise MatchError("could not encode the fingerprint thumbnail")

@@ -26,6 +26,14 @@ class MatchConfig:
         max_frames: Frames sampled from an animated GIF/WebP; each is matched.
         work_side: Longest side (px) works are reduced to before feature extraction.
             512 gave the same recall as 640 on crops/embeds for 25 % less time (exp. 1).
+        work_min_side: A work whose longest side is smaller has its keypoints detected on
+            it enlarged to this (its hashes and colours come from the pixels it has), as a
+            small query is enlarged to ``query_min_side``: a 102 px work (scikit-image's
+            microaneurysms) gave 10 keypoints, almost all within ORB's 31 px patch of the
+            middle. ``match_hard_end.py``: 40-50 % crops of works of 102-128 px found
+            0.17 -> 0.75 (holdout photos reduced to 128 px) and 0.82 -> 0.96 (untuned set,
+            with ``faint_*`` and ``thumb_min_side``), the tuned set unchanged at 384; at 512
+            a 50 % crop of flower_left (427 px) was lost.
         query_side: Longest side (px) a query is reduced to. Composites need the
             resolution: at 1024 a 30 %-wide embed still spans ~300 px.
         query_min_side: Queries whose longest side is smaller are upscaled to it, so that
@@ -68,7 +76,23 @@ class MatchConfig:
             Textured queries are not affected: at 7 for every query, a 40 % crop of page
             was lost and a flat negative (JPEG-compressed shapes, 1,076 keypoints at 10)
             was falsely matched (11 inliers) in ``match_negatives.py``.
+        faint_threshold: FAST threshold of one more detection for a work or query that
+            still has fewer than ``faint_sparse`` keypoints (a work after detection at
+            ``fast_threshold``, a query after ``query_fast_threshold``): nearly featureless
+            pictures (colorwheel: 15 keypoints at 10, 113 at 4; a 41 px crop of
+            microaneurysms enlarged: 15 at 7, 46 at 4).
+        faint_min_scale: A query gets the ``faint_threshold`` detection only when it was
+            enlarged at least this many times to ``query_min_side``: enlarging smooths the
+            differences FAST compares over its 3 px circle by about that factor, while a
+            flat graphic at its own size (a logo, a screenshot) has few corners because it
+            has few, and more sensitive detection finds only its JPEG noise.
+        faint_sparse: See ``faint_threshold``; 0 turns that detection off. A work with
+            this many keypoints keeps the fingerprint it had (every work of the tuned set
+            but colorwheel has at least 134 at ``fast_threshold``).
         thumb_side: Longest side of the greyscale thumbnail kept for the photometric check.
+        thumb_min_side: A work's thumbnail is enlarged to at least this longest side: a
+            40 % crop of a 102 px work spans ~2 tiles of ``tile_size`` at its own size, too
+            few for ``tile_significance``; at 192 it spans 7-16.
         hash_windows: Centred windows (fraction of each side) of the work whose pHash is
             indexed, besides the whole image; they give a candidate for centred crops of
             low-texture works that have no keypoints.
@@ -241,6 +265,7 @@ class MatchConfig:
     max_pixels: int = 100_000_000
     max_frames: int = 4
     work_side: int = 512
+    work_min_side: int = 384
     query_side: int = 1024
     query_min_side: int = 512
     decode_side: int = 1536
@@ -253,7 +278,11 @@ class MatchConfig:
     fast_threshold: int = 10
     query_fast_threshold: int = 7
     query_sparse: int = 200
+    faint_threshold: int = 4
+    faint_sparse: int = 60
+    faint_min_scale: float = 2.0
     thumb_side: int = 256
+    thumb_min_side: int = 192
     hash_windows: tuple[float, ...] = (0.85, 0.7, 0.55, 0.4)
     hash_radius: int = 16
     hash_radius_turned: int = 8

@@ -58,8 +58,9 @@ def test_query_fast_threshold_applies_to_sparse_queries_only() -> None:
     yy, xx = np.mgrid[0:400, 0:400]
     grey = 120 + 0.05 * xx + 8 * np.sin(xx / 9.0) * np.cos(yy / 11.0) + rng.normal(0, 1, xx.shape)
     rgb = np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
-    strict = MatchConfig(query_fast_threshold=10)
-    loose = MatchConfig(query_fast_threshold=4)
+    # faint_sparse=0: only the second detection (query_fast_threshold) is under test here.
+    strict = MatchConfig(query_fast_threshold=10, faint_sparse=0)
+    loose = MatchConfig(query_fast_threshold=4, faint_sparse=0)
     assert len(prepare_query(rgb, strict).keypoints) < loose.query_sparse
     assert len(prepare_query(rgb, loose).keypoints) > len(prepare_query(rgb, strict).keypoints)
     # Works keep fast_threshold.
@@ -70,4 +71,33 @@ def test_query_fast_threshold_applies_to_sparse_queries_only() -> None:
     photo = rng.integers(0, 256, (400, 400, 3), dtype=np.uint8)  # noise: corners everywhere
     assert np.array_equal(
         prepare_query(photo, strict).features.points, prepare_query(photo, loose).features.points
+    )
+
+
+def test_a_nearly_featureless_query_is_detected_a_third_time_at_faint_threshold() -> None:
+    # A 41 px corner of scikit-image's microaneurysms (blurred, mid-grey) enlarged to
+    # query_min_side: under faint_sparse keypoints at query_fast_threshold.
+    import skimage.data
+
+    rgb = np.repeat(skimage.data.microaneurysms()[10:51, 40:81, None], 3, axis=2)
+    off = MatchConfig(faint_sparse=0)
+    on = MatchConfig()
+    few = len(prepare_query(rgb, off).keypoints)
+    assert few < on.faint_sparse
+    assert len(prepare_query(rgb, on).keypoints) > 2 * few
+    # A query with faint_sparse keypoints at query_fast_threshold is not detected again.
+    assert np.array_equal(
+        prepare_query(rgb, MatchConfig(faint_sparse=few)).features.points,
+        prepare_query(rgb, off).features.points,
+    )
+    # Nor is one enlarged less than faint_min_scale times (here 512 / 300 = 1.7).
+    import cv2
+
+    big = cv2.resize(rgb, (300, 300), interpolation=cv2.INTER_CUBIC)
+    assert len(prepare_query(big, off).keypoints) < on.faint_sparse
+    assert np.array_equal(
+        prepare_query(big, on).features.points, prepare_query(big, off).features.points
+    )
+    assert len(prepare_query(big, MatchConfig(faint_min_scale=1.5)).keypoints) > len(
+        prepare_query(big, off).keypoints
     )

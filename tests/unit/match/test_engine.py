@@ -19,6 +19,7 @@ from copyseal.match import (
     MatchConfig,
     Matcher,
     WorkFingerprint,
+    fingerprint,
 )
 
 
@@ -102,10 +103,55 @@ def test_watermark_is_found(matcher: Matcher, match_photos: dict) -> None:
     _only(_match(matcher, out), "chelsea")
 
 
-def test_low_texture_work_matches_by_global_hash(matcher: Matcher, match_photos: dict) -> None:
+def test_low_texture_work_matches_by_global_hash(match_photos: dict) -> None:
+    # Without the faint detection colorwheel has too few keypoints for the keypoint
+    # path: the global hash finds it.
+    config = MatchConfig(faint_sparse=0)
+    store = InMemoryStore()
+    m = Matcher(store=store, index=FaissIndex(), config=config)
+    fp = fingerprint(DecodedImage.from_array(match_photos["colorwheel"]), config=config)
+    store.put("colorwheel", fp)
+    m.add("colorwheel", fp)
+    img = cv2.resize(match_photos["colorwheel"], (200, 200), interpolation=cv2.INTER_AREA)
+    found = _only(_match(m, img), "colorwheel")
+    assert found.method == "global-hash" and found.inliers == 0
+    assert found.hash_distance is not None
+
+
+def test_low_texture_work_matches_by_keypoints_detected_at_faint_threshold(
+    matcher: Matcher, match_photos: dict
+) -> None:
     img = cv2.resize(match_photos["colorwheel"], (200, 200), interpolation=cv2.INTER_AREA)
     m = _only(_match(matcher, img), "colorwheel")
-    assert m.method == "global-hash" and m.inliers == 0 and m.hash_distance is not None
+    assert m.method == "geometric" and m.inliers >= matcher.config.min_inliers
+
+
+def test_off_centre_crops_of_a_small_work_are_found() -> None:
+    """40-50 % crops of microaneurysms (102 px) away from its centre: found through the
+    keypoints of the work enlarged to work_min_side (and the faint detection on both
+    sides); none without those settings, where only its centred windows' hashes could."""
+    import skimage.data
+
+    work = np.repeat(skimage.data.microaneurysms()[:, :, None], 3, axis=2)
+    crops = [(0, 0, 51), (51, 0, 51), (0, 51, 51), (51, 51, 51)]
+    crops += [(10, 40, 41), (55, 20, 41), (30, 60, 41), (61, 61, 41)]
+    found = {}
+    for label, config in (
+        ("on", MatchConfig()),
+        ("off", MatchConfig(work_min_side=0, thumb_min_side=0, faint_sparse=0)),
+    ):
+        store = InMemoryStore()
+        m = Matcher(store=store, index=FaissIndex(), config=config)
+        fp = fingerprint(DecodedImage.from_array(work), config=config)
+        store.put("microaneurysms", fp)
+        m.add("microaneurysms", fp)
+        found[label] = [
+            [r.work_id for r in m.match(DecodedImage.from_array(work[y : y + s, x : x + s]))]
+            for x, y, s in crops
+        ]
+    assert found["off"] == [[]] * len(crops)
+    assert sum(f == ["microaneurysms"] for f in found["on"]) >= 5, found["on"]
+    assert all(f in ([], ["microaneurysms"]) for f in found["on"])
 
 
 @pytest.mark.parametrize("name", ["motorcycle_right", "rocket", "china"])

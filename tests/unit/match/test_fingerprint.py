@@ -29,8 +29,44 @@ def test_keypoints_are_spread_over_the_image(fingerprints: dict[str, WorkFingerp
     assert len(cells) >= 40
 
 
-def test_low_texture_work_has_few_keypoints(fingerprints: dict[str, WorkFingerprint]) -> None:
-    assert len(fingerprints["colorwheel"].points) < 100
+def test_a_small_smooth_work_is_detected_again_at_faint_threshold(
+    fingerprints: dict[str, WorkFingerprint], match_photos: dict[str, np.ndarray]
+) -> None:
+    import skimage.data
+
+    # microaneurysms (102 px, blurred) enlarged to work_min_side: under faint_sparse
+    # keypoints at fast_threshold, several times more at faint_threshold.
+    small = DecodedImage.from_array(np.repeat(skimage.data.microaneurysms()[:, :, None], 3, 2))
+    once = fingerprint(small, config=MatchConfig(faint_sparse=0))
+    assert len(once.points) < MatchConfig().faint_sparse
+    assert len(fingerprint(small, config=MatchConfig()).points) > 3 * len(once.points)
+    # colorwheel (371 px) has as few, but is enlarged less than faint_min_scale times:
+    # detected once. So is a textured work.
+    for name in ("colorwheel", "chelsea"):
+        image = DecodedImage.from_array(match_photos[name])
+        assert fingerprint(image, config=MatchConfig(faint_sparse=0)) == fingerprints[name]
+    assert len(fingerprints["colorwheel"].points) < MatchConfig().faint_sparse
+
+
+def test_a_small_work_is_enlarged_for_its_keypoints_only() -> None:
+    """microaneurysms (102 px): keypoints from it enlarged to work_min_side, hashes from
+    the pixels it has, thumbnail enlarged to thumb_min_side."""
+    import skimage.data
+
+    image = DecodedImage.from_array(np.repeat(skimage.data.microaneurysms()[:, :, None], 3, axis=2))
+    config = MatchConfig()
+    fp = fingerprint(image, config=config)
+    as_is = fingerprint(
+        image, config=MatchConfig(work_min_side=0, thumb_min_side=0, faint_sparse=0)
+    )
+    assert (fp.width, fp.height) == (102, 102)
+    assert fp.work_size == (config.work_min_side, config.work_min_side)
+    assert as_is.work_size == (102, 102)
+    assert fp.points.max() < config.work_min_side and fp.points.max() > 102
+    assert len(fp.points) > 10 * len(as_is.points)
+    assert fp.hashes == as_is.hashes
+    assert fp.thumbnail.shape == (config.thumb_min_side, config.thumb_min_side)
+    assert as_is.thumbnail.shape == (102, 102)
 
 
 def test_bytes_round_trip(fingerprints: dict[str, WorkFingerprint]) -> None:
