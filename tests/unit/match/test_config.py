@@ -34,6 +34,8 @@ def test_unknown_keys_are_named() -> None:
         ({"min_inliers": -1}, "match.min_inliers must not be negative"),
         ({"ratio": 1.5}, r"match.ratio must be in \(0, 1\]"),
         ({"retrieval_features": 5000}, "cannot exceed match.work_features"),
+        ({"work_min_side": 600}, "match.work_min_side cannot exceed match.work_side"),
+        ({"thumb_min_side": 300}, "match.thumb_min_side cannot exceed match.thumb_side"),
     ],
 )
 def test_invalid_values(values: dict[str, object], message: str) -> None:
