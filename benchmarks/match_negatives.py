@@ -305,6 +305,8 @@ def main() -> None:
         f"{args.start:,} on) and {count // len(KINDS):,} of the same scene as a registered "
         f"photo, JPEG bytes; {args.jobs} processes, one thread each\n"
     )
+    if args.small_works:
+        print(f"the {len(E.REGISTERED)} photos registered at {args.small_works} px\n")
     header = (
         f"{'works':>7} {'kind':<11}{'images':>8}{'false':>7}{'per 1e5':>9}"
         f"{'CPU ms mean':>13}{'p95':>7}"
