@@ -150,7 +150,9 @@ def test_off_centre_crops_of_a_small_work_are_found() -> None:
             for x, y, s in crops
         ]
     assert found["off"] == [[]] * len(crops)
-    assert sum(f == ["microaneurysms"] for f in found["on"]) >= 5, found["on"]
+    # 5 of the 8 found when written (OpenCV 4.x, FAISS 1.15); a margin of one for builds
+    # whose FAST or RANSAC differ in the last bits.
+    assert sum(f == ["microaneurysms"] for f in found["on"]) >= 4, found["on"]
     assert all(f in ([], ["microaneurysms"]) for f in found["on"])
 
 
