@@ -88,20 +88,37 @@ def work_features(grey: Grey, config: MatchConfig, *, scale: float) -> Features:
     """A work's ORB features: :func:`orb_features` at ``fast_threshold``, or, for a work
     enlarged ``scale`` >= ``faint_min_scale`` times (``work_min_side``) and so smooth that
     fewer than ``faint_sparse`` keypoints are found, at ``faint_threshold``."""
-    orb, chosen = _choose_keypoints(grey, config.work_features, config, spread=3.0)
-    if (
-        scale >= config.faint_min_scale
-        and len(chosen) < config.faint_sparse
-        and config.faint_threshold < config.fast_threshold
-    ):
-        orb, chosen = _choose_keypoints(
-            grey,
-            config.work_features,
-            config,
-            spread=3.0,
-            fast_threshold=config.faint_threshold,
-        )
+    orb, chosen = _detect_sparse_again(
+        grey, config.work_features, config, spread=3.0, rungs=_faint_rung(config, scale)
+    )
     return _describe(orb, grey, chosen)
+
+
+def _faint_rung(config: MatchConfig, scale: float) -> list[tuple[int, int]]:
+    """The ``(faint_sparse, faint_threshold)`` detection, for a picture enlarged at least
+    ``faint_min_scale`` times."""
+    return (
+        [(config.faint_sparse, config.faint_threshold)] if scale >= config.faint_min_scale else []
+    )
+
+
+def _detect_sparse_again(
+    grey: Grey,
+    n: int,
+    config: MatchConfig,
+    *,
+    spread: float,
+    rungs: Sequence[tuple[int, int]],
+) -> tuple[cv2.ORB, list[cv2.KeyPoint]]:
+    """:func:`_choose_keypoints` at ``fast_threshold``, then again at each rung's threshold
+    while fewer than its count of keypoints were found."""
+    orb, chosen = _choose_keypoints(grey, n, config, spread=spread)
+    for sparse, threshold in rungs:
+        if len(chosen) < sparse and threshold < config.fast_threshold:
+            orb, chosen = _choose_keypoints(
+                grey, n, config, spread=spread, fast_threshold=threshold
+            )
+    return orb, chosen
 
 
 def _choose_keypoints(
@@ -269,22 +286,16 @@ class QueryView:
 def _query_features(
     grey: Grey, config: MatchConfig, *, scale: float
 ) -> tuple[Features, tuple[cv2.KeyPoint, ...], cv2.ORB, tuple[cv2.KeyPoint, ...]]:
-    orb, chosen = _choose_keypoints(grey, config.query_features, config, spread=config.query_spread)
     # A smooth query (a small crop of a low-contrast photo, enlarged to query_min_side)
     # gets a second, more sensitive detection, and a nearly featureless one enlarged at
     # least faint_min_scale times a third (MatchConfig.query_sparse, faint_sparse).
-    rungs = [(config.query_sparse, config.query_fast_threshold)]
-    if scale >= config.faint_min_scale:
-        rungs.append((config.faint_sparse, config.faint_threshold))
-    for sparse, threshold in rungs:
-        if len(chosen) < sparse and threshold < config.fast_threshold:
-            orb, chosen = _choose_keypoints(
-                grey,
-                config.query_features,
-                config,
-                spread=config.query_spread,
-                fast_threshold=threshold,
-            )
+    orb, chosen = _detect_sparse_again(
+        grey,
+        config.query_features,
+        config,
+        spread=config.query_spread,
+        rungs=[(config.query_sparse, config.query_fast_threshold), *_faint_rung(config, scale)],
+    )
     head = max(1, config.vote_features)
     return _describe(orb, grey, chosen[:head]), tuple(chosen[head:]), orb, tuple(chosen)
 
