@@ -325,6 +325,14 @@ def main() -> None:
     parser.add_argument("--works", default="100,10000", help="catalogue sizes; '' skips")
     parser.add_argument("--works-pages", type=int, default=300)
     parser.add_argument("--match-workers", type=int, default=None, help="match.workers")
+    parser.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a match.engine setting of the workspaces with works (repeatable), e.g. "
+        "mirror_pass=false: what a setting that trades recall for speed gives a crawl",
+    )
     parser.add_argument("--only-works", action="store_true", help="only the rows with works")
     # Distributed rows (benchmarks/_crawl_distributed.py): N workers, PostgreSQL and Redis.
     parser.add_argument("--distributed", default="1,2,4", help="worker counts; '' skips")
