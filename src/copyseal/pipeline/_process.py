@@ -32,6 +32,7 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -115,6 +116,14 @@ class ProcessJobRunner:
             ),
             name=f"copyseal-crawl-{job_id}",
         )
+        # The first process a process starts with ``spawn`` also starts multiprocessing's
+        # resource tracker, which then unblocks SIGINT and SIGTERM in the calling thread
+        # whatever they were (``ResourceTracker.ensure_running``, CPython 3.11: it blocks
+        # them around its own start, bpo-33613, and unblocks them after). Inside the mask
+        # below that would let the child start with the stop signals unblocked, and a stop
+        # forwarded as it starts kill it (SIGINT's default action) before it can stop
+        # cleanly. Started first, the tracker is already running when the child starts.
+        resource_tracker.ensure_running()
         try:
             with self._lock:
                 if self._stops:
@@ -189,8 +198,14 @@ def _run_job_in_child(
     error: str | None = None
     code = 0
     try:
+        # SIGINT's handler first: a parent started with SIGINT ignored (a background job of
+        # a non-interactive shell: POSIX shells ignore SIGINT and SIGQUIT for asynchronous
+        # commands) passes that on through exec, and Python installs its KeyboardInterrupt
+        # handler only over the default action; ignored, the stop below would be lost.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         # The parent's mask came through exec: a stop sent while this process started is
-        # pending, and is delivered here (a KeyboardInterrupt) before any crawling.
+        # pending (a blocked signal is kept even while ignored), and is delivered here (a
+        # KeyboardInterrupt) before any crawling.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         _resume(Path(config_path) if config_path else None, overrides, debug, job_id)
     except CopysealError as e:

@@ -182,12 +182,27 @@ def test_scheduled_crawls_bring_the_pipelines_revisit_policy(
         ws.close()
 
 
+@pytest.mark.parametrize("parent_sigint", ["default", "ignored"])
 def test_a_stop_that_arrives_while_the_child_starts_is_not_lost(
-    photos: dict[str, np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    photos: dict[str, np.ndarray],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    parent_sigint: str,
 ) -> None:
     """A stop handled after the child started but before the runner knew it (a signal
-    delivered to another thread runs its handler then) still reaches the child."""
+    delivered to another thread runs its handler then) still reaches the child: also when
+    the child is the first process this one starts (multiprocessing's resource tracker,
+    started with it, unblocks SIGINT), and when this process ignores SIGINT (started in
+    the background by a non-interactive shell), which the child would inherit."""
     import multiprocessing.context
+    import signal
+    from multiprocessing import resource_tracker
+
+    # The tracker stopped: the runner's child is the first process started from here on.
+    stop_tracker = getattr(resource_tracker._resource_tracker, "_stop", None)
+    if stop_tracker is not None:
+        stop_tracker()
+    previous = signal.getsignal(signal.SIGINT)
 
     site = Site()
     links = "".join(f"<a href='/p{n}.html'>{n}</a>" for n in range(8))
@@ -200,6 +215,8 @@ def test_a_stop_that_arrives_while_the_child_starts_is_not_lost(
     bench = make_bench(tmp_path / "ws", {}, overrides=(*_NO_CAPTURE, *serial))
     ws = bench.open()
     try:
+        if parent_sigint == "ignored":
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         job_id = JobStore(ws.engine).create_job(
             spec_for(ws.settings, (site.base + "/",), allow_private=True)
         )
@@ -221,5 +238,6 @@ def test_a_stop_that_arrives_while_the_child_starts_is_not_lost(
         done = ProcessJobRunner(ws, launch=launch_of(bench))(job_id)
         assert (done.status, done.error) == ("finished", None)
     finally:
+        signal.signal(signal.SIGINT, previous)
         ws.close()
         stop_site()
