@@ -238,6 +238,7 @@ def test_a_stop_that_arrives_while_the_child_starts_is_not_lost(
         done = ProcessJobRunner(ws, launch=launch_of(bench))(job_id)
         assert (done.status, done.error) == ("finished", None)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:  # None: a handler not set from Python, left as it is
+            signal.signal(signal.SIGINT, previous)
         ws.close()
         stop_site()
