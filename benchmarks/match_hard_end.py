@@ -81,11 +81,9 @@ def _holdout() -> dict[str, np.ndarray]:
     for name, file in _MAHOTAS.items():
         with Image.open(os.path.join(data, file)) as im:
             out[name] = E._rgb(np.asarray(im.convert("RGB")))
-            # The same photo registered small (longest side 128 px, an icon or a
-            # thumbnail): the case work_min_side and the faint detection are for.
-            small = im.convert("RGB")
-            small.thumbnail((128, 128), Image.Resampling.LANCZOS)
-            out[f"{name}@128"] = E._rgb(np.asarray(small))
+        # The same photo registered small (longest side 128 px, an icon or a
+        # thumbnail): the case work_min_side and the faint detection are for.
+        out[f"{name}@128"] = E.thumbnail(out[name], 128)
     return out
 
 

@@ -223,14 +223,6 @@ def _jpeg(rgb: np.ndarray, q: int) -> bytes:
 _STATE: dict[str, Any] = {}
 
 
-def _small(rgb: np.ndarray, side: int) -> np.ndarray:
-    from PIL import Image
-
-    im = Image.fromarray(rgb)
-    im.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return np.asarray(im)
-
-
 def _init(n_works: int, overrides: dict[str, Any], small: int = 0) -> None:
     import cv2
     import faiss
@@ -250,7 +242,7 @@ def _init(n_works: int, overrides: dict[str, Any], small: int = 0) -> None:
     added: list[tuple[str, WorkFingerprint]] = []
     for name, rgb in works[:n_works]:
         if small and name in E.REGISTERED:
-            rgb = _small(rgb, small)
+            rgb = E.thumbnail(rgb, small)
         added.append((name, E.put_work(store, name, rgb, cfg)))
     rng = np.random.default_rng(2)
     thumb = store.get(E.REGISTERED[0]).thumbnail_png

@@ -33,6 +33,16 @@ def _jpeg(rgb: np.ndarray, q: int) -> bytes:
     return buf.getvalue()
 
 
+def _matcher_of(config: MatchConfig, **works: WorkFingerprint) -> Matcher:
+    """A matcher of its own over ``works`` (work id -> fingerprint)."""
+    store = InMemoryStore()
+    m = Matcher(store=store, index=FaissIndex(), config=config)
+    for work_id, fp in works.items():
+        store.put(work_id, fp)
+        m.add(work_id, fp)
+    return m
+
+
 def _only(matches: list[Match], work_id: str) -> Match:
     assert [m.work_id for m in matches] == [work_id]
     return matches[0]
@@ -107,11 +117,8 @@ def test_low_texture_work_matches_by_global_hash(match_photos: dict) -> None:
     # Without the faint detection colorwheel has too few keypoints for the keypoint
     # path: the global hash finds it.
     config = MatchConfig(faint_sparse=0)
-    store = InMemoryStore()
-    m = Matcher(store=store, index=FaissIndex(), config=config)
     fp = fingerprint(DecodedImage.from_array(match_photos["colorwheel"]), config=config)
-    store.put("colorwheel", fp)
-    m.add("colorwheel", fp)
+    m = _matcher_of(config, colorwheel=fp)
     img = cv2.resize(match_photos["colorwheel"], (200, 200), interpolation=cv2.INTER_AREA)
     found = _only(_match(m, img), "colorwheel")
     assert found.method == "global-hash" and found.inliers == 0
@@ -140,11 +147,8 @@ def test_off_centre_crops_of_a_small_work_are_found() -> None:
         ("on", MatchConfig()),
         ("off", MatchConfig(work_min_side=0, thumb_min_side=0, faint_sparse=0)),
     ):
-        store = InMemoryStore()
-        m = Matcher(store=store, index=FaissIndex(), config=config)
         fp = fingerprint(DecodedImage.from_array(work), config=config)
-        store.put("microaneurysms", fp)
-        m.add("microaneurysms", fp)
+        m = _matcher_of(config, microaneurysms=fp)
         found[label] = [
             [r.work_id for r in m.match(DecodedImage.from_array(work[y : y + s, x : x + s]))]
             for x, y, s in crops
@@ -193,10 +197,7 @@ def test_bad_bytes_raise_decode_error(matcher: Matcher) -> None:
 def test_removed_work_is_no_longer_found(
     fingerprints: dict[str, WorkFingerprint], config: MatchConfig, match_photos: dict
 ) -> None:
-    store = InMemoryStore()
-    m = Matcher(store=store, index=FaissIndex(), config=config)
-    store.put("coffee", fingerprints["coffee"])
-    m.add("coffee", fingerprints["coffee"])
+    m = _matcher_of(config, coffee=fingerprints["coffee"])
     assert [x.work_id for x in _match(m, match_photos["coffee"])] == ["coffee"]
     m.remove("coffee")
     assert _match(m, match_photos["coffee"]) == []
