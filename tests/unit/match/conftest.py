@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import skimage.data
@@ -49,12 +51,22 @@ def fingerprints(
     return {n: fingerprint(DecodedImage.from_array(match_photos[n]), config=config) for n in names}
 
 
-@pytest.fixture(scope="module")
-def matcher(fingerprints: dict[str, WorkFingerprint], config: MatchConfig) -> Matcher:
-    """A matcher over those works, one per test module."""
+def _matcher_of(config: MatchConfig, works: dict[str, WorkFingerprint]) -> Matcher:
     store = InMemoryStore()
     m = Matcher(store=store, index=FaissIndex(), config=config)
-    for work_id, fp in fingerprints.items():
+    for work_id, fp in works.items():
         store.put(work_id, fp)
         m.add(work_id, fp)
     return m
+
+
+@pytest.fixture(scope="session")
+def matcher_of() -> Callable[[MatchConfig, dict[str, WorkFingerprint]], Matcher]:
+    """Builds a matcher of its own over given works (work id -> fingerprint)."""
+    return _matcher_of
+
+
+@pytest.fixture(scope="module")
+def matcher(fingerprints: dict[str, WorkFingerprint], config: MatchConfig) -> Matcher:
+    """A matcher over those works, one per test module."""
+    return _matcher_of(config, fingerprints)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import cv2
 import numpy as np
@@ -31,16 +32,6 @@ def _jpeg(rgb: np.ndarray, q: int) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="JPEG", quality=q)
     return buf.getvalue()
-
-
-def _matcher_of(config: MatchConfig, **works: WorkFingerprint) -> Matcher:
-    """A matcher of its own over ``works`` (work id -> fingerprint)."""
-    store = InMemoryStore()
-    m = Matcher(store=store, index=FaissIndex(), config=config)
-    for work_id, fp in works.items():
-        store.put(work_id, fp)
-        m.add(work_id, fp)
-    return m
 
 
 def _only(matches: list[Match], work_id: str) -> Match:
@@ -113,12 +104,12 @@ def test_watermark_is_found(matcher: Matcher, match_photos: dict) -> None:
     _only(_match(matcher, out), "chelsea")
 
 
-def test_low_texture_work_matches_by_global_hash(match_photos: dict) -> None:
+def test_low_texture_work_matches_by_global_hash(match_photos: dict, matcher_of: Any) -> None:
     # Without the faint detection colorwheel has too few keypoints for the keypoint
     # path: the global hash finds it.
     config = MatchConfig(faint_sparse=0)
     fp = fingerprint(DecodedImage.from_array(match_photos["colorwheel"]), config=config)
-    m = _matcher_of(config, colorwheel=fp)
+    m = matcher_of(config, {"colorwheel": fp})
     img = cv2.resize(match_photos["colorwheel"], (200, 200), interpolation=cv2.INTER_AREA)
     found = _only(_match(m, img), "colorwheel")
     assert found.method == "global-hash" and found.inliers == 0
@@ -133,7 +124,7 @@ def test_low_texture_work_matches_by_keypoints_detected_at_faint_threshold(
     assert m.method == "geometric" and m.inliers >= matcher.config.min_inliers
 
 
-def test_off_centre_crops_of_a_small_work_are_found() -> None:
+def test_off_centre_crops_of_a_small_work_are_found(matcher_of: Any) -> None:
     """40-50 % crops of microaneurysms (102 px) away from its centre: found through the
     keypoints of the work enlarged to work_min_side (and the faint detection on both
     sides); none without those settings, where only its centred windows' hashes could."""
@@ -148,7 +139,7 @@ def test_off_centre_crops_of_a_small_work_are_found() -> None:
         ("off", MatchConfig(work_min_side=0, thumb_min_side=0, faint_sparse=0)),
     ):
         fp = fingerprint(DecodedImage.from_array(work), config=config)
-        m = _matcher_of(config, microaneurysms=fp)
+        m = matcher_of(config, {"microaneurysms": fp})
         found[label] = [
             [r.work_id for r in m.match(DecodedImage.from_array(work[y : y + s, x : x + s]))]
             for x, y, s in crops
@@ -195,9 +186,12 @@ def test_bad_bytes_raise_decode_error(matcher: Matcher) -> None:
 
 
 def test_removed_work_is_no_longer_found(
-    fingerprints: dict[str, WorkFingerprint], config: MatchConfig, match_photos: dict
+    fingerprints: dict[str, WorkFingerprint],
+    config: MatchConfig,
+    match_photos: dict,
+    matcher_of: Any,
 ) -> None:
-    m = _matcher_of(config, coffee=fingerprints["coffee"])
+    m = matcher_of(config, {"coffee": fingerprints["coffee"]})
     assert [x.work_id for x in _match(m, match_photos["coffee"])] == ["coffee"]
     m.remove("coffee")
     assert _match(m, match_photos["coffee"]) == []
