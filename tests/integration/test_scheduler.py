@@ -106,3 +106,9 @@ def test_scheduler_runs_once_and_revisits_infringing_pages(
     }
     assert "/list?page=3" in found, "an infringing page was not visited again"
     assert found == first_pages
+    # The run re-visited each match first: the works have no fingerprint (exact copies
+    # only), and the copies are still there, so no visit may say they were removed.
+    record = copyseal(config, "timeline", "127.0.0.1", "--json")
+    visits = [(m["page_url"], v["result"]) for m in record["matches"] for v in m["visits"][1:]]
+    assert visits and {result for _, result in visits} == {"present"}, visits
+    assert record["removed_on"] is None

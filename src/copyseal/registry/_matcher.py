@@ -19,13 +19,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from copyseal.config import Settings
 from copyseal.db.models import Work, WorkFingerprint
 from copyseal.errors import ConfigError, MatchError
-from copyseal.match import DecodedImage, Match, MatchConfig, Matcher, decode
+from copyseal.match import DecodedImage, Match, MatchConfig, Matcher, Transform, decode
 from copyseal.match import WorkFingerprint as Fingerprint
 from copyseal.registry._colours import OriginalColours
 from copyseal.registry._index_cache import SCHEME, workspace_index
@@ -61,6 +62,22 @@ class ExactMatch:
     width: int
     height: int
     score: float = 1.0
+
+    def as_match(self) -> Match:
+        """The same finding as a :class:`~copyseal.match.Match` (identity transform, the
+        whole image as region), for what takes a perceptual match: overlays, re-visits."""
+        w, h = float(self.width), float(self.height)
+        return Match(
+            work_id=self.work_id,
+            score=self.score,
+            method="exact-sha256",
+            hash_distance=0,
+            inliers=0,
+            transform=Transform.from_matrix(np.eye(3)),
+            photometric=1.0,
+            displaced=0.0,
+            region=((0.0, 0.0), (w, 0.0), (w, h), (0.0, h)),
+        )
 
     def to_json(self) -> dict[str, Any]:
         w, h = self.width, self.height
@@ -126,8 +143,18 @@ class WorkspaceMatcher:
         return self.matcher.match(image)
 
     def match_image(self, image: DecodedImage) -> list[Match]:
-        """The perceptual matches of a decoded image (with regions, for overlays)."""
-        return self.matcher.match(image)
+        """The matches of a decoded image (with regions, for overlays), best first.
+
+        An image whose bytes are a registered original is that work's match even when
+        the work has no usable fingerprint (``method`` ``exact-sha256``, the whole image),
+        as :meth:`match` says: a re-visit must not call such a copy removed.
+        """
+        found = self.matcher.match(image) if len(self.matcher.index) else []
+        work = self.exact.get(image.sha256)
+        if work is None or any(m.work_id == work for m in found):
+            return found
+        exact = ExactMatch(work_id=work, width=image.width, height=image.height)
+        return [exact.as_match(), *found]
 
 
 class ExactLookup(Mapping[str, str]):

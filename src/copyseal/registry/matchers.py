@@ -57,8 +57,10 @@ class WorkMatcher(Protocol):
         ...
 
     def match_image(self, image: DecodedImage) -> Sequence[Match]:
-        """The perceptual matches of a decoded image, with the region and keypoint pairs
-        an overlay draws (:func:`copyseal.match.render_overlay`)."""
+        """Every registered work a decoded image shows, best first, with the region and
+        keypoint pairs an overlay draws (:func:`copyseal.match.render_overlay`); an exact
+        copy of a work's original is among them (``method`` ``exact-sha256``) also when
+        the work has no usable fingerprint."""
         ...
 
 

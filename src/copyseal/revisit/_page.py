@@ -6,12 +6,15 @@ received. So the work is looked for in exactly the bytes the sealed bundle keeps
 whatever the image is called now (renamed, re-encoded or moved on the page). Records that
 copyseal fetched itself rather than the page (a target image the page no longer loads,
 marked with the :data:`FETCHED_BY_COPYSEAL` WARC field) are not the page's and are passed
-over. What the browser never fetches (``og:image``, ``noscript``, unchosen ``srcset``
-candidates) is not looked at.
+over. Images inlined as ``data:`` URIs have no response: they are read from the
+captured DOM (else the served HTML), named as the crawl names them
+(``data:<type>;sha256=<hex>``), after the WARC's. What the browser never fetches
+(``og:image``, ``noscript``, unchosen ``srcset`` candidates) is not looked at.
 """
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,7 +58,39 @@ class Sighting:
 
 
 def page_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
-    """``(url, bytes)`` of every image response (HTTP 200) in the capture's WARC."""
+    """``(url, bytes)`` of every image response (HTTP 200) in the capture's WARC, then of
+    every ``data:`` URI image of the page (at most ``max_bytes`` each)."""
+    yield from _warc_images(capture, max_bytes=max_bytes)
+    yield from _inline_images(capture, max_bytes=max_bytes)
+
+
+def _inline_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
+    """The page's ``data:`` URI images, each once, from the rendered DOM (the served HTML
+    when the capture has no DOM), found as the crawl finds them
+    (:func:`copyseal.crawl.extract_html`) and named as its image fetcher names them."""
+    from w3lib.url import parse_data_uri
+
+    from copyseal.crawl import extract_html
+
+    html, _ = page_text(capture, prefer_dom=True)
+    seen: set[str] = set()
+    for ref in extract_html(html, capture.final_url or capture.url).images:
+        if not ref.url.startswith("data:"):
+            continue
+        try:
+            parsed = parse_data_uri(ref.url)
+        except ValueError:
+            continue  # the crawl skips a malformed data: URI too ("bad-data-uri")
+        data = parsed.data
+        if len(data) > max_bytes or sniff(data) is None:
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            yield f"data:{parsed.media_type};sha256={digest}", data
+
+
+def _warc_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
     from warcio.archiveiterator import ArchiveIterator
 
     member = capture.facts.get("wacz", {}).get("warc_member")
@@ -115,8 +150,9 @@ def find_work(
     return found
 
 
-def page_text(capture: Capture) -> tuple[str, str]:
-    """The served HTML (as text) and the rendered DOM's visible text."""
+def page_text(capture: Capture, *, prefer_dom: bool = False) -> tuple[str, str]:
+    """The served HTML (as text; the rendered DOM with ``prefer_dom``, each standing in
+    for the other when missing) and the rendered DOM's visible text."""
     import lxml.html
 
     try:
@@ -128,7 +164,7 @@ def page_text(capture: Capture) -> tuple[str, str]:
         text = " ".join(lxml.html.document_fromstring(dom).text_content().split()) if dom else ""
     except (KeyError, OSError, ValueError, lxml.etree.ParserError):
         dom, text = "", ""
-    return raw or dom, text
+    return (dom or raw) if prefer_dom else (raw or dom), text
 
 
 def decode_bytes(matcher: WorkMatcher, data: bytes) -> DecodedImage | None:

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import delete
 
+from copyseal.db.models import WorkFingerprint
 from copyseal.errors import MatchError
 from copyseal.match import DecodedImage, Match, render_overlay
 from copyseal.registry import (
@@ -144,6 +146,39 @@ def check_decoded_matches_draw_an_overlay(
     work = matcher.decode(photo_files["astronaut"].read_bytes())
     assert (work.width, work.height) == photos["astronaut"].shape[1::-1]
     assert render_overlay(work, query, m).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def check_an_exact_copy_of_a_work_without_fingerprint_is_found_decoded_too(
+    factory: MatcherFactory, ws: Workspace, photo_files: dict[str, Path], photos: Photos
+) -> None:
+    """What a re-visit and sealing's overlay do with a decoded image: an exact copy of a
+    work whose fingerprint is gone (another scheme, a failed fingerprinting) is still that
+    work's match, over the whole image, and an edited copy of it is not."""
+    ids = _register(ws, photo_files["coffee"], photo_files["chelsea"])
+    with ws.engine.begin() as conn:
+        conn.execute(delete(WorkFingerprint).where(WorkFingerprint.work_id == ids["coffee"]))
+    matcher = factory(ws.engine, ws.settings, use_cache=False)
+    data = photo_files["coffee"].read_bytes()
+    assert [m.work_id for m in matcher.match(data)] == [ids["coffee"]]
+    query = matcher.decode(data, name="coffee.jpg")
+    (m,) = matcher.match_image(query)
+    assert isinstance(m, Match) and (m.work_id, m.method, m.score) == (
+        ids["coffee"],
+        "exact-sha256",
+        1.0,
+    )
+    w, h = query.width, query.height
+    assert m.region == ((0.0, 0.0), (w, 0.0), (w, h), (0.0, h))
+    assert m.transform.matrix == ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+    assert m.to_json()["method"] == "exact-sha256"
+    assert render_overlay(query, query, m).startswith(b"\x89PNG\r\n\x1a\n")
+    edited = matcher.decode(_edited(photos["coffee"]))
+    assert list(matcher.match_image(edited)) == []
+    # A work that keeps its fingerprint is reported once, by the perceptual matcher.
+    chelsea = matcher.decode(photo_files["chelsea"].read_bytes())
+    assert [(m.work_id, m.method) for m in matcher.match_image(chelsea)] == [
+        (ids["chelsea"], "geometric")
+    ]
 
 
 def check_results_do_not_depend_on_the_cache(
