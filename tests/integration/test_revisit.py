@@ -1,9 +1,10 @@
 """Re-visits on a local site whose pages change between visits (real Chromium, SQLite).
 
-One module-scoped site and workspace: six pages each show one registered photo, found and
+One module-scoped site and workspace: seven pages each show one registered photo, found and
 sealed once through the pipeline (:func:`seed_matches`); then the site changes (a copy
-kept, re-cropped, moved to another page, removed, a page deleted, a challenge page) and
-``copyseal revisit --json`` visits them all. Then the server dies during a visit (no
+kept, re-cropped, moved to another page, removed, a page deleted, a challenge page, a
+picture only announced as the page's ``og:image``) and ``copyseal revisit --json`` visits
+them all. Then the server dies during a visit (no
 bundle, an error row, and the next run visits again), and a page hangs (bounded).
 """
 
@@ -39,6 +40,7 @@ _PAGES = {
     "remove": "rocket",
     "gone": "china",
     "wall": "flower",
+    "announce": "china",
 }
 
 
@@ -236,6 +238,14 @@ def _change_site(site: _Site, photos: dict[str, np.ndarray]) -> None:
     r["/remove.jpg"] = (200, "image/jpeg", _jpeg(Image.fromarray(photos["chelsea"]).rotate(180)))
     # gone: the page is deleted.
     del r["/gone.html"]
+    # announce: the picture is no longer shown, only announced (og:image): the browser
+    # does not load it, the capture fetches it, and the page still names it.
+    r["/announce.html"] = (
+        200,
+        "text/html",
+        b"<html><head><title>announce</title><meta property='og:image' content='announce.jpg'>"
+        b"</head><body><h1>announce</h1><p>Text only now.</p></body></html>",
+    )
     # wall: a challenge page.
     r["/wall.html"] = (
         403,
@@ -286,6 +296,7 @@ def test_each_change_gets_its_result(
         ids["remove"]: "removed",
         ids["gone"]: "page-gone",
         ids["wall"]: "blocked",
+        ids["announce"]: "present",
     }
     by_id = {v["match_id"]: v for v in visited}
     assert by_id[ids["keep"]]["similarity"] >= 0.95

@@ -3,13 +3,14 @@
 The images are read back from the capture's own WARC (inside ``archive.wacz``): every
 response the browser received with HTTP 200 whose bytes sniff as an image, in the order
 received. So the work is looked for in exactly the bytes the sealed bundle keeps,
-whatever the image is called now (renamed, re-encoded or moved on the page). Records that
-copyseal fetched itself rather than the page (a target image the page no longer loads,
-marked with the :data:`FETCHED_BY_COPYSEAL` WARC field) are not the page's and are passed
-over. Images inlined as ``data:`` URIs have no response: they are read from the
-captured DOM (else the served HTML), named as the crawl names them
-(``data:<type>;sha256=<hex>``), after the WARC's. What the browser never fetches
-(``og:image``, ``noscript``, unchosen ``srcset`` candidates) is not looked at.
+whatever the image is called now (renamed, re-encoded or moved on the page). A record
+that copyseal fetched itself rather than the page (a target image the page did not load,
+marked with the :data:`FETCHED_BY_COPYSEAL` WARC field) counts only while the page still
+names that image (an ``og:image``, a ``noscript`` image, a ``srcset`` candidate the
+browser did not choose): an image the page no longer names is not the page's. Images
+inlined as ``data:`` URIs have no response: they are read from the captured DOM (else
+the served HTML), after the WARC's, named as the crawl names them
+(``data:<type>;sha256=<hex>``).
 """
 
 from __future__ import annotations
@@ -59,26 +60,31 @@ class Sighting:
 
 def page_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
     """``(url, bytes)`` of every image response (HTTP 200) in the capture's WARC, then of
-    every ``data:`` URI image of the page (at most ``max_bytes`` each)."""
-    yield from _warc_images(capture, max_bytes=max_bytes)
-    yield from _inline_images(capture, max_bytes=max_bytes)
+    every ``data:`` URI image of the page (at most ``max_bytes`` each).
 
-
-def _inline_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
-    """The page's ``data:`` URI images, each once, from the rendered DOM (the served HTML
-    when the capture has no DOM), found as the crawl finds them
-    (:func:`copyseal.crawl.extract_html`) and named as its image fetcher names them."""
-    from w3lib.url import parse_data_uri
-
+    A response copyseal fetched itself is the page's when the page still names its URL
+    (an ``og:image``, a ``noscript`` or ``srcset`` image the browser did not load): the
+    page's images are found in its DOM (the served HTML when the capture has no DOM) as
+    the crawl finds them (:func:`copyseal.crawl.extract_html`).
+    """
     from copyseal.crawl import extract_html
 
     html, _ = page_text(capture, prefer_dom=True)
+    refs = [r.url for r in extract_html(html, capture.final_url or capture.url).images]
+    declared = {u for u in refs if not u.startswith("data:")}
+    yield from _warc_images(capture, max_bytes=max_bytes, declared=declared)
+    yield from _inline_images([u for u in refs if u.startswith("data:")], max_bytes=max_bytes)
+
+
+def _inline_images(uris: list[str], *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
+    """The images of ``data:`` URIs, each once, named as the crawl's image fetcher names
+    them (``data:<type>;sha256=<hex>``)."""
+    from w3lib.url import parse_data_uri
+
     seen: set[str] = set()
-    for ref in extract_html(html, capture.final_url or capture.url).images:
-        if not ref.url.startswith("data:"):
-            continue
+    for uri in uris:
         try:
-            parsed = parse_data_uri(ref.url)
+            parsed = parse_data_uri(uri)
         except ValueError:
             continue  # the crawl skips a malformed data: URI too ("bad-data-uri")
         data = parsed.data
@@ -90,7 +96,9 @@ def _inline_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, b
             yield f"data:{parsed.media_type};sha256={digest}", data
 
 
-def _warc_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
+def _warc_images(
+    capture: Capture, *, max_bytes: int, declared: set[str]
+) -> Iterator[tuple[str, bytes]]:
     from warcio.archiveiterator import ArchiveIterator
 
     member = capture.facts.get("wacz", {}).get("warc_member")
@@ -111,12 +119,13 @@ def _warc_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, byt
                         continue
                     if record.http_headers.get_statuscode() != "200":
                         continue
-                    if record.rec_headers.get_header(FETCHED_BY_COPYSEAL):
+                    uri = str(record.rec_headers.get_header("WARC-Target-URI"))
+                    if record.rec_headers.get_header(FETCHED_BY_COPYSEAL) and uri not in declared:
                         continue
                     data = record.content_stream().read(max_bytes + 1)
                     if len(data) > max_bytes or sniff(data) is None:
                         continue
-                    yield str(record.rec_headers.get_header("WARC-Target-URI")), data
+                    yield uri, data
 
 
 def find_work(

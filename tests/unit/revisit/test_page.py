@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from PIL import Image
 
 from copyseal.capture import Capture
 from copyseal.capture.result import Artefact
-from copyseal.revisit._page import page_images
+from copyseal.revisit._page import FETCHED_BY_COPYSEAL, page_images
 
 
 def _jpeg(pixels: np.ndarray) -> bytes:
@@ -22,11 +23,44 @@ def _jpeg(pixels: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def _capture(folder: Path, files: dict[str, str]) -> Capture:
-    """A capture folder holding ``files`` (role -> HTML text), and no WARC."""
+def _wacz(responses: list[tuple[str, bytes, bool]]) -> bytes:
+    """A WACZ whose WARC holds ``(url, body, fetched by copyseal)`` image responses."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    warc = io.BytesIO()
+    writer = WARCWriter(warc, gzip=True)
+    for url, body, by_copyseal in responses:
+        http = StatusAndHeaders("200 OK", [("Content-Type", "image/jpeg")], protocol="HTTP/1.1")
+        http.compute_headers_buffer()
+        # Length and digests given, so warcio does not spool the record to compute them.
+        extra = {
+            "WARC-Payload-Digest": f"sha256:{hashlib.sha256(body).hexdigest()}",
+            "WARC-Block-Digest": f"sha256:{hashlib.sha256(http.headers_buff + body).hexdigest()}",
+        }
+        if by_copyseal:
+            extra[FETCHED_BY_COPYSEAL] = "copyseal"
+        writer.write_record(
+            writer.create_warc_record(
+                url,
+                "response",
+                payload=io.BytesIO(body),
+                length=len(body),
+                http_headers=http,
+                warc_headers_dict=extra,
+            )
+        )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("archive/data.warc.gz", warc.getvalue())
+    return out.getvalue()
+
+
+def _capture(folder: Path, files: dict[str, str | bytes]) -> Capture:
+    """A capture folder holding ``files`` (role -> HTML text, or the WACZ's bytes)."""
     artefacts = []
     for role, text in files.items():
-        data = text.encode()
+        data = text.encode() if isinstance(text, str) else text
         (folder / f"{role}.html").write_bytes(data)
         artefacts.append(
             Artefact(
@@ -46,6 +80,7 @@ def _capture(folder: Path, files: dict[str, str]) -> Capture:
         started_at=now,
         finished_at=now,
         artefacts=tuple(artefacts),
+        facts={"wacz": {"warc_member": "archive/data.warc.gz"}},
     )
 
 
@@ -82,3 +117,28 @@ def test_without_a_dom_the_served_html_is_read(
     capture = _capture(tmp_path, {"raw-html": f'<img src="{_uri(coffee)}">'})
     assert [d for _, d in page_images(capture, max_bytes=10_000_000)] == [coffee]
     assert list(page_images(_capture(tmp_path, {}), max_bytes=10_000_000)) == []
+
+
+def test_an_image_copyseal_fetched_counts_only_while_the_page_names_it(
+    tmp_path: Path, photos: dict[str, np.ndarray]
+) -> None:
+    """The browser does not load an ``og:image``: the capture fetches the matched image
+    itself, and that record is the page's as long as the page still announces it."""
+    base = "http://127.0.0.1:8000"
+    loaded, og, dropped = (_jpeg(photos[n][::4, ::4]) for n in ("chelsea", "coffee", "rocket"))
+    wacz = _wacz(
+        [
+            (f"{base}/img/loaded.jpg", loaded, False),
+            (f"{base}/img/og.jpg", og, True),
+            (f"{base}/img/dropped.jpg", dropped, True),
+        ],
+    )
+    dom = (
+        '<html><head><meta property="og:image" content="/img/og.jpg"></head>'
+        '<body><img src="/img/loaded.jpg"></body></html>'
+    )
+    capture = _capture(tmp_path, {"dom": dom, "wacz": wacz})
+    assert list(page_images(capture, max_bytes=10_000_000)) == [
+        (f"{base}/img/loaded.jpg", loaded),
+        (f"{base}/img/og.jpg", og),
+    ]
