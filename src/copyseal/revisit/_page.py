@@ -71,9 +71,17 @@ def page_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, byte
 
     html, _ = page_text(capture, prefer_dom=True)
     refs = [r.url for r in extract_html(html, capture.final_url or capture.url).images]
-    declared = {u for u in refs if not u.startswith("data:")}
+    # Compared as the crawl keys URLs (w3lib's canonical form): the WARC names the URL
+    # the capture requested, the DOM may spell it with other escapes or a fragment.
+    declared = {_key(u) for u in refs if not u.startswith("data:")}
     yield from _warc_images(capture, max_bytes=max_bytes, declared=declared)
     yield from _inline_images([u for u in refs if u.startswith("data:")], max_bytes=max_bytes)
+
+
+def _key(url: str) -> str:
+    from w3lib.url import canonicalize_url
+
+    return canonicalize_url(url, keep_fragments=False)
 
 
 def _inline_images(uris: list[str], *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
@@ -120,7 +128,8 @@ def _warc_images(
                     if record.http_headers.get_statuscode() != "200":
                         continue
                     uri = str(record.rec_headers.get_header("WARC-Target-URI"))
-                    if record.rec_headers.get_header(FETCHED_BY_COPYSEAL) and uri not in declared:
+                    fetched = record.rec_headers.get_header(FETCHED_BY_COPYSEAL)
+                    if fetched and _key(uri) not in declared:
                         continue
                     data = record.content_stream().read(max_bytes + 1)
                     if len(data) > max_bytes or sniff(data) is None:

@@ -134,7 +134,7 @@ def test_an_image_copyseal_fetched_counts_only_while_the_page_names_it(
         ],
     )
     dom = (
-        '<html><head><meta property="og:image" content="/img/og.jpg"></head>'
+        '<html><head><meta property="og:image" content="/img/%6fg.jpg#top"></head>'
         '<body><img src="/img/loaded.jpg"></body></html>'
     )
     capture = _capture(tmp_path, {"dom": dom, "wacz": wacz})
