@@ -67,7 +67,8 @@ class Match:
         work_id: The registered work.
         score: Confidence in [0, 1] (photometric agreement weighted by the strength of the
             geometric or hash evidence); every reported match passed all thresholds.
-        method: ``"geometric"`` (keypoints + RANSAC) or ``"global-hash"`` (low-texture path).
+        method: ``"geometric"`` (keypoints + RANSAC), ``"global-hash"`` (low-texture path), or
+            ``"exact-sha256"`` (the bytes of a work's original, the whole image).
         hash_distance: Smallest pHash distance between a query window and a work window
             (None if no window hash was within the retrieval radius).
         inliers: RANSAC inliers (0 on the global-hash path).
@@ -98,7 +99,7 @@ class Match:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe dict (part of the ``copyseal match --json`` contract)."""
-        return {
+        out = {
             "work_id": self.work_id,
             "score": round(self.score, 4),
             "method": self.method,
@@ -110,3 +111,9 @@ class Match:
             "region": [[round(x, 1), round(y, 1)] for x, y in self.region],
             "frame": self.frame,
         }
+        if self.method == "exact-sha256":
+            # An exact copy is reported in one shape wherever it comes from
+            # (copyseal.registry.ExactMatch): no keypoints counted, no tiles compared.
+            out["inliers"] = None
+            del out["photometric"], out["displaced"]
+        return out

@@ -6,11 +6,10 @@ received. So the work is looked for in exactly the bytes the sealed bundle keeps
 whatever the image is called now (renamed, re-encoded or moved on the page). A record
 that copyseal fetched itself rather than the page (a target image the page did not load,
 marked with the :data:`FETCHED_BY_COPYSEAL` WARC field) counts only while the page still
-names that image (an ``og:image``, a ``noscript`` image, a ``srcset`` candidate the
-browser did not choose): an image the page no longer names is not the page's. Images
-inlined as ``data:`` URIs have no response: they are read from the captured DOM (else
-the served HTML), after the WARC's, named as the crawl names them
-(``data:<type>;sha256=<hex>``).
+shows or announces that URL without loading it (an ``og:image``, a ``noscript`` image)
+and the browser's own request for it did not fail. Images inlined as ``data:`` URIs have
+no response: they are read from the captured DOM (else the served HTML), after the
+WARC's, named as the crawl names them (``data:<type>;sha256=<hex>``).
 """
 
 from __future__ import annotations
@@ -62,26 +61,34 @@ def page_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, byte
     """``(url, bytes)`` of every image response (HTTP 200) in the capture's WARC, then of
     every ``data:`` URI image of the page (at most ``max_bytes`` each).
 
-    A response copyseal fetched itself is the page's when the page still names its URL
-    (an ``og:image``, a ``noscript`` or ``srcset`` image the browser did not load): the
-    page's images are found in its DOM (the served HTML when the capture has no DOM) as
-    the crawl finds them (:func:`copyseal.crawl.extract_html`).
+    A response copyseal fetched itself is the page's only when the page still shows or
+    announces that URL (an ``og:image``, a ``noscript`` image: the page's images as the
+    crawl finds them, :func:`copyseal.crawl.extract_html`, in its DOM, else the served
+    HTML; a plain link to the image is not showing it) and the browser's own request for
+    it did not fail (a visitor saw a broken image).
     """
     from copyseal.crawl import extract_html
 
     html, _ = page_text(capture, prefer_dom=True)
-    refs = [r.url for r in extract_html(html, capture.final_url or capture.url).images]
-    # Compared as the crawl keys URLs (w3lib's canonical form): the WARC names the URL
-    # the capture requested, the DOM may spell it with other escapes or a fragment.
-    declared = {_key(u) for u in refs if not u.startswith("data:")}
+    refs = extract_html(html, capture.final_url or capture.url).images
+    shown = [r.url for r in refs if set(r.kinds) - {"link"}]
+    declared = {k for k in map(_key, shown) if k is not None}
     yield from _warc_images(capture, max_bytes=max_bytes, declared=declared)
-    yield from _inline_images([u for u in refs if u.startswith("data:")], max_bytes=max_bytes)
+    yield from _inline_images([u for u in shown if u.startswith("data:")], max_bytes=max_bytes)
 
 
-def _key(url: str) -> str:
+def _key(url: str) -> str | None:
+    """``url`` as the crawl keys URLs (w3lib's canonical form: the WARC names the URL the
+    capture requested, the page may spell it with other escapes or a fragment); None for
+    a ``data:`` URI or a URL w3lib refuses (a port out of range)."""
     from w3lib.url import canonicalize_url
 
-    return canonicalize_url(url, keep_fragments=False)
+    if url.startswith("data:"):
+        return None
+    try:
+        return canonicalize_url(url, keep_fragments=False)
+    except ValueError:
+        return None
 
 
 def _inline_images(uris: list[str], *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
@@ -91,6 +98,10 @@ def _inline_images(uris: list[str], *, max_bytes: int) -> Iterator[tuple[str, by
 
     seen: set[str] = set()
     for uri in uris:
+        # base64 takes 4 characters for 3 bytes: a longer URI cannot fit in max_bytes, so
+        # it is not decoded at all (1 KiB allows for the media type and parameters).
+        if len(uri) > max_bytes * 4 // 3 + 1024:
+            continue
         try:
             parsed = parse_data_uri(uri)
         except ValueError:
@@ -114,6 +125,7 @@ def _warc_images(
         wacz = zipfile.ZipFile(capture.path("wacz"))
     except (KeyError, OSError, zipfile.BadZipFile):
         return
+    failed: set[str | None] = set()  # URLs the browser asked for and did not get
     with wacz:
         names = (
             [member]
@@ -125,11 +137,15 @@ def _warc_images(
                 for record in ArchiveIterator(raw):
                     if record.rec_type != "response" or record.http_headers is None:
                         continue
-                    if record.http_headers.get_statuscode() != "200":
-                        continue
                     uri = str(record.rec_headers.get_header("WARC-Target-URI"))
                     fetched = record.rec_headers.get_header(FETCHED_BY_COPYSEAL)
-                    if fetched and _key(uri) not in declared:
+                    if record.http_headers.get_statuscode() != "200":
+                        if not fetched:
+                            failed.add(_key(uri))
+                        continue
+                    # The capture fetches a target after the page's load, so the
+                    # browser's own answer for the same URL is already read here.
+                    if fetched and (_key(uri) not in declared or _key(uri) in failed):
                         continue
                     data = record.content_stream().read(max_bytes + 1)
                     if len(data) > max_bytes or sniff(data) is None:

@@ -23,15 +23,17 @@ def _jpeg(pixels: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def _wacz(responses: list[tuple[str, bytes, bool]]) -> bytes:
-    """A WACZ whose WARC holds ``(url, body, fetched by copyseal)`` image responses."""
+def _wacz(responses: list[tuple[str, bytes, bool]], *, failed: tuple[str, ...] = ()) -> bytes:
+    """A WACZ whose WARC holds ``(url, body, fetched by copyseal)`` image responses, after
+    the browser's own 404 for each of the ``failed`` URLs."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
     warc = io.BytesIO()
     writer = WARCWriter(warc, gzip=True)
-    for url, body, by_copyseal in responses:
-        http = StatusAndHeaders("200 OK", [("Content-Type", "image/jpeg")], protocol="HTTP/1.1")
+    answers = [(url, b"", False, "404 Not Found") for url in failed]
+    for url, body, by_copyseal, status in [*answers, *((*r, "200 OK") for r in responses)]:
+        http = StatusAndHeaders(status, [("Content-Type", "image/jpeg")], protocol="HTTP/1.1")
         http.compute_headers_buffer()
         # Length and digests given, so warcio does not spool the record to compute them.
         extra = {
@@ -142,3 +144,28 @@ def test_an_image_copyseal_fetched_counts_only_while_the_page_names_it(
         (f"{base}/img/loaded.jpg", loaded),
         (f"{base}/img/og.jpg", og),
     ]
+
+
+def test_a_fetched_image_the_page_only_links_to_or_failed_to_load_is_not_the_pages(
+    tmp_path: Path, photos: dict[str, np.ndarray]
+) -> None:
+    """A link to the old picture ("removed, see old.jpg") does not show it, and a picture
+    the browser got a 404 for was a broken image to a visitor, whatever copyseal's own
+    fetch got; a malformed image URL elsewhere on the page changes nothing."""
+    base = "http://127.0.0.1:8000"
+    linked, broken, shown = (_jpeg(photos[n][::4, ::4]) for n in ("chelsea", "coffee", "rocket"))
+    wacz = _wacz(
+        [
+            (f"{base}/img/linked.jpg", linked, True),
+            (f"{base}/img/broken.jpg", broken, True),
+            (f"{base}/img/shown.jpg", shown, True),
+        ],
+        failed=(f"{base}/img/broken.jpg",),
+    )
+    dom = (
+        '<html><head><meta property="og:image" content="/img/shown.jpg"></head><body>'
+        '<p>Removed, see <a href="/img/linked.jpg">the old picture</a>.</p>'
+        '<img src="/img/broken.jpg"><img src="http://127.0.0.1:99999/x.jpg"></body></html>'
+    )
+    capture = _capture(tmp_path, {"dom": dom, "wacz": wacz})
+    assert list(page_images(capture, max_bytes=10_000_000)) == [(f"{base}/img/shown.jpg", shown)]
