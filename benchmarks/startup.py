@@ -106,6 +106,8 @@ def main() -> None:
             ("copyseal --version", ["--version"], []),
             ("copyseal works", [*cfg, "works", "--json"], []),
             ("copyseal ledger status", [*cfg, "ledger", "status", "--json"], []),
+            ("copyseal crawls", [*cfg, "crawls", "--json"], []),
+            ("copyseal matches", [*cfg, "matches", "--json"], []),
             (
                 "copyseal verify RECEIPT",
                 [*cfg, "verify", str(receipt), "--vkey", vkey, "--data", str(photo)],

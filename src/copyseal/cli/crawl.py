@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -22,7 +23,12 @@ from copyseal.crawl import (
     schedule_states,
     spec_for,
 )
-from copyseal.pipeline import ChildLaunch, ScheduledCrawls, SealOutcome, resume, run_crawl
+
+if TYPE_CHECKING:
+    from copyseal.pipeline import SealOutcome
+
+# copyseal.pipeline (Scrapy, Playwright) is imported by the commands that crawl, so that
+# `copyseal crawls` and `copyseal matches` only read the database.
 
 
 def _summary_human(s: CrawlSummary, sealed: list[SealOutcome]) -> Callable[[Console], None]:
@@ -128,6 +134,8 @@ def crawl(
     copyseal crawl --resume JOB                      continue a killed crawl
     copyseal crawl URL --distributed                 enqueue for copyseal worker
     """
+    from copyseal.pipeline import resume, run_crawl
+
     ws = app.workspace()
     if distributed and resume_job:
         raise click.UsageError("--distributed takes no --resume (workers resume by themselves)")
@@ -310,6 +318,8 @@ def scheduler(app: App, once: bool, poll: float, as_json: bool) -> None:
     crash is resumed by the next scheduler. Progress goes to stderr; with --json, the
     runs handled are printed as one JSON list at exit.
     """
+    from copyseal.pipeline import ChildLaunch, ScheduledCrawls
+
     launch = ChildLaunch(config_path=app.config_path, overrides=app.overrides, debug=app.debug)
 
     def on_run(r: RunRecord) -> None:

@@ -11,13 +11,10 @@ from typing import Any
 from copyseal import times
 from copyseal.crawl._job_progress import distributed_progress
 from copyseal.crawl._report import CrawlReasons, crawl_reasons
-from copyseal.crawl._runner import run_job
-from copyseal.crawl._settings import DEFAULT_MATCHER
-from copyseal.crawl._spec import JobSpec
+from copyseal.crawl._spec import DEFAULT_MATCHER, JobSpec
 from copyseal.crawl._store import JobStore
 from copyseal.db.schema.crawl import CrawlJob, CrawlMatch
 from copyseal.errors import CrawlError
-from copyseal.licences import settle_job
 from copyseal.netpolicy import AddressPolicy
 from copyseal.workspace import Workspace
 
@@ -210,6 +207,9 @@ def start_crawl(
     workspace: Workspace, spec: JobSpec, *, matcher: str = DEFAULT_MATCHER, progress: bool = False
 ) -> CrawlSummary:
     """Create a job for ``spec`` and run it to its end in this process."""
+    from copyseal.crawl._runner import run_job  # Scrapy: not for the listings here
+    from copyseal.licences import settle_job
+
     store = JobStore(workspace.engine)
     job_id = store.create_job(spec)
     run_job(workspace.settings, store, job_id, matcher=matcher, progress=progress)
@@ -248,6 +248,9 @@ def resume_crawl(
     Raises:
         CrawlError: no such job, it is finished, or it is still running.
     """
+    from copyseal.crawl._runner import run_job
+    from copyseal.licences import settle_job
+
     store = JobStore(workspace.engine)
     job = store.job(job_id)
     if job.status == "running" and _alive(job.pid) and job.pid != os.getpid():

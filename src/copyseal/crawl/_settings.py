@@ -9,7 +9,7 @@ from copyseal.capture.session import CHROMIUM_ARGS
 from copyseal.config import Settings
 from copyseal.crawl._contexts import EVERY_SETTING
 from copyseal.crawl._safety import POLICY_SETTING
-from copyseal.crawl._spec import JobSpec
+from copyseal.crawl._spec import DEFAULT_MATCHER, JobSpec
 from copyseal.errors import CrawlError
 from copyseal.netpolicy import AddressPolicy, EgressProxy
 
@@ -17,9 +17,6 @@ __all__ = ["BROWSER_ARGS", "DEFAULT_MATCHER", "scrapy_settings"]
 
 #: Chromium flags: the same as evidence capture's (no sandbox as root, nothing phoning home).
 BROWSER_ARGS = CHROMIUM_ARGS
-#: The matcher factory of a crawl: the workspace's one, which builds what ``match.matcher``
-#: chooses (the same matcher as sealing and ``copyseal match``).
-DEFAULT_MATCHER = "copyseal.registry.build_matcher"
 _ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 _CONCURRENT_ITEMS = 16
 

@@ -11,9 +11,12 @@ from copyseal.config import CrawlTarget, Settings
 from copyseal.errors import CrawlError
 from copyseal.netpolicy import AddressPolicy, parse_networks
 
-__all__ = ["BUILTIN_SPIDERS", "JobSpec", "spec_for"]
+__all__ = ["BUILTIN_SPIDERS", "DEFAULT_MATCHER", "JobSpec", "spec_for"]
 
 BUILTIN_SPIDERS = ("site", "sitemap", "urls")
+#: The matcher factory of a crawl: the workspace's one, which builds what ``match.matcher``
+#: chooses (the same matcher as sealing and ``copyseal match``).
+DEFAULT_MATCHER = "copyseal.registry.build_matcher"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,9 +1,10 @@
 """Light commands stay light: each runs in a fresh interpreter without the heavy stack.
 
 `register`, `works`, `match`, `verify`, `ledger` and `users` are what a rights holder or a
-court expert runs most, often on a laptop; they must never pay for Scrapy, Twisted,
-Playwright or FastAPI (seconds of import and hundreds of MB), and `verify` and
-`--version` not for OpenCV or FAISS either. Each command really runs (on a real
+court expert runs most, often on a laptop, and `crawls`, `matches` and `schedule list` what
+an operator polls while crawls run; they must never pay for Scrapy, Twisted, Playwright or
+FastAPI (seconds of import and hundreds of MB), and `verify`, `--version` and the crawl
+listings not for OpenCV or FAISS either. Each command really runs (on a real
 workspace, with a real photo), and the test reads the interpreter's ``sys.modules``
 when it is done, so a lazy import inside a command body is caught as well.
 """
@@ -67,6 +68,17 @@ def light_workspace(
     with pytest.raises(SystemExit) as e:
         main(["--config", str(config), "register", str(root / "astronaut.jpg")])
     assert e.value.code == 0
+    # A crawl job to list (created, not run: listing it must not need the crawler).
+    from copyseal.config import load_settings
+    from copyseal.crawl import JobSpec
+    from copyseal.crawl._store import JobStore
+    from copyseal.workspace import Workspace
+
+    ws = Workspace.open(load_settings(config))
+    try:
+        JobStore(ws.engine).create_job(JobSpec(target="t", urls=("http://127.0.0.1:9/",)))
+    finally:
+        ws.close()
     return {"root": root, "config": config}
 
 
@@ -106,12 +118,27 @@ def _commands(ws: dict[str, Path]) -> dict[str, tuple[list[str], frozenset[str]]
         "verify-bundle": ([*c, "verify", str(not_a_bundle), "--vkey", str(vkey)], lightest),
         "ledger": ([*c, "ledger", "status", "--json"], light),
         "users": ([*c, "users", "list", "--json"], light),
+        "crawls": ([*c, "crawls", "--json"], lightest),
+        "matches": ([*c, "matches", "--json"], lightest),
+        "schedules": ([*c, "schedule", "list", "--json"], lightest),
     }
 
 
 @pytest.mark.parametrize(
     "name",
-    ["version", "works", "register", "match", "verify-receipt", "verify-bundle", "ledger", "users"],
+    [
+        "version",
+        "works",
+        "register",
+        "match",
+        "verify-receipt",
+        "verify-bundle",
+        "ledger",
+        "users",
+        "crawls",
+        "matches",
+        "schedules",
+    ],
 )
 def test_light_command_loads_no_heavy_stack(
     name: str, light_workspace: dict[str, Path], tmp_path: Path
