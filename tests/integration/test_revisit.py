@@ -335,6 +335,13 @@ def test_every_visit_is_a_bundle_that_verifies(
     keep = Path(by_id[ids["keep"]]["bundle"]["path"])
     report = json.loads((keep / "data" / "revisit" / "visit.json").read_bytes())
     assert report["found_image_url"].endswith("/keep-2.jpg")
+    assert report["found_image_source"] == "page load"
+    # Found only through its og:image: visit.json and the reason the ledger keeps say so.
+    announce = Path(by_id[ids["announce"]]["bundle"]["path"])
+    report = json.loads((announce / "data" / "revisit" / "visit.json").read_bytes())
+    assert report["found_image_url"].endswith("/announce.jpg")
+    assert report["found_image_source"].startswith("named by the page, not loaded")
+    assert report["reason"].endswith("not loaded by the browser: fetched by copyseal")
     assert (keep / "data" / "revisit" / "comparison.png").is_file()
     manifest = json.loads((keep / "manifest.json").read_bytes())
     assert manifest["match"]["revisit"]["result"] == "present"

@@ -22,7 +22,7 @@ from copyseal.capture import Capture
 from copyseal.errors import CopysealError, RevisitError
 from copyseal.match.decode import sniff
 from copyseal.revisit._compare import side_by_side
-from copyseal.revisit._page import Sighting, decode_bytes, find_work
+from copyseal.revisit._page import PageImage, Sighting, decode_bytes, find_work
 from copyseal.revisit._select import KnownUse
 from copyseal.workspace import Workspace
 
@@ -77,7 +77,7 @@ def first_copy(ws: Workspace, matcher: WorkMatcher, use: KnownUse) -> tuple[byte
             continue
         url = str(entry.get("image_url", ""))
         with MATCH_LOCK:
-            found = find_work(matcher, use.work_id, iter([(url, data)]), prefer=url)
+            found = find_work(matcher, use.work_id, iter([PageImage(url, data)]), prefer=url)
         if found is not None:
             return data, found
     return None

@@ -18,7 +18,7 @@ import hashlib
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -37,12 +37,33 @@ FETCHED_BY_COPYSEAL = "WARC-Copyseal-Fetched-By"
 
 __all__ = [
     "FETCHED_BY_COPYSEAL",
+    "FROM_PAGE_LOAD",
+    "INLINE",
+    "NAMED_ONLY",
+    "PageImage",
     "Sighting",
     "decode_bytes",
     "find_work",
     "page_images",
     "page_text",
 ]
+
+
+#: Where an image of a re-visit's capture came from (``visit.json``'s
+#: ``found_image_source``): a response the browser received while loading the page, a
+#: ``data:`` URI in the page, or copyseal's own fetch of an image the page names but the
+#: browser did not load (an ``og:image``, a ``noscript`` image).
+FROM_PAGE_LOAD: Final = "page load"
+INLINE: Final = "data: URI in the page"
+NAMED_ONLY: Final = "named by the page, not loaded by the browser: fetched by copyseal"
+
+
+class PageImage(NamedTuple):
+    """One image of a capture: its URL, its bytes, and where it came from."""
+
+    url: str
+    data: bytes
+    source: str = FROM_PAGE_LOAD
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,10 +76,12 @@ class Sighting:
     #: 3 x 3 homography from work pixels to the image's pixels.
     matrix: npt.NDArray[np.float64]
     match: Match
+    #: Where the image came from (:data:`FROM_PAGE_LOAD`, :data:`INLINE`, :data:`NAMED_ONLY`).
+    source: str = FROM_PAGE_LOAD
 
 
-def page_images(capture: Capture, *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
-    """``(url, bytes)`` of every image response (HTTP 200) in the capture's WARC, then of
+def page_images(capture: Capture, *, max_bytes: int) -> Iterator[PageImage]:
+    """Every image response (HTTP 200) in the capture's WARC, then of
     every ``data:`` URI image of the page (at most ``max_bytes`` each).
 
     A response copyseal fetched itself is the page's only when the page still shows or
@@ -91,7 +114,7 @@ def _key(url: str) -> str | None:
         return None
 
 
-def _inline_images(uris: list[str], *, max_bytes: int) -> Iterator[tuple[str, bytes]]:
+def _inline_images(uris: list[str], *, max_bytes: int) -> Iterator[PageImage]:
     """The images of ``data:`` URIs, each once, named as the crawl's image fetcher names
     them (``data:<type>;sha256=<hex>``)."""
     from w3lib.url import parse_data_uri
@@ -112,12 +135,10 @@ def _inline_images(uris: list[str], *, max_bytes: int) -> Iterator[tuple[str, by
         digest = hashlib.sha256(data).hexdigest()
         if digest not in seen:
             seen.add(digest)
-            yield f"data:{parsed.media_type};sha256={digest}", data
+            yield PageImage(f"data:{parsed.media_type};sha256={digest}", data, INLINE)
 
 
-def _warc_images(
-    capture: Capture, *, max_bytes: int, declared: set[str]
-) -> Iterator[tuple[str, bytes]]:
+def _warc_images(capture: Capture, *, max_bytes: int, declared: set[str]) -> Iterator[PageImage]:
     from warcio.archiveiterator import ArchiveIterator
 
     member = capture.facts.get("wacz", {}).get("warc_member")
@@ -150,11 +171,11 @@ def _warc_images(
                     data = record.content_stream().read(max_bytes + 1)
                     if len(data) > max_bytes or sniff(data) is None:
                         continue
-                    yield uri, data
+                    yield PageImage(uri, data, NAMED_ONLY if fetched else FROM_PAGE_LOAD)
 
 
 def find_work(
-    matcher: WorkMatcher, work_id: str, images: Iterator[tuple[str, bytes]], *, prefer: str
+    matcher: WorkMatcher, work_id: str, images: Iterator[PageImage], *, prefer: str
 ) -> Sighting | None:
     """The first image showing ``work_id`` (the one at URL ``prefer`` if it does).
 
@@ -162,7 +183,7 @@ def find_work(
     nothing about whether the work is there.
     """
     found: Sighting | None = None
-    for url, data in images:
+    for url, data, source in images:
         try:
             image = matcher.decode(data, name=url)
             matches = [m for m in matcher.match_image(image) if m.work_id == work_id]
@@ -177,6 +198,7 @@ def find_work(
             image=image,
             matrix=np.asarray(best.transform.matrix, dtype=np.float64),
             match=best,
+            source=source,
         )
         if url == prefer:
             return sighting

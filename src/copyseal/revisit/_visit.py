@@ -52,7 +52,14 @@ from copyseal.errors import CopysealError, RevisitError
 from copyseal.revisit._classify import PageState, classify, is_content, same_site
 from copyseal.revisit._compare import Comparison, compare
 from copyseal.revisit._files import MATCH_LOCK, first_copy, original_bytes, visit_files
-from copyseal.revisit._page import Sighting, decode_bytes, find_work, page_images, page_text
+from copyseal.revisit._page import (
+    NAMED_ONLY,
+    Sighting,
+    decode_bytes,
+    find_work,
+    page_images,
+    page_text,
+)
 from copyseal.revisit._record import VisitResult, finish_row, log_visit, start_row
 from copyseal.revisit._select import KnownUse, scheduled_uses, select_uses
 from copyseal.storage import Area
@@ -319,6 +326,11 @@ class _Visitor:
         if verdict.result is None:
             raise RevisitError(f"{use.page_url}: {verdict.reason}")
         seen = sighting or (linked[1] if linked else None)
+        reason = verdict.reason
+        if seen is not None and seen.source == NAMED_ONLY:
+            # Found only in an image the page names without showing it (its og:image):
+            # the result says so, for whoever reads the statement without the bundle.
+            reason = f"{verdict.reason}; the image is {NAMED_ONLY}"
         found_page = None
         if sighting is not None:
             found_page = capture.final_url
@@ -331,12 +343,13 @@ class _Visitor:
             "page_url": use.page_url,
             "visited_at": times.iso(visited_at),
             "result": verdict.result,
-            "reason": verdict.reason,
+            "reason": reason,
             "final_url": capture.final_url,
             "http_status": state.status,
             "page_verdict": state.verdict,
             "found_page_url": found_page,
             "found_image_url": seen.image_url if seen else None,
+            "found_image_source": seen.source if seen else None,
             "match": seen.match.to_json() if seen else None,
             "first_capture": {
                 "bundle_id": use.first_bundle_id,
@@ -373,7 +386,7 @@ class _Visitor:
             self.ws,
             use,
             result=verdict.result,
-            reason=verdict.reason,
+            reason=reason,
             bundle=info,
             similarity=similarity,
             found_page_url=found_page,
@@ -401,7 +414,7 @@ class _Visitor:
             bundle=info,
             similarity=similarity,
             ledger_index=index,
-            reason=verdict.reason,
+            reason=reason,
             found_page_url=found_page,
             found_image_url=report["found_image_url"],
         )

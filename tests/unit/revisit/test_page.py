@@ -14,7 +14,13 @@ from PIL import Image
 
 from copyseal.capture import Capture
 from copyseal.capture.result import Artefact
-from copyseal.revisit._page import FETCHED_BY_COPYSEAL, page_images
+from copyseal.revisit._page import (
+    FETCHED_BY_COPYSEAL,
+    FROM_PAGE_LOAD,
+    INLINE,
+    NAMED_ONLY,
+    page_images,
+)
 
 
 def _jpeg(pixels: np.ndarray) -> bytes:
@@ -105,8 +111,8 @@ def test_data_uri_images_are_read_from_the_dom_each_once_named_as_the_crawl_name
     capture = _capture(tmp_path, {"raw-html": "<html><body></body></html>", "dom": dom})
     found = list(page_images(capture, max_bytes=10_000_000))
     assert found == [
-        (f"data:image/jpeg;sha256={hashlib.sha256(coffee).hexdigest()}", coffee),
-        (f"data:image/jpeg;sha256={hashlib.sha256(rocket).hexdigest()}", rocket),
+        (f"data:image/jpeg;sha256={hashlib.sha256(coffee).hexdigest()}", coffee, INLINE),
+        (f"data:image/jpeg;sha256={hashlib.sha256(rocket).hexdigest()}", rocket, INLINE),
     ]
     small, large = sorted(found, key=lambda f: len(f[1]))
     assert list(page_images(capture, max_bytes=len(large[1]) - 1)) == [small]
@@ -117,7 +123,7 @@ def test_without_a_dom_the_served_html_is_read(
 ) -> None:
     coffee = _jpeg(photos["coffee"][::4, ::4])
     capture = _capture(tmp_path, {"raw-html": f'<img src="{_uri(coffee)}">'})
-    assert [d for _, d in page_images(capture, max_bytes=10_000_000)] == [coffee]
+    assert [d for _, d, _ in page_images(capture, max_bytes=10_000_000)] == [coffee]
     assert list(page_images(_capture(tmp_path, {}), max_bytes=10_000_000)) == []
 
 
@@ -141,8 +147,8 @@ def test_an_image_copyseal_fetched_counts_only_while_the_page_names_it(
     )
     capture = _capture(tmp_path, {"dom": dom, "wacz": wacz})
     assert list(page_images(capture, max_bytes=10_000_000)) == [
-        (f"{base}/img/loaded.jpg", loaded),
-        (f"{base}/img/og.jpg", og),
+        (f"{base}/img/loaded.jpg", loaded, FROM_PAGE_LOAD),
+        (f"{base}/img/og.jpg", og, NAMED_ONLY),
     ]
 
 
@@ -168,4 +174,6 @@ def test_a_fetched_image_the_page_only_links_to_or_failed_to_load_is_not_the_pag
         '<img src="/img/broken.jpg"><img src="http://127.0.0.1:99999/x.jpg"></body></html>'
     )
     capture = _capture(tmp_path, {"dom": dom, "wacz": wacz})
-    assert list(page_images(capture, max_bytes=10_000_000)) == [(f"{base}/img/shown.jpg", shown)]
+    assert list(page_images(capture, max_bytes=10_000_000)) == [
+        (f"{base}/img/shown.jpg", shown, NAMED_ONLY)
+    ]
