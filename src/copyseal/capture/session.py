@@ -48,7 +48,16 @@ log = logging.getLogger(__name__)
 #: any address the page names, past the egress proxy. The switch is
 #: ``--webrtc-ip-handling-policy`` (Chromium maps it to the ``webrtc.ip_handling_policy``
 #: pref); ``--force-webrtc-ip-handling-policy`` does not exist, and with it Chromium 156
-#: sent a page's STUN binding requests to 127.0.0.1 over UDP (measured here).
+#: sent a page's STUN binding requests to 127.0.0.1 over UDP (measured here). Chromium 156
+#: still asks Google's servers for things with all of these flags (measured here through
+#: a logging proxy, a blank page, 20 s): its component updater on demand
+#: (``update.googleapis.com/service/update2/json``, component
+#: ``ceofaddefefcbblgcgnibnonglccbfja``, the Optimization Guide's on-device models
+#: manifest) and account sign-in (``accounts.google.com/ListAccounts``, retried at 1, 2, 5
+#: and 13 s). The egress proxy lets a public address through, so those two service URLs
+#: are pointed at ``.invalid`` hosts (RFC 6761 §6.4: such names never resolve) and are
+#: refused on every machine. Playwright's own ``--disable-features`` list (network time,
+#: optimization hints) must not be overridden: Chromium keeps the last one given.
 CHROMIUM_ARGS: tuple[str, ...] = (
     "--no-sandbox",
     "--webrtc-ip-handling-policy=disable_non_proxied_udp",
@@ -60,6 +69,8 @@ CHROMIUM_ARGS: tuple[str, ...] = (
     "--disable-extensions",
     "--disable-default-apps",
     "--metrics-recording-only",
+    "--component-updater=url-source=http://components.invalid/",
+    "--gaia-url=http://gaia.invalid/",
 )
 
 

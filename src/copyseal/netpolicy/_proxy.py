@@ -352,7 +352,25 @@ class EgressProxy:
                 at=time.time(),
             )
         )
-        log.info("egress proxy refused %s %s: %s", method, target[:200], refusal.detail)
+        # Chromium's own service requests go to .invalid hosts (copyseal.capture.session's
+        # flags): a few at every browser start, recorded but not worth an operator's log.
+        invalid = _target_host(method, target).endswith(".invalid")
+        log.log(
+            logging.DEBUG if invalid else logging.INFO,
+            "egress proxy refused %s %s: %s",
+            method,
+            target[:200],
+            refusal.detail,
+        )
+
+
+def _target_host(method: str, target: str) -> str:
+    """The host a proxy request names (``host:port`` for CONNECT, else a URL), lower case."""
+    try:
+        parts = urlsplit(f"//{target}" if method == "CONNECT" else target)
+    except ValueError:  # a malformed bracketed host ("[", "Invalid IPv6 URL")
+        return ""
+    return (parts.hostname or "").rstrip(".")
 
 
 def _split_authority(target: str) -> tuple[str, int]:

@@ -45,3 +45,24 @@ def test_a_page_is_kept_ready_from_the_second_one_on() -> None:
         assert session._spare is None  # closed with the session
 
     asyncio.run(run())
+
+
+def test_chromium_asks_no_google_service_while_it_runs() -> None:
+    """With copyseal's flags, what Chromium asks for by itself (its component updater, the
+    sign-in account list: ~1.2 s and ~1.3 s after start here) goes to ``.invalid`` hosts,
+    which never resolve on any machine, instead of update.googleapis.com and
+    accounts.google.com, which the egress proxy lets through where they resolve."""
+
+    async def run() -> list[str]:
+        async with BrowserSession(executable=CHROMIUM) as session:
+            context, page = await session.new_page(viewport=(800, 600))
+            await page.set_content("<p>nothing to load</p>")
+            await asyncio.sleep(4.0)
+            await context.close()
+            return [f"{r.method} {r.target}" for r in session.egress.refusals]
+
+    asked = asyncio.run(run())
+    google = [t for t in asked if "google" in t.lower() or "gvt1" in t.lower()]
+    assert google == [], asked
+    for target in asked:
+        assert ".invalid" in target, asked
