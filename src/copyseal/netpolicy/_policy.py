@@ -170,6 +170,10 @@ class AddressPolicy:
         except ValueError:
             if not self.allow_private and (host == "localhost" or host.endswith(_PRIVATE_SUFFIXES)):
                 return Refusal(code="private-address", detail=f"host {host} is private")
+            if host == "invalid" or host.endswith(".invalid"):
+                # RFC 6761 §6.4: never resolves; refused without asking a DNS server that
+                # might answer anything (a wildcard search domain).
+                return Refusal(code="dns", detail=f"cannot resolve {host}: .invalid (RFC 6761)")
             try:
                 addresses = list(self.resolver(host, port))
             except (OSError, UnicodeError) as e:

@@ -177,12 +177,15 @@ def _warc_images(capture: Capture, *, max_bytes: int, declared: set[str]) -> Ite
 def find_work(
     matcher: WorkMatcher, work_id: str, images: Iterator[PageImage], *, prefer: str
 ) -> Sighting | None:
-    """The first image showing ``work_id`` (the one at URL ``prefer`` if it does).
+    """The first image showing ``work_id`` (the one at URL ``prefer`` if it does), one
+    the page shows before one it only names (:data:`NAMED_ONLY`): a page that announces
+    the picture as its ``og:image`` and also shows it is a page showing it.
 
     Images the matcher cannot decode are passed over: one bad image on a page says
     nothing about whether the work is there.
     """
     found: Sighting | None = None
+    named: Sighting | None = None
     for url, data, source in images:
         try:
             image = matcher.decode(data, name=url)
@@ -200,10 +203,14 @@ def find_work(
             match=best,
             source=source,
         )
+        if source == NAMED_ONLY:
+            if named is None or url == prefer:
+                named = sighting
+            continue
         if url == prefer:
             return sighting
         found = found or sighting
-    return found
+    return found or named
 
 
 def page_text(capture: Capture, *, prefer_dom: bool = False) -> tuple[str, str]:

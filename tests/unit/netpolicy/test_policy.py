@@ -113,3 +113,17 @@ def test_copies_share_the_pins() -> None:
     policy = AddressPolicy()
     assert copy.deepcopy({"p": policy})["p"] is policy
     assert copy.copy(policy) is policy
+
+
+def test_an_invalid_name_is_refused_without_a_lookup_even_when_private_is_allowed() -> None:
+    """RFC 6761 §6.4: ``.invalid`` never resolves (Chromium's service URLs point there),
+    so no DNS server is asked, not even one that answers every name (a wildcard)."""
+    dns = Rebinding(["93.184.216.34"])
+    for allow_private in (False, True):
+        policy = AddressPolicy(resolver=dns, allow_private=allow_private)
+        for host in ("gaia.invalid", "COMPONENTS.INVALID.", "invalid"):
+            found = policy.pin(host, 80)
+            assert isinstance(found, Refusal) and found.code == "dns", (host, found)
+            assert ".invalid (RFC 6761)" in found.detail
+    assert dns.lookups == []
+    assert isinstance(policy.pin("invalid.example", 80), Pinned)  # only the TLD is special

@@ -14,13 +14,17 @@ from PIL import Image
 
 from copyseal.capture import Capture
 from copyseal.capture.result import Artefact
+from copyseal.registry import WorkRecord, build_matcher, register_paths
 from copyseal.revisit._page import (
     FETCHED_BY_COPYSEAL,
     FROM_PAGE_LOAD,
     INLINE,
     NAMED_ONLY,
+    PageImage,
+    find_work,
     page_images,
 )
+from copyseal.workspace import Workspace
 
 
 def _jpeg(pixels: np.ndarray) -> bytes:
@@ -177,3 +181,22 @@ def test_a_fetched_image_the_page_only_links_to_or_failed_to_load_is_not_the_pag
     assert list(page_images(capture, max_bytes=10_000_000)) == [
         (f"{base}/img/shown.jpg", shown, NAMED_ONLY)
     ]
+
+
+def test_an_image_the_page_shows_is_preferred_to_the_one_it_only_names(
+    workspace: Workspace, photo_files: dict[str, Path], photos: dict[str, np.ndarray]
+) -> None:
+    """The crawl first matched the page's og:image; the page now also shows the work as a
+    thumbnail: the sighting is the thumbnail, so the visit does not say "only named"."""
+    (record,) = register_paths(workspace, [photo_files["coffee"]])
+    assert isinstance(record, WorkRecord)
+    matcher = build_matcher(workspace.engine, workspace.settings, use_cache=False)
+    og = photo_files["coffee"].read_bytes()
+    thumb = _jpeg(np.asarray(Image.fromarray(photos["coffee"]).resize((360, 240))))
+    shown = PageImage("https://s.example/a-300.jpg", thumb, FROM_PAGE_LOAD)
+    announced = PageImage("https://s.example/a.jpg", og, NAMED_ONLY)
+    for order in ([announced, shown], [shown, announced]):
+        seen = find_work(matcher, record.work_id, iter(order), prefer=announced.url)
+        assert seen is not None and (seen.image_url, seen.source) == (shown.url, FROM_PAGE_LOAD)
+    seen = find_work(matcher, record.work_id, iter([announced]), prefer=announced.url)
+    assert seen is not None and (seen.image_url, seen.source) == (announced.url, NAMED_ONLY)
