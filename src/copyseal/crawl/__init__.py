@@ -13,8 +13,9 @@ earlier matches re-visited). Targets come from ``config.yaml`` and from the data
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from copyseal._lazy import attribute_loader
 
 if TYPE_CHECKING:
     from copyseal.crawl._detect import PageVerdict, classify_page
@@ -101,53 +102,47 @@ __all__ = [
 #: ``copyseal matches``) reads the database without importing Scrapy, Twisted or
 #: Playwright, which the spider and runner modules need (over a second at start).
 _HOMES = {
-    "CopysealSpider": "_spider",
-    "CrawlSummary": "_jobs",
-    "FrontierEntry": "_store",
-    "ImageRef": "_extract",
-    "JobSpec": "_spec",
-    "MatchPipeline": "_pipelines",
-    "MatchRecord": "_jobs",
-    "PageExtract": "_extract",
-    "PageVerdict": "_detect",
-    "RunOutcome": "_schedule",
-    "RunRecord": "_schedule",
-    "ScheduleState": "_schedule",
-    "Scheduler": "_scheduler",
-    "StorePipeline": "_pipelines",
-    "TargetEventRecord": "_targets",
-    "TargetInfo": "_targets",
-    "classify_page": "_detect",
-    "crawl_summary": "_jobs",
-    "effective_settings": "_targets",
-    "enqueue_crawl": "_jobs",
-    "extract_html": "_extract",
-    "get_target": "_targets",
-    "job_policy": "_jobs",
-    "known_spiders": "_targets",
-    "list_jobs": "_jobs",
-    "list_matches": "_jobs",
-    "list_targets": "_targets",
-    "next_run": "_schedule",
-    "plan_catch_up": "_schedule",
-    "remove_target": "_targets",
-    "resume_crawl": "_jobs",
-    "save_target": "_targets",
-    "schedule_states": "_schedule",
-    "spec_for": "_spec",
-    "start_crawl": "_jobs",
-    "target_events": "_targets",
-    "target_jobs": "_targets",
+    "CopysealSpider": "copyseal.crawl._spider",
+    "CrawlSummary": "copyseal.crawl._jobs",
+    "FrontierEntry": "copyseal.crawl._store",
+    "ImageRef": "copyseal.crawl._extract",
+    "JobSpec": "copyseal.crawl._spec",
+    "MatchPipeline": "copyseal.crawl._pipelines",
+    "MatchRecord": "copyseal.crawl._jobs",
+    "PageExtract": "copyseal.crawl._extract",
+    "PageVerdict": "copyseal.crawl._detect",
+    "RunOutcome": "copyseal.crawl._schedule",
+    "RunRecord": "copyseal.crawl._schedule",
+    "ScheduleState": "copyseal.crawl._schedule",
+    "Scheduler": "copyseal.crawl._scheduler",
+    "StorePipeline": "copyseal.crawl._pipelines",
+    "TargetEventRecord": "copyseal.crawl._targets",
+    "TargetInfo": "copyseal.crawl._targets",
+    "classify_page": "copyseal.crawl._detect",
+    "crawl_summary": "copyseal.crawl._jobs",
+    "effective_settings": "copyseal.crawl._targets",
+    "enqueue_crawl": "copyseal.crawl._jobs",
+    "extract_html": "copyseal.crawl._extract",
+    "get_target": "copyseal.crawl._targets",
+    "job_policy": "copyseal.crawl._jobs",
+    "known_spiders": "copyseal.crawl._targets",
+    "list_jobs": "copyseal.crawl._jobs",
+    "list_matches": "copyseal.crawl._jobs",
+    "list_targets": "copyseal.crawl._targets",
+    "next_run": "copyseal.crawl._schedule",
+    "plan_catch_up": "copyseal.crawl._schedule",
+    "remove_target": "copyseal.crawl._targets",
+    "resume_crawl": "copyseal.crawl._jobs",
+    "save_target": "copyseal.crawl._targets",
+    "schedule_states": "copyseal.crawl._schedule",
+    "spec_for": "copyseal.crawl._spec",
+    "start_crawl": "copyseal.crawl._jobs",
+    "target_events": "copyseal.crawl._targets",
+    "target_jobs": "copyseal.crawl._targets",
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later lookups do not come back here
-    return value
+__getattr__ = attribute_loader(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

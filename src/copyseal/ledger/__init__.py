@@ -13,8 +13,9 @@ The pure modules (:mod:`~copyseal.ledger.merkle`, :mod:`~copyseal.ledger.note`,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from copyseal._lazy import attribute_loader
 from copyseal.ledger.checkpoint import Checkpoint
 from copyseal.ledger.merkle import leaf_hash
 from copyseal.ledger.proof import Receipt, verify_receipt
@@ -46,11 +47,5 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the store (and SQLAlchemy) only when one of its names is used (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+# The store (and SQLAlchemy) is imported only when one of its names is used (PEP 562).
+__getattr__ = attribute_loader(__name__, _LAZY)

@@ -57,7 +57,7 @@ def test_the_package_imports_each_name_from_its_module_when_first_used() -> None
     homes = copyseal.crawl._HOMES
     assert sorted(homes) == sorted(copyseal.crawl.__all__)
     for name, home in homes.items():
-        module = importlib.import_module(f"copyseal.crawl.{home}")
+        module = importlib.import_module(home)
         assert getattr(copyseal.crawl, name) is getattr(module, name)
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         _ = copyseal.crawl.nothing_here

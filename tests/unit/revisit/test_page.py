@@ -96,6 +96,16 @@ def _capture(folder: Path, files: dict[str, str | bytes]) -> Capture:
     )
 
 
+def _three_photos(photos: dict[str, np.ndarray]) -> tuple[bytes, bytes, bytes]:
+    a, b, c = (_jpeg(photos[n][::4, ::4]) for n in ("chelsea", "coffee", "rocket"))
+    return a, b, c
+
+
+def _fetched(base: str, **images: bytes) -> list[tuple[str, bytes, bool]]:
+    """Responses copyseal fetched itself, at ``<base>/img/<name>.jpg``."""
+    return [(f"{base}/img/{name}.jpg", data, True) for name, data in images.items()]
+
+
 def _uri(data: bytes, media_type: str = "image/jpeg") -> str:
     return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
 
@@ -137,14 +147,9 @@ def test_an_image_copyseal_fetched_counts_only_while_the_page_names_it(
     """The browser does not load an ``og:image``: the capture fetches the matched image
     itself, and that record is the page's as long as the page still announces it."""
     base = "http://127.0.0.1:8000"
-    loaded, og, dropped = (_jpeg(photos[n][::4, ::4]) for n in ("chelsea", "coffee", "rocket"))
-    wacz = _wacz(
-        [
-            (f"{base}/img/loaded.jpg", loaded, False),
-            (f"{base}/img/og.jpg", og, True),
-            (f"{base}/img/dropped.jpg", dropped, True),
-        ],
-    )
+    loaded, og, dropped = _three_photos(photos)
+    page_load = (f"{base}/img/loaded.jpg", loaded, False)
+    wacz = _wacz([page_load, *_fetched(base, og=og, dropped=dropped)])
     dom = (
         '<html><head><meta property="og:image" content="/img/%6fg.jpg#top"></head>'
         '<body><img src="/img/loaded.jpg"></body></html>'
@@ -163,13 +168,9 @@ def test_a_fetched_image_the_page_only_links_to_or_failed_to_load_is_not_the_pag
     the browser got a 404 for was a broken image to a visitor, whatever copyseal's own
     fetch got; a malformed image URL elsewhere on the page changes nothing."""
     base = "http://127.0.0.1:8000"
-    linked, broken, shown = (_jpeg(photos[n][::4, ::4]) for n in ("chelsea", "coffee", "rocket"))
+    linked, broken, shown = _three_photos(photos)
     wacz = _wacz(
-        [
-            (f"{base}/img/linked.jpg", linked, True),
-            (f"{base}/img/broken.jpg", broken, True),
-            (f"{base}/img/shown.jpg", shown, True),
-        ],
+        _fetched(base, linked=linked, broken=broken, shown=shown),
         failed=(f"{base}/img/broken.jpg",),
     )
     dom = (
