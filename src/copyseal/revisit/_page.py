@@ -81,8 +81,8 @@ class Sighting:
 
 
 def page_images(capture: Capture, *, max_bytes: int) -> Iterator[PageImage]:
-    """Every image response (HTTP 200) in the capture's WARC, then of
-    every ``data:`` URI image of the page (at most ``max_bytes`` each).
+    """Every image of the capture: each image response (HTTP 200) in its WARC, then each
+    ``data:`` URI image of the page (at most ``max_bytes`` each).
 
     A response copyseal fetched itself is the page's only when the page still shows or
     announces that URL (an ``og:image``, a ``noscript`` image: the page's images as the
