@@ -92,7 +92,7 @@ def page_images(capture: Capture, *, max_bytes: int) -> Iterator[PageImage]:
     """
     from copyseal.crawl import extract_html
 
-    html, _ = page_text(capture, prefer_dom=True)
+    html = _document(capture, "dom").strip() or _document(capture, "raw-html")
     refs = extract_html(html, capture.final_url or capture.url).images
     shown = [r.url for r in refs if set(r.kinds) - {"link"}]
     declared = {k for k in map(_key, shown) if k is not None}
@@ -213,21 +213,25 @@ def find_work(
     return found or named
 
 
-def page_text(capture: Capture, *, prefer_dom: bool = False) -> tuple[str, str]:
-    """The served HTML (as text; the rendered DOM with ``prefer_dom``, each standing in
-    for the other when missing) and the rendered DOM's visible text."""
+def page_text(capture: Capture) -> tuple[str, str]:
+    """The served HTML (as text; the rendered DOM when it is missing) and the rendered
+    DOM's visible text."""
     import lxml.html
 
+    raw, dom = _document(capture, "raw-html"), _document(capture, "dom")
     try:
-        raw = capture.path("raw-html").read_bytes().decode("utf-8", "replace")
-    except (KeyError, OSError):
-        raw = ""
-    try:
-        dom = capture.path("dom").read_bytes().decode("utf-8", "replace")
         text = " ".join(lxml.html.document_fromstring(dom).text_content().split()) if dom else ""
-    except (KeyError, OSError, ValueError, lxml.etree.ParserError):
+    except (ValueError, lxml.etree.ParserError):
         dom, text = "", ""
-    return (dom or raw) if prefer_dom else (raw or dom), text
+    return raw or dom, text
+
+
+def _document(capture: Capture, role: str) -> str:
+    """The capture's ``raw-html`` or ``dom`` file as text ("" when it has none)."""
+    try:
+        return capture.path(role).read_bytes().decode("utf-8", "replace")
+    except (KeyError, OSError):
+        return ""
 
 
 def decode_bytes(matcher: WorkMatcher, data: bytes) -> DecodedImage | None:
